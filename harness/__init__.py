@@ -1,0 +1,1 @@
+"""Machinery shared by every stage: user errors, resumable result files, run bookkeeping."""

@@ -1,0 +1,25 @@
+"""Entry-point wrapper shared by every script in scripts/."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from harness.errors import UserError
+
+
+def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
+    """Run a script's main; a UserError becomes one line on stderr and exit status 1.
+
+    Ctrl-C exits 130 without a traceback: every long run has already written what it finished.
+    """
+    try:
+        code = main(argv)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted: finished results are saved; rerun the same command to resume.",
+              file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)

@@ -1,0 +1,137 @@
+"""One results writer for every long run: an append-only JSON Lines file that resumes.
+
+Each finished result is one line, written and flushed as it completes, so a crash or
+kill -9 loses only the requests in flight. Reopening the file tolerates a torn last line
+(it is cut off), and a key already present is never written twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from harness.errors import UserError
+
+Row = dict[str, Any]
+KeyFn = Callable[[Row], Hashable]
+
+
+def key_by(*fields: str) -> KeyFn:
+    """A key function reading `fields` from a row, e.g. key_by("id", "sample")."""
+
+    def key(row: Row) -> Hashable:
+        return tuple(row.get(f) for f in fields)
+
+    return key
+
+
+def read_jsonl(path: str | Path) -> Iterator[Row]:
+    """Yield the rows of a JSON Lines file, skipping a torn (unterminated) last line."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path} does not exist: check the path, or run the stage that writes it")
+    with path.open("rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                break  # torn by a crash mid-write; the store cuts it off on reopening
+            if raw.strip():
+                yield json.loads(raw)
+
+
+class ResultsStore:
+    """Append-only JSONL results keyed by `key`; the last row of a key wins.
+
+    Use as a context manager: it takes an exclusive lock, so two runs never write one file.
+    """
+
+    def __init__(self, path: str | Path, key: KeyFn) -> None:
+        self.path = Path(path)
+        self.key = key
+        self.rows: dict[Hashable, Row] = {}
+        self._fh: IO[bytes] | None = None
+
+    def __enter__(self) -> ResultsStore:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "a+b")  # noqa: SIM115 - held open for the whole run
+        except OSError as exc:
+            raise UserError(
+                f"cannot write results file {self.path}: {exc.strerror}; "
+                "choose a writable path with --out"
+            ) from exc
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            self._fh.close()
+            self._fh = None
+            raise UserError(
+                f"another run is writing {self.path}; wait for it or choose another --out"
+            ) from exc
+        self._cut_torn_tail()
+        self.rows = {self.key(r): r for r in read_jsonl(self.path)}
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def _cut_torn_tail(self) -> None:
+        assert self._fh is not None
+        self._fh.seek(0)
+        data = self._fh.read()
+        if data and not data.endswith(b"\n"):
+            self._fh.truncate(data.rfind(b"\n") + 1)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self.rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def done(self, *, include_errors: bool = True) -> set[Hashable]:
+        """Keys already finished; with include_errors=False, rows carrying an error are not done."""
+        return {k for k, r in self.rows.items() if include_errors or not r.get("error")}
+
+    def append(self, row: Row) -> None:
+        """Write one finished row and flush it to the OS at once."""
+        if self._fh is None:
+            raise RuntimeError("ResultsStore is not open")
+        k = self.key(row)
+        if k in self.rows and not self.rows[k].get("error"):
+            raise ValueError(f"result {k!r} is already written")
+        if k in self.rows:
+            # a retried error: rewrite the file without the old row, so no key appears twice
+            self.drop([k])
+        self._fh.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+        self._fh.flush()
+        self.rows[k] = row
+
+    def drop(self, keys: Iterable[Hashable]) -> None:
+        """Remove rows (e.g. errors about to be retried) by atomically rewriting the file."""
+        drop = set(keys) & self.rows.keys()
+        if not drop or self._fh is None:
+            return
+        for k in drop:
+            del self.rows[k]
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("wb") as out:
+            for r in self.rows.values():
+                out.write((json.dumps(r, ensure_ascii=False) + "\n").encode("utf-8"))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self.path)
+        # the lock and handle belonged to the replaced file: reopen and relock the new one
+        self._fh.close()
+        self._fh = open(self.path, "a+b")  # noqa: SIM115
+        fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
