@@ -1,0 +1,106 @@
+"""The one interface every model provider implements.
+
+An adapter turns a request into one provider call and the provider's answer into a
+`Completion`. Everything else (concurrency, rate limits, retries, caching, writing results)
+lives in `harness.runner`, shared by all adapters.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Sampling parameters, passed through every layer unchanged and recorded in each row."""
+
+    temperature: float = 0.0
+    max_tokens: int = 512
+    seed: int | None = None
+    top_p: float | None = None
+    # >0 asks for the log-probabilities of the top-k first tokens (distribution experiments)
+    top_logprobs: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Completion:
+    """One provider answer in a common shape."""
+
+    text: str
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    model_version: str | None = None
+    reasoning: str | None = None  # e.g. the <think> part of a reasoning model
+    # top-k alternatives for the FIRST generated token: {token_text: logprob}
+    first_token_logprobs: dict[str, float] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RateLimitState:
+    """What a provider's rate-limit headers said; lets the runner slow down before a 429."""
+
+    remaining_requests: int | None = None
+    remaining_tokens: int | None = None
+    reset_requests_s: float | None = None
+    reset_tokens_s: float | None = None
+
+
+class ProviderRefusal(Exception):
+    """A non-retryable provider answer that still belongs in the results as a row
+    (a 400 content-filter refusal, a safety block): the message is the provider's."""
+
+    def __init__(self, message: str, finish_reason: str = "error") -> None:
+        super().__init__(message)
+        self.finish_reason = finish_reason
+
+
+class QuotaExhausted(Exception):
+    """The account has no quota left (e.g. OpenAI's insufficient_quota): stop the run."""
+
+
+class Backend(abc.ABC):
+    """A model behind one provider. Subclasses are small: one call, one error classifier."""
+
+    #: provider name as used in the registry, e.g. "openai", "anthropic", "gemini", "hf"
+    provider: str = ""
+
+    def __init__(self, model_id: str, **options: Any) -> None:
+        self.model_id = model_id
+        self.options = options
+
+    @abc.abstractmethod
+    async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        """Send one chat request (a base model gets the concatenated user text)."""
+
+    async def complete_batch(
+        self, batch: list[list[Message]], params: GenerationParams
+    ) -> list[Completion]:
+        """Local models override this to run a padded batch in one forward pass."""
+        return [await self.complete(m, params) for m in batch]
+
+    #: >1 means the runner should group requests and call complete_batch
+    preferred_batch_size: int = 1
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        """True for transient failures: rate limits, overload, 408/409/5xx, timeouts."""
+        return False
+
+    def retry_after(self, exc: BaseException) -> float | None:
+        """Seconds the provider asked us to wait (Retry-After), if it said."""
+        return None
+
+    def rate_limit_state(self) -> RateLimitState | None:
+        """The latest rate-limit headers seen, if the provider sends them."""
+        return None
+
+    async def aclose(self) -> None:
+        """Release clients and connections."""
