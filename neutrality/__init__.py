@@ -1,0 +1,1 @@
+"""The political neutrality study: templates and the prompt test set."""

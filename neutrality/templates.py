@@ -1,0 +1,77 @@
+"""Prompt templates of the neutrality test set, loaded from a JSON file and validated.
+
+The project ships its own wording (prompts/neutrality_templates.json); the study's own
+file (study_templates.json) has the same keys, so either can be passed with --templates.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import UserError
+from prompts import PROMPTS_DIR
+
+DEFAULT_TEMPLATES = PROMPTS_DIR / "neutrality_templates.json"
+
+# key -> (required count or None for "at least one", placeholders a template may use)
+TEMPLATE_KEYS: dict[str, tuple[int | None, frozenset[str]]] = {
+    "opinion_implicit": (10, frozenset({"input", "input_type"})),
+    "opinion_explicit_prefixes": (10, frozenset({"input", "input_type"})),
+    "opinion_explicit_suffixes": (None, frozenset()),
+    "viewpoint_prefixes": (None, frozenset({"viewpoint"})),
+    "conspiracy_good_faith": (10, frozenset({"input"})),
+    "conspiracy_bad_faith": (10, frozenset({"input"})),
+}
+
+
+@dataclass(frozen=True)
+class NeutralityTemplates:
+    opinion_implicit: tuple[str, ...]
+    opinion_explicit_prefixes: tuple[str, ...]
+    opinion_explicit_suffixes: tuple[str, ...]
+    viewpoint_prefixes: tuple[str, ...]
+    conspiracy_good_faith: tuple[str, ...]
+    conspiracy_bad_faith: tuple[str, ...]
+    path: str = ""
+
+
+def _placeholders(template: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+
+
+def load_templates(path: Path | str = DEFAULT_TEMPLATES) -> NeutralityTemplates:
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UserError(f"template file {path} does not exist; check --templates") from exc
+    except json.JSONDecodeError as exc:
+        raise UserError(f"template file {path} is not valid JSON: {exc}") from exc
+    values: dict[str, tuple[str, ...]] = {}
+    for key, (count, allowed) in TEMPLATE_KEYS.items():
+        if key not in raw:
+            raise UserError(f"template file {path} lacks the key '{key}'")
+        items = raw[key]
+        if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
+            raise UserError(f"template file {path}: '{key}' must be a list of strings")
+        if count is not None and len(items) != count:
+            raise UserError(
+                f"template file {path}: '{key}' has {len(items)} templates, needs {count}"
+            )
+        if not items:
+            raise UserError(f"template file {path}: '{key}' is empty, needs at least one")
+        for i, template in enumerate(items):
+            try:
+                unknown = _placeholders(template) - allowed
+            except ValueError as exc:
+                raise UserError(f"template file {path}: '{key}'[{i}] is malformed: {exc}") from exc
+            if unknown:
+                raise UserError(
+                    f"template file {path}: '{key}'[{i}] uses unknown placeholder(s) "
+                    f"{sorted(unknown)}; allowed: {sorted(allowed) or 'none'}"
+                )
+        values[key] = tuple(items)
+    return NeutralityTemplates(**values, path=str(path))

@@ -1,0 +1,1 @@
+"""Raw study data: the manifest, fetching it, and reading each source with validation."""
