@@ -117,7 +117,8 @@ def item_table(items: Sequence[ItemDistribution], n_shuffles: int = 10,
         perms = permutations(len(probs), n_shuffles, item_rng(seed, item.item_id))
         rec: dict[str, object] = {
             "dataset": item.dataset, "model": item.model, "item_id": item.item_id,
-            "question": item.question, "n_options": len(probs),
+            "question": item.question, "options": json.dumps(list(item.options)),
+            "n_options": len(probs),
             "model_probs": _as_json(probs), "model_entropy": entropy_nats(probs),
             "letter_mass": item.letter_mass, "flags": ";".join(item.flags),
         }
