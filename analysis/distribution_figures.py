@@ -97,8 +97,7 @@ def plot_summary(summary: pd.DataFrame, humans: pd.DataFrame, dataset: str,
                      zorder=3, label="shuffled baseline" if k == 0 else None)
     left.set_xticks(x, models, rotation=20, ha="right")
     left.set_ylabel("Jensen-Shannon distance (base 2)")
-    left.set_title(f"{dataset}: distance to human groups" if groups
-                   else f"{dataset}: no human distributions")
+    left.set_title("distance to human groups" if groups else "no human distributions given")
     if groups:
         left.legend(fontsize=8)
 
@@ -110,9 +109,14 @@ def plot_summary(summary: pd.DataFrame, humans: pd.DataFrame, dataset: str,
         if np.isfinite(row["mean"]):
             right.axhline(row["mean"], linestyle="--", color=f"C{k}",
                           label=f"{row['group']} (human)")
+    tops = [*ent["ci_high"].tolist(), *human_ent["mean"].tolist()] if len(human_ent) else [
+        *ent["ci_high"].tolist()]
+    top = np.nanmax(tops) if np.isfinite(tops).any() else 1.0
+    right.set_ylim(0, 1.3 * top)  # room for the legend above the bars and lines
     right.set_xticks(x, models, rotation=20, ha="right")
     right.set_ylabel("entropy (nats)")
-    right.set_title(f"{dataset}: entropy of the answer distribution")
+    right.set_title("entropy of the answer distribution")
+    fig.suptitle(dataset)
     if len(human_ent):
         right.legend(fontsize=8)
     fig.tight_layout()
