@@ -109,8 +109,7 @@ def plot_summary(summary: pd.DataFrame, humans: pd.DataFrame, dataset: str,
         if np.isfinite(row["mean"]):
             right.axhline(row["mean"], linestyle="--", color=f"C{k}",
                           label=f"{row['group']} (human)")
-    tops = [*ent["ci_high"].tolist(), *human_ent["mean"].tolist()] if len(human_ent) else [
-        *ent["ci_high"].tolist()]
+    tops = np.array([*ent["ci_high"], *human_ent.get("mean", [])], dtype=np.float64)
     top = np.nanmax(tops) if np.isfinite(tops).any() else 1.0
     right.set_ylim(0, 1.3 * top)  # room for the legend above the bars and lines
     right.set_xticks(x, models, rotation=20, ha="right")
