@@ -104,38 +104,71 @@ def _as_json(p: np.ndarray) -> str:
     return json.dumps([round(float(x), 6) for x in p])
 
 
+def _stack_human(items: Sequence[ItemDistribution], idx: list[int], group: str,
+                 k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The group's distributions of the items at idx as a (len(idx), k) array, and which rows
+    hold one (a group missing for an item, or without answers (NaN), is not usable)."""
+    out = np.full((len(idx), k), np.nan)
+    for row, i in enumerate(idx):
+        h = items[i].human.get(group)
+        if h is not None and len(h) == k:
+            out[row] = h
+    return out, np.isfinite(out).all(axis=1)
+
+
 def item_table(items: Sequence[ItemDistribution], n_shuffles: int = 10,
                seed: int = 0) -> pd.DataFrame:
     """One row per (model, item): distributions, distances, shuffled baselines, entropies.
 
-    A human group missing for an item (or with no answers: NaN) gives NaN in its columns.
+    Vectorised over the items with the same number of options. A human group missing for an
+    item (or with no answers: NaN) gives NaN in its columns.
     """
     groups = groups_of(items)
-    records = []
-    for item in items:
-        probs = np.asarray(item.probs, dtype=np.float64)
-        perms = permutations(len(probs), n_shuffles, item_rng(seed, item.item_id))
-        rec: dict[str, object] = {
-            "dataset": item.dataset, "model": item.model, "item_id": item.item_id,
-            "question": item.question, "options": json.dumps(list(item.options)),
-            "n_options": len(probs),
-            "model_probs": _as_json(probs), "model_entropy": entropy_nats(probs),
-            "letter_mass": item.letter_mass, "flags": ";".join(item.flags),
-        }
-        for g in groups:
-            h = item.human.get(g)
-            usable = h is not None and np.all(np.isfinite(h))
-            rec[human_col(g)] = _as_json(h) if usable else ""
-            rec[human_entropy_col(g)] = entropy_nats(h) if usable else np.nan
-            rec[js_col(g)] = js_distance(probs, h) if usable else np.nan
-            rec[shuffled_col(g)] = shuffled_js_distance(probs, h, perms) if usable else np.nan
+    n = len(items)
+    numeric = ["model_entropy"]
+    for g in groups:
+        numeric += [human_entropy_col(g), js_col(g), shuffled_col(g)]
+    numeric += [humans_col(g1, g2) for g1, g2 in combinations(groups, 2)]
+    values = {name: np.full(n, np.nan) for name in numeric}
+    by_k: dict[int, list[int]] = {}
+    for i, item in enumerate(items):
+        by_k.setdefault(len(item.probs), []).append(i)
+    perm_cache: dict[int, np.ndarray] = {}  # per item id: the same orders for every model
+    for k, idx in by_k.items():
+        rows = np.asarray(idx)
+        probs = np.stack([np.asarray(items[i].probs, dtype=np.float64) for i in idx])
+        values["model_entropy"][rows] = entropy_nats(probs)
+        perms = np.stack([
+            perm_cache.setdefault(items[i].item_id, permutations(
+                k, n_shuffles, item_rng(seed, items[i].item_id))) for i in idx])
+        shuffled = np.take_along_axis(probs[:, None, :], perms, axis=2)  # (items, shuffles, k)
+        human = {g: _stack_human(items, idx, g, k) for g in groups}
+        for g, (h, ok) in human.items():
+            if ok.any():
+                values[human_entropy_col(g)][rows[ok]] = entropy_nats(h[ok])
+                values[js_col(g)][rows[ok]] = js_distance(probs[ok], h[ok])
+                values[shuffled_col(g)][rows[ok]] = np.mean(
+                    js_distance(shuffled[ok], h[ok][:, None, :]), axis=1)
         for g1, g2 in combinations(groups, 2):
-            h1, h2 = item.human.get(g1), item.human.get(g2)
-            both = (h1 is not None and h2 is not None
-                    and np.all(np.isfinite(h1)) and np.all(np.isfinite(h2)))
-            rec[humans_col(g1, g2)] = js_distance(h1, h2) if both else np.nan
-        records.append(rec)
-    return pd.DataFrame.from_records(records)
+            (h1, ok1), (h2, ok2) = human[g1], human[g2]
+            both = ok1 & ok2
+            if both.any():
+                values[humans_col(g1, g2)][rows[both]] = js_distance(h1[both], h2[both])
+    frame = pd.DataFrame({
+        "dataset": [i.dataset for i in items], "model": [i.model for i in items],
+        "item_id": [i.item_id for i in items], "question": [i.question for i in items],
+        "options": [json.dumps(list(i.options)) for i in items],
+        "n_options": [len(i.probs) for i in items],
+        "model_probs": [_as_json(i.probs) for i in items],
+        "letter_mass": [i.letter_mass for i in items],
+        "flags": [";".join(i.flags) for i in items],
+    })
+    for g in groups:
+        frame[human_col(g)] = [_as_json(i.human[g]) if g in i.human
+                               and np.all(np.isfinite(i.human[g])) else "" for i in items]
+    for name in numeric:
+        frame[name] = values[name]
+    return frame
 
 
 def table_groups(table: pd.DataFrame) -> list[str]:

@@ -174,3 +174,26 @@ def test_compare_pair_uses_only_items_both_answered():
     assert js["n_items"] == 2
     assert js["mean_pretrained"] == pytest.approx(0.25)
     assert js["mean_aligned"] == pytest.approx(0.5)
+
+
+def test_item_table_vectorised_values_equal_item_by_item():
+    rng = np.random.default_rng(4)
+    items = []
+    for item_id in range(12):
+        k = 2 + item_id % 4
+        human = {"US": rng.dirichlet([1] * k)}
+        if item_id % 3:
+            human["Japan"] = rng.dirichlet([1] * k)
+        for model in ("a", "b"):
+            items.append(_item(model, item_id, rng.dirichlet([1] * k), human))
+    table = item_table(items, n_shuffles=7, seed=3)
+    for item, (_, row) in zip(items, table.iterrows(), strict=True):
+        perms = permutations(len(item.probs), 7, item_rng(3, item.item_id))
+        for g in ("US", "Japan"):
+            if g not in item.human:
+                assert np.isnan(row[f"js:{g}"])
+                continue
+            assert row[f"js:{g}"] == pytest.approx(js_distance(item.probs, item.human[g]))
+            assert row[f"js_shuffled:{g}"] == pytest.approx(
+                shuffled_js_distance(item.probs, item.human[g], perms))
+        assert row["model_entropy"] == pytest.approx(entropy_nats(item.probs))
