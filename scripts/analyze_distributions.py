@@ -20,6 +20,7 @@ from analysis.distribution_inputs import (
 )
 from analysis.distribution_report import write_report
 from analysis.distribution_run import Settings, analyze_dataset, write_outputs
+from analysis.distributions import groups_of
 from harness.cli import run_main
 from harness.errors import UserError
 from pluralism.human_mpi import human_mpi_distributions, read_mpi_keys
@@ -72,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
 
     loaded = {}
     if args.globalqa:
-        loaded["globalqa"] = (*load_distribution_files(args.globalqa, "globalqa"), [])
+        items, report = load_distribution_files(args.globalqa, "globalqa")
+        notes = [] if groups_of(items) else [
+            "These rows carry no human distributions (`human` is empty): model entropy only."]
+        loaded["globalqa"] = (items, report, notes)
     if args.mpi:
         loaded["mpi"] = (*load_distribution_files(args.mpi, "mpi"), [])
     # check the pairs before reading a large human file

@@ -246,3 +246,11 @@ def test_bad_input_prints_one_line_and_exits_1(tmp_path):
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: distribution file")
+
+
+def test_globalqa_rows_without_human_report_entropy_only(tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [row("globalqa", "m", i, BASE[i]) for i in BASE])
+    out = tmp_path / "out"
+    load_script()(["--globalqa", str(path), "--bootstrap", "50", "--out", str(out)])
+    report = (out / "report.md").read_text()
+    assert "no human distributions" in report and "How close is each model" not in report
