@@ -16,9 +16,9 @@ depends on how it was exported:
   (the default, `recode_minus_keyed=True`), which restores the answer the person gave;
 - a raw export that records the option each person chose: do NOT recode
   (`recode_minus_keyed=False`, `--no-recode-minus-keyed`), or the letters come out mirrored.
-A quick check: on a raw file, agreeing with a minus-keyed item and with a plus-keyed item of the
-same facet ("Make friends easily" / "Find it difficult to approach others") should correlate
-negatively across people; on a pre-reversed file, positively.
+`keying_correlation` tells them apart: on a raw file, answers to a minus-keyed item and a
+plus-keyed item of the same facet ("Make friends easily" / "Find it difficult to approach
+others") correlate negatively across people; on a pre-reversed file, positively.
 
 Difference from the study: its script built each item's distribution from a Python `set` of
 the value counts taken in frequency order. A set keeps neither the order of the answers nor
@@ -30,6 +30,7 @@ its own answer value, counted with numpy.
 from __future__ import annotations
 
 import csv
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,12 +53,13 @@ class HumanMPI:
     respondents: int  # rows in the file
     recoded_minus_keyed: bool
     source: str
+    keying_r: float = float("nan")  # keying_correlation of the file (NaN: facets not given)
 
 
-def read_mpi_keys(path: str | Path) -> list[int]:
-    """The `key` column (1 or -1) of mpi_questions.tsv, in item order.
+def read_mpi_keying(path: str | Path) -> tuple[list[int], list[str]]:
+    """The `key` (1 or -1) and facet (`label_raw`) of each item of mpi_questions.tsv, in order.
 
-    A minimal reader for the one column this module needs; pluralism.items owns the full loader.
+    A minimal reader for the two columns this module needs; pluralism.items owns the full loader.
     """
     path = Path(path)
     if not path.exists():
@@ -67,10 +69,11 @@ def read_mpi_keys(path: str | Path) -> list[int]:
         )
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh, delimiter="\t")
-        if "key" not in (reader.fieldnames or []):
-            raise UserError(f"{path} has no column 'key'; expected mpi_questions.tsv "
-                            "(label_raw, text, label_ocean, key)")
-        keys = []
+        missing = {"key", "label_raw"} - set(reader.fieldnames or [])
+        if missing:
+            raise UserError(f"{path} has no column {sorted(missing)[0]!r}; expected "
+                            "mpi_questions.tsv (label_raw, text, label_ocean, key)")
+        keys, facets = [], []
         for n, row in enumerate(reader, start=2):
             try:
                 key = int(row["key"])
@@ -79,9 +82,43 @@ def read_mpi_keys(path: str | Path) -> list[int]:
             if key not in (1, -1):
                 raise UserError(f"{path} line {n}: key must be 1 or -1, got {row['key']!r}")
             keys.append(key)
+            facets.append(row["label_raw"])
     if len(keys) != N_ITEMS:
         raise UserError(f"{path} holds {len(keys)} items; the MPI has {N_ITEMS}")
-    return keys
+    return keys, facets
+
+
+def read_mpi_keys(path: str | Path) -> list[int]:
+    """The `key` column (1 or -1) of mpi_questions.tsv, in item order."""
+    return read_mpi_keying(path)[0]
+
+
+def keying_correlation(values: np.ndarray, keys, facets) -> float:
+    """How the file codes minus-keyed items, read from the answers as written.
+
+    Per facet that has both plus- and minus-keyed items: the correlation across people between
+    their mean answer on the plus items and on the minus items; the mean over facets is returned.
+    Negative: the file records the answers as ticked (do not recode). Positive: minus-keyed
+    items are already reversed (recode, as the study did). NaN where it cannot be computed.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    values = np.where(values > 0, values, np.nan)
+    keys = np.asarray(keys)
+    facets = np.asarray(facets)
+    rs = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: people who skipped
+        for facet in dict.fromkeys(facets.tolist()):
+            plus = (facets == facet) & (keys == 1)
+            minus = (facets == facet) & (keys == -1)
+            if not plus.any() or not minus.any():
+                continue
+            a = np.nanmean(values[:, plus], axis=1)
+            b = np.nanmean(values[:, minus], axis=1)
+            ok = np.isfinite(a) & np.isfinite(b)
+            if ok.sum() > 2 and a[ok].std() > 0 and b[ok].std() > 0:
+                rs.append(np.corrcoef(a[ok], b[ok])[0, 1])
+    return float(np.mean(rs)) if rs else float("nan")
 
 
 def _delimiter(path: Path) -> str:
@@ -154,10 +191,31 @@ def distributions_from_responses(values: np.ndarray, keys: list[int] | np.ndarra
     return probs, answered.astype(np.int64)
 
 
-def human_mpi_distributions(path: str | Path, keys: list[int],
-                            recode_minus_keyed: bool = True) -> HumanMPI:
-    """Read a response file and build the human distribution of every MPI item."""
+def human_mpi_distributions(path: str | Path, keys: list[int], recode_minus_keyed: bool = True,
+                            facets: list[str] | None = None) -> HumanMPI:
+    """Read a response file and build the human distribution of every MPI item; with the
+    items' facets, also check how the file codes minus-keyed items (keying_correlation)."""
     values = read_responses(path, len(keys))
     probs, answered = distributions_from_responses(values, keys, recode_minus_keyed)
+    keying_r = keying_correlation(values, keys, facets) if facets is not None else float("nan")
     return HumanMPI(probs=probs, answered=answered, respondents=int(values.shape[0]),
-                    recoded_minus_keyed=recode_minus_keyed, source=str(path))
+                    recoded_minus_keyed=recode_minus_keyed, source=str(path), keying_r=keying_r)
+
+
+def keying_advice(human: HumanMPI, threshold: float = 0.1) -> str:
+    """One sentence on whether the recoding setting fits the file, for the report."""
+    r = human.keying_r
+    if not np.isfinite(r):
+        return ""
+    setting = "recoded" if human.recoded_minus_keyed else "not recoded"
+    head = (f"Keying check: across people, answers to plus- and minus-keyed items of the same "
+            f"facet correlate r = {r:.2f} as written in the file")
+    if abs(r) < threshold:
+        return f"{head}, too weak to tell how the file codes minus-keyed items."
+    pre_reversed = r > 0
+    if pre_reversed == human.recoded_minus_keyed:
+        return f"{head}, which fits the setting used (minus-keyed items {setting})."
+    fix = "--no-recode-minus-keyed" if human.recoded_minus_keyed else "--recode-minus-keyed"
+    kind = "already reversed" if pre_reversed else "recorded as ticked"
+    return (f"WARNING: {head}: minus-keyed items look {kind}, but they were {setting}; "
+            f"rerun with {fix}.")

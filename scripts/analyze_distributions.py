@@ -23,7 +23,7 @@ from analysis.distribution_run import Settings, analyze_dataset, write_outputs
 from analysis.distributions import groups_of
 from harness.cli import run_main
 from harness.errors import UserError
-from pluralism.human_mpi import human_mpi_distributions, read_mpi_keys
+from pluralism.human_mpi import human_mpi_distributions, keying_advice, read_mpi_keying
 from sources.manifest import DATA_DIR
 
 
@@ -86,13 +86,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.mpi:
         items, report, notes = loaded["mpi"]
         if args.mpi_human:
-            keys = read_mpi_keys(args.mpi_items)
-            human = human_mpi_distributions(args.mpi_human, keys, args.recode_minus_keyed)
+            keys, facets = read_mpi_keying(args.mpi_items)
+            human = human_mpi_distributions(args.mpi_human, keys, args.recode_minus_keyed,
+                                            facets)
             items = attach_mpi_human(items, human)
             recode = ("minus-keyed items recoded 1<->5, 2<->4 as in the study"
                       if human.recoded_minus_keyed else "minus-keyed items taken as written")
             notes.append(f"Human distributions ({MPI_HUMAN_GROUP}): {human.respondents} "
                          f"respondents in {human.source}; {recode}; answers of 0 left out.")
+            advice = keying_advice(human)
+            if advice:
+                notes.append(advice)
+                if advice.startswith("WARNING"):
+                    print(advice)
             unanswered = int((human.answered == 0).sum())
             if unanswered:
                 notes.append(f"{unanswered} MPI items have no human answers; left out of the "

@@ -5,12 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from harness.errors import UserError
 from pluralism.human_mpi import (
+    HumanMPI,
     distributions_from_responses,
     human_mpi_distributions,
+    keying_advice,
+    keying_correlation,
     read_mpi_keys,
 )
 
@@ -118,3 +122,44 @@ def test_mpi_key_file_with_wrong_item_count_is_a_user_error(tmp_path):
     path.write_text("label_raw\ttext\tlabel_ocean\tkey\nA\tB\tO\t1\n")
     with pytest.raises(UserError, match="120"):
         read_mpi_keys(path)
+
+
+def trait_answers(pre_reversed: bool, people: int = 300) -> tuple[np.ndarray, list[int], list[str]]:
+    """Answers driven by one trait per facet: plus items rise with it; minus items, as ticked,
+    fall with it (a pre-reversed file stores 6 - answer for them)."""
+    rng = np.random.default_rng(5)
+    facets = [f"F{j // 4}" for j in range(N)]
+    keys = [1 if j % 4 < 2 else -1 for j in range(N)]
+    trait = rng.normal(size=(people, N // 4)).repeat(4, axis=1)
+    sign = np.where(np.array(keys) == 1, 1.0, -1.0)
+    answers = np.clip(np.rint(3 + 1.2 * sign * trait + rng.normal(size=(people, N)) * 0.7), 1, 5)
+    if pre_reversed:
+        answers = np.where(np.array(keys) == -1, 6 - answers, answers)
+    return answers.astype(int), keys, facets
+
+
+def test_keying_correlation_negative_for_raw_positive_for_pre_reversed():
+    raw, keys, facets = trait_answers(pre_reversed=False)
+    rev, _, _ = trait_answers(pre_reversed=True)
+    assert keying_correlation(raw, keys, facets) < -0.5
+    assert keying_correlation(rev, keys, facets) > 0.5
+
+
+def test_keying_advice_warns_when_the_setting_does_not_fit_the_file(tmp_path):
+    raw, keys, facets = trait_answers(pre_reversed=False)
+    path = tmp_path / "raw.csv"
+    pd.DataFrame(raw).to_csv(path, index=False)
+    recoded = human_mpi_distributions(path, keys, recode_minus_keyed=True, facets=facets)
+    advice = keying_advice(recoded)
+    assert advice.startswith("WARNING") and "--no-recode-minus-keyed" in advice
+    kept = human_mpi_distributions(path, keys, recode_minus_keyed=False, facets=facets)
+    assert "fits the setting" in keying_advice(kept)
+
+
+def test_keying_advice_cannot_tell_on_unrelated_answers():
+    values = np.random.default_rng(0).integers(1, 6, size=(500, N))
+    keys = [1 if j % 2 else -1 for j in range(N)]
+    facets = [f"F{j // 4}" for j in range(N)]
+    probs, answered = distributions_from_responses(values, keys)
+    human = HumanMPI(probs, answered, 500, True, "x", keying_correlation(values, keys, facets))
+    assert "too weak to tell" in keying_advice(human)
