@@ -1,5 +1,6 @@
-"""Compare models' answer distributions with human ones (GlobalOpinionQA, MPI): tables, figures,
-and a Markdown report.
+"""Compare models' answer distributions with human ones (GlobalOpinionQA, MPI) and report.
+
+Writes per-item and per-model CSV tables, figures (PNG and SVG) and a Markdown report.
 
     python scripts/analyze_distributions.py \\
         --globalqa results/distributions/globalqa/*.jsonl \\
@@ -43,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mpi-human", type=Path, default=None, metavar="FILE",
                    help="IPIP-NEO-120 responses: CSV whose last 120 columns are the items, 1-5, "
                         "0 = not answered; without it MPI gets model entropy only")
-    p.add_argument("--mpi-items", type=Path, default=DATA_DIR / "pluralism" / "mpi_questions.tsv",
+    p.add_argument("--mpi-items", type=Path, metavar="FILE",
+                   default=DATA_DIR / "pluralism" / "mpi_questions.tsv",
                    help="mpi_questions.tsv (default: Data/pluralism/mpi_questions.tsv)")
     p.add_argument("--recode-minus-keyed", action=argparse.BooleanOptionalAction, default=True,
                    help="map 1<->5, 2<->4 on minus-keyed items (key = -1) of --mpi-human, as the "
@@ -55,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seeded permutations per item for the shuffled baseline (default 10)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default 2000)")
-    p.add_argument("--items", type=parse_items, default=None,
+    p.add_argument("--items", type=parse_items, default=None, metavar="IDS",
                    help="item ids to draw per-item bars for, e.g. 0,5,17 (default: first 3)")
     p.add_argument("--out", type=Path, default=Path("reports/distributions"))
     return p
