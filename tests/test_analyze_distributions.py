@@ -254,3 +254,10 @@ def test_globalqa_rows_without_human_report_entropy_only(tmp_path):
     load_script()(["--globalqa", str(path), "--bootstrap", "50", "--out", str(out)])
     report = (out / "report.md").read_text()
     assert "no human distributions" in report and "How close is each model" not in report
+
+
+def test_missing_mpi_item_file_is_a_user_error(tmp_path, mpi_files, mpi_human):
+    human_path, _, _ = mpi_human
+    with pytest.raises(UserError, match="MPI item file .* is missing.*--mpi-items"):
+        load_script()(["--mpi", str(mpi_files[0]), "--mpi-human", str(human_path),
+                       "--mpi-items", str(tmp_path / "none.tsv"), "--out", str(tmp_path)])
