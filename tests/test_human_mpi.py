@@ -15,6 +15,7 @@ from pluralism.human_mpi import (
     human_mpi_distributions,
     keying_advice,
     keying_correlation,
+    read_mpi_keying,
     read_mpi_keys,
 )
 
@@ -163,3 +164,9 @@ def test_keying_advice_cannot_tell_on_unrelated_answers():
     probs, answered = distributions_from_responses(values, keys)
     human = HumanMPI(probs, answered, 500, True, "x", keying_correlation(values, keys, facets))
     assert "too weak to tell" in keying_advice(human)
+
+
+def test_study_item_file_keys_and_facets(mirror_dir):
+    keys, facets = read_mpi_keying(mirror_dir / "pluralism" / "mpi_questions.tsv")
+    assert len(keys) == 120 and keys.count(-1) == 55  # IPIP-NEO-120: 55 minus-keyed items
+    assert len(set(facets)) == 30 and keys[8] == -1  # 30 facets of 4 items
