@@ -1,0 +1,1 @@
+def write_outputs(*a, **k): pass
