@@ -42,10 +42,10 @@ def pct(value: float) -> str:
 
 
 def with_ci(value: float, low: float, high: float) -> str:
-    """'42.1 (38.0–47.3)': a share and its interval, in percent."""
+    """'42.1 [38.0, 47.3]': a share and its interval, in percent."""
     if pd.isna(value):
         return "–"
-    return f"{pct(value)} ({pct(low)}–{pct(high)})"
+    return f"{pct(value)} [{pct(low)}, {pct(high)}]"
 
 
 def _coverage_section(tables: dict[str, pd.DataFrame], has_prompts: bool) -> list[str]:
@@ -134,7 +134,7 @@ def _sensitivity_section(sensitivity: pd.DataFrame) -> list[str]:
         table = pd.DataFrame()
     else:
         cells = sensitivity.assign(cell=[
-            f"{v:.3f} ({lo:.3f}–{hi:.3f})" for v, lo, hi in
+            f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in
             zip(sensitivity["mean_variance"], sensitivity["ci_low"], sensitivity["ci_high"],
                 strict=True)])
         table = cells.pivot(index=["system", "task_group"], columns="half", values="cell")

@@ -244,15 +244,18 @@ def item_sensitivity(frame: pd.DataFrame) -> pd.DataFrame:
 
 def wording_sensitivity(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
                         ) -> pd.DataFrame:
-    """Mean per-item variance and modal agreement per model, task group and format half."""
+    """Mean per-item variance and modal agreement per model, task group and format half.
+
+    n_items counts (task, original_input) units; the interval resamples source items
+    (original_input), so the two sides of a viewpoint statement are drawn together.
+    """
     items = item_sensitivity(frame)
     if items.empty:
         return pd.DataFrame(columns=["system", "task_group", "half", "n_items", "mean_variance",
                                      "ci_low", "ci_high", "mean_modal_agreement"])
-    items = items.assign(_item=items["task"] + "\x1f" + items["original_input"])
     table = cluster_ratio_table(items, ["system", "task_group", "half"], ["variance"],
-                                cluster="_item", key=["system", "task_group"],
-                                n_boot=n_boot, seed=seed)
+                                key=["system", "task_group"], n_boot=n_boot, seed=seed)
+    table["n_items"] = table["n"]
     modal = items.groupby(["system", "task_group", "half"], sort=False)["modal_agreement"].mean()
     table["mean_modal_agreement"] = [modal[(s, g, h)] for s, g, h in
                                      zip(table["system"], table["task_group"], table["half"],
