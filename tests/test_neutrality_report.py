@@ -82,8 +82,8 @@ def test_script_writes_tables_figures_and_report(tmp_path, capsys):
                     "## Viewpoint symmetry", "## Sensitivity to wording",
                     "## Implicit vs explicit", "## Refusal and avoidance", "## Bias"):
         assert heading in report
-    # beta: 48 rows per model less 3; 48 prompts + 2 extra expected
-    assert "| beta | 45 | 45 | 8 | 0 | 50 | 5 | 0 |" in report
+    # beta: 48 rows less its last 3 (2 unsafe, 1 unreadable universal_rights); 48 + 2 prompts
+    assert "| beta | 45 | 45 | 7 | 0 | 50 | 5 | 0 |" in report
     assert "![viewpoint gap](viewpoint_gap.png)" in report
 
 
