@@ -153,9 +153,13 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     if bad_labels:
         raise UserError(f"unknown prompt label {sorted(bad_labels)[0]!r}: expected one of "
                         + ", ".join(EXPECTED_CATEGORY))
-    frame["id"] = frame["id"].astype(int)
-    frame["sample"] = frame["sample"].astype(int)
-    frame["format_number"] = frame["format_number"].astype(int)
+    for column in ("id", "sample", "format_number"):
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        if numbers.isna().any() or (numbers % 1 != 0).any():
+            bad = frame.loc[numbers.isna() | (numbers % 1 != 0), column].iloc[0]
+            raise UserError(f"field '{column}' must be a whole number, got {bad!r}: fix the "
+                            "annotation rows (scripts/annotate.py writes integers)")
+        frame[column] = numbers.astype(int)
     frame["original_input"] = frame["original_input"].astype(str)
     frame = frame.drop_duplicates(["model", "judge", "id", "sample"], keep="last")
     # Two judges of one model would mix in a share: name each (model, judge) pair then.

@@ -143,3 +143,11 @@ def test_script_prints_one_error_line_and_exits_1(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "error: no annotation files given: pass results/annotations/*.jsonl"]
+
+
+def test_non_integer_format_number_is_a_user_error(tmp_path):
+    bad = row(0, "unsafe_questions", "u", 0, "refusal")
+    bad["format_number"] = "first"
+    path = write_jsonl(tmp_path / "m__j.jsonl", [bad])
+    with pytest.raises(UserError, match="'format_number' must be a whole number"):
+        load_annotations([path])
