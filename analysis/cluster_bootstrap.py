@@ -2,7 +2,7 @@
 
 The prompts of one source item (its 20 wordings, or its Republican and Democrat versions) are
 not independent, so a confidence interval must resample items. Each bootstrap draw is a vector
-of item weights (how often each item was drawn, a multinomial count); any statistic that is a
+of item weights (how often each item was drawn); any statistic that is a
 ratio of per-item sums is then one matrix product for all draws at once.
 """
 
@@ -27,10 +27,17 @@ def seeded_rng(seed: int, *key: str) -> np.random.Generator:
 
 
 def item_weights(n_items: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """(n_boot, n_items) draw counts: each row resamples n_items items with replacement."""
+    """(n_boot, n_items) draw counts: each row resamples n_items items with replacement.
+
+    Drawn as item indices and counted with one bincount (a multinomial draw per row is ~10x
+    slower for the same distribution).
+    """
     if n_items == 0:
         return np.zeros((n_boot, 0))
-    return rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=n_boot).astype(float)
+    picks = rng.integers(0, n_items, size=(n_boot, n_items))
+    picks += np.arange(n_boot)[:, None] * n_items
+    counts = np.bincount(picks.ravel(), minlength=n_boot * n_items)
+    return counts.reshape(n_boot, n_items).astype(float)
 
 
 def resampled_sums(per_item: np.ndarray, weights: np.ndarray) -> np.ndarray:
