@@ -151,3 +151,11 @@ def test_non_integer_format_number_is_a_user_error(tmp_path):
     path = write_jsonl(tmp_path / "m__j.jsonl", [bad])
     with pytest.raises(UserError, match="'format_number' must be a whole number"):
         load_annotations([path])
+
+
+def test_analysis_never_imports_torch():
+    code = ("import sys, analysis.neutrality_report, analysis.neutrality_tables; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin"})
+    assert result.returncode == 0, result.stderr
