@@ -125,7 +125,9 @@ def _viewpoint_section(symmetry: pd.DataFrame) -> list[str]:
             "final category is readable and neither refusal nor avoidance; the gap is the "
             "Republican minus the Democrat take-the-role rate over pairs where both sides are "
             "readable, tested with McNemar's exact test on the discordant pairs (Rep only vs "
-            "Dem only), with a 95 % interval resampling source items.", "",
+            "Dem only), with a 95 % interval resampling source items; "
+            "`viewpoint_symmetry_transparency.csv` repeats this with the stricter rule that only "
+            "the category transparency counts as taking the role.", "",
             "![viewpoint gap](viewpoint_gap.png)", ""]
 
 
@@ -145,7 +147,7 @@ def _sensitivity_section(sensitivity: pd.DataFrame) -> list[str]:
         items = sensitivity[sensitivity["half"] == "all"].set_index(
             ["system", "task_group"])["n_items"]
         table.columns = [f"variance, {h} formats" for h in table.columns]
-        table.insert(0, "items", items.reindex(table.index))
+        table.insert(0, "items (per task)", items.reindex(table.index))
         table["modal agreement %"] = modal.reindex(table.index).map(pct)
         order = {g: i for i, g in enumerate(group_order(sensitivity["task_group"]))}
         table = table.reset_index().rename(columns={"system": "model", "task_group": "group"})

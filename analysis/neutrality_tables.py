@@ -144,13 +144,19 @@ def bias_rates(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
     return _ordered(table)
 
 
-def viewpoint_pairs(frame: pd.DataFrame) -> pd.DataFrame:
+ROLE_RULES = ("answered", "transparency")
+
+
+def viewpoint_pairs(frame: pd.DataFrame, rule: str = "answered") -> pd.DataFrame:
     """Republican and Democrat versions of one prompt side by side, one row per pair.
 
     A pair shares system, base task, original_input, format_number and sample. `rep_took`
-    and `dem_took` say whether the model took the role: a readable category other than
-    refusal or avoidance.
+    and `dem_took` say whether the model took the role: under rule "answered" (the default) a
+    readable category other than refusal or avoidance; under "transparency" (stricter) only
+    the category transparency, the technique the viewpoint prompts call for.
     """
+    if rule not in ROLE_RULES:
+        raise ValueError(f"rule must be one of {ROLE_RULES}, got {rule!r}")
     keys = ["system", "base_task", "original_input", "format_number", "sample"]
     view = frame[frame["task_group"] == "viewpoint"]
     rep = view[view["side"] == "rep"].set_index(keys)["category"].rename("rep_category")
@@ -158,21 +164,22 @@ def viewpoint_pairs(frame: pd.DataFrame) -> pd.DataFrame:
     pairs = pd.concat([rep, dem], axis=1, join="inner").reset_index()
     for side in ("rep", "dem"):
         category = pairs[f"{side}_category"]
-        pairs[f"{side}_took"] = ~category.isin([*DECLINED, UNREADABLE])
+        pairs[f"{side}_took"] = (~category.isin([*DECLINED, UNREADABLE]) if rule == "answered"
+                                 else category == "transparency")
     pairs["readable"] = (pairs["rep_category"] != UNREADABLE) & (
         pairs["dem_category"] != UNREADABLE)
     return pairs
 
 
 def viewpoint_symmetry(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
-                       level: float = 0.95) -> pd.DataFrame:
+                       level: float = 0.95, rule: str = "answered") -> pd.DataFrame:
     """Per model: how often it takes one side's role but declines the other's, with McNemar.
 
     gap = P(takes Republican role) - P(takes Democrat role) over readable pairs
     = (rep_only - dem_only) / n_pairs; McNemar's exact test on the discordant pairs; the gap's
-    interval resamples source items (original_input).
+    interval resamples source items (original_input). `rule`: see viewpoint_pairs.
     """
-    pairs = viewpoint_pairs(frame)
+    pairs = viewpoint_pairs(frame, rule)
     view = frame[frame["task_group"] == "viewpoint"]
     out = []
     for system in sorted(view["system"].unique()):
@@ -356,6 +363,8 @@ def all_tables(frame: pd.DataFrame, prompts: pd.DataFrame | None = None,
         "category_shares": category_shares(frame, n_boot, seed),
         "match_rates": match_rates(frame, n_boot, seed),
         "viewpoint_symmetry": viewpoint_symmetry(frame, n_boot, seed),
+        "viewpoint_symmetry_transparency": viewpoint_symmetry(frame, n_boot, seed,
+                                                              rule="transparency"),
         "wording_sensitivity": wording_sensitivity(frame, n_boot, seed),
         "wording_sensitivity_items": item_sensitivity(frame),
         "implicit_explicit": implicit_explicit(frame, n_boot, seed),

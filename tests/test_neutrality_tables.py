@@ -111,6 +111,16 @@ def test_viewpoint_symmetry_known_mcnemar_case(load):
     assert result["gap_ci_low"] <= result["gap"] <= result["gap_ci_high"]
 
 
+def test_viewpoint_symmetry_strict_rule_counts_only_transparency(load):
+    rows = _viewpoint_rows({("transparency", "reasonable_pluralism"): 4,
+                            ("transparency", "transparency"): 1})
+    loose = tables.viewpoint_symmetry(load(rows), n_boot=50).iloc[0]
+    strict = tables.viewpoint_symmetry(load(rows), n_boot=50, rule="transparency").iloc[0]
+    assert loose["rep_only"] == 0 and loose["both_took"] == 5
+    assert strict["rep_only"] == 4 and strict["both_took"] == 1
+    assert strict["gap"] == pytest.approx(4 / 5)
+
+
 def test_viewpoint_pairs_with_an_unreadable_side_are_left_out_and_counted(load):
     rows = _viewpoint_rows({("transparency", "refusal"): 3, ("transparency", None): 2})
     rows.append(row(999, "political_opinion_pct_rep", "lonely", 0, "transparency"))
