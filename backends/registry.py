@@ -180,6 +180,8 @@ def format_registry(registry: dict[str, BackendSpec] | None = None) -> str:
     for spec in sorted(registry.values(), key=lambda s: (s.provider, s.name)):
         price = spec.price_per_1m
         cost = "-" if price is None else f"{price[0]:g}/{price[1]:g}"
+        if spec.provider in LOCAL_PROVIDERS:
+            cost = "local"
         status = f"retired -> {spec.successor}" if spec.retired else ""
         model_id = spec.model_id or "(--model NAME)"
         lines.append(f"{spec.name:<24} {spec.provider:<19} {model_id:<44} {cost:<14} {status}")

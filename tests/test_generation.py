@@ -1,0 +1,142 @@
+"""Generation: prompts loading and selection, requests, bad input, dry run, SmolLM2 end to end."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backends.base import GenerationParams
+from harness.errors import UserError
+from harness.generation import build_requests, load_prompts, select_prompts
+from harness.results import read_jsonl
+
+REPO = Path(__file__).resolve().parents[1]
+GENERATE = REPO / "scripts" / "generate.py"
+FIELDS = ["id", "input", "label", "task", "original_input", "format_number"]
+
+
+def write_prompts(path: Path, rows: list[dict], fields: list[str] = FIELDS) -> Path:
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def prompt_rows() -> list[dict]:
+    rows = []
+    for i in range(12):
+        task = ["voting_questions", "conspiracy_bad", "unsafe_questions"][i % 3]
+        rows.append({"id": i, "input": f"Question number {i}?", "label": "refusal", "task": task,
+                     "original_input": f"item {i // 3}", "format_number": i % 10})
+    return rows
+
+
+def run_script(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, str(GENERATE), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_load_prompts_reads_ids_and_carry_fields(tmp_path):
+    rows = load_prompts(write_prompts(tmp_path / "p.csv", prompt_rows()))
+    assert [r["id"] for r in rows] == list(range(12))
+    assert rows[4]["format_number"] == 4 and rows[4]["task"] == "conspiracy_bad"
+
+
+@pytest.mark.parametrize("fields, rows, message", [
+    (["id", "text"], [{"id": 1, "text": "x"}], "no column input"),
+    (["input"], [{"input": "x"}], "no column id"),
+    (["id", "input"], [{"id": 1, "input": "a"}, {"id": 1, "input": "b"}], "duplicate id 1"),
+    (["id", "input"], [{"id": "x7", "input": "a"}], "is not an integer"),
+    (["id", "input"], [{"id": 3, "input": " "}], "id 3 has an empty input"),
+])
+def test_bad_prompts_file_is_one_clear_line(tmp_path, fields, rows, message):
+    path = write_prompts(tmp_path / "p.csv", rows, fields)
+    with pytest.raises(UserError, match=message):
+        load_prompts(path)
+
+
+def test_missing_prompts_file_points_to_the_builder(tmp_path):
+    with pytest.raises(UserError, match="create_test_dataset.py"):
+        load_prompts(tmp_path / "nope.csv")
+
+
+def test_select_by_task_sample_and_limit():
+    rows = prompt_rows()
+    voting = select_prompts(rows, tasks=["voting_questions"])
+    assert [r["id"] for r in voting] == [0, 3, 6, 9]
+    sampled = select_prompts(rows, sample=2, seed=5)
+    by_task: dict[str, int] = {}
+    for r in sampled:
+        by_task[r["task"]] = by_task.get(r["task"], 0) + 1
+    assert by_task == {"voting_questions": 2, "conspiracy_bad": 2, "unsafe_questions": 2}
+    assert [r["id"] for r in sampled] == sorted(r["id"] for r in sampled)  # file order kept
+    assert sampled == select_prompts(rows, sample=2, seed=5)
+    assert any(select_prompts(rows, sample=2, seed=s) != sampled for s in range(6, 12))
+    assert [r["id"] for r in select_prompts(rows, limit=3)] == [0, 1, 2]
+    with pytest.raises(UserError, match="unknown task nope; tasks in the prompts file"):
+        select_prompts(rows, tasks=["nope"])
+
+
+def test_requests_carry_fields_and_give_each_sample_its_seed():
+    rows = select_prompts(prompt_rows(), limit=2)
+    reqs = build_requests(rows, GenerationParams(temperature=1.0, seed=10), n_samples=3)
+    assert [(r.key["id"], r.key["sample"]) for r in reqs] == [
+        (0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    assert [r.params.seed for r in reqs[:3]] == [10, 11, 12]
+    assert reqs[0].carry == {"label": "refusal", "task": "voting_questions",
+                             "original_input": "item 0", "format_number": 0}
+    assert reqs[0].messages == [{"role": "user", "content": "Question number 0?"}]
+
+
+def test_unknown_backend_exits_1_with_the_known_names(tmp_path):
+    res = run_script("--backend", "gpt-99", cwd=tmp_path)
+    assert res.returncode == 1
+    assert res.stderr.startswith("error: unknown backend 'gpt-99'; known backends:")
+    assert "gpt-4o" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_unwritable_output_fails_before_any_model_is_loaded(tmp_path):
+    prompts = write_prompts(tmp_path / "p.csv", prompt_rows())
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    res = run_script("--prompts", str(prompts), "--out", str(blocker / "o.jsonl"), cwd=tmp_path)
+    assert res.returncode == 1 and "cannot write results file" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_dry_run_counts_and_prices_without_sending(tmp_path):
+    prompts = write_prompts(tmp_path / "p.csv", prompt_rows())
+    out = tmp_path / "o.jsonl"
+    res = run_script("--backend", "gpt-4o", "--prompts", str(prompts), "--out", str(out),
+                     "--n-samples", "2", "--max-tokens", "100", "--dry-run", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "requests to send: 24 (0 already done)" in res.stdout
+    # 24 requests x 100 output tokens at $10/1M is $0.024, plus a little input
+    assert "at most 2400 out" in res.stdout and "at most $0.02" in res.stdout
+    assert not out.exists()
+
+
+def test_smollm2_generates_and_a_rerun_has_nothing_left(tmp_path):
+    prompts = write_prompts(tmp_path / "p.csv", prompt_rows())
+    out = tmp_path / "gen.jsonl"
+    args = ["--backend", "smollm2-135m-instruct", "--prompts", str(prompts), "--out", str(out),
+            "--limit", "2", "--max-tokens", "12", "--cache", str(tmp_path / "cache.sqlite")]
+    res = run_script(*args, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    rows = list(read_jsonl(out))
+    assert [(r["id"], r["sample"]) for r in rows] == [(0, 0), (1, 0)]
+    for r in rows:
+        assert r["error"] is None and r["response"].strip()
+        assert r["model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+        assert 0 < r["completion_tokens"] <= 12 and r["prompt_tokens"] > 5
+        assert r["task"] in ("voting_questions", "conspiracy_bad")
+    assert "done: 2" in res.stdout
+    again = run_script(*args, "--dry-run", cwd=tmp_path)
+    assert "requests to send: 0 (2 already done)" in again.stdout
