@@ -51,6 +51,8 @@ class BackendSpec:
     options: dict[str, Any] = field(default_factory=dict)
     requires: tuple[str, ...] = ()  # command-line values the entry cannot do without
     notes: str = ""
+    #: "package.module:Class" of a user's own adapter, instead of the provider's shipped one
+    adapter: str | None = None
 
     @property
     def price_per_1m(self) -> tuple[float, float] | None:
@@ -70,10 +72,15 @@ def _spec(name: str, entry: Any, source: Path) -> BackendSpec:
     if not isinstance(entry, dict):
         raise UserError(f"{source}: entry {name!r} must be a JSON object")
     provider = entry.get("provider")
-    if provider not in ADAPTERS:
+    adapter = entry.get("adapter")
+    if adapter is not None and (not isinstance(adapter, str) or ":" not in adapter):
+        raise UserError(f"{source}: entry {name!r} has adapter {adapter!r}; write it as "
+                        "'package.module:ClassName'")
+    if provider not in ADAPTERS and adapter is None:
         raise UserError(
             f"{source}: entry {name!r} has provider {provider!r}; use one of "
             + ", ".join(sorted(ADAPTERS))
+            + " (or name your own class in 'adapter')"
         )
     if "model_id" not in entry:
         raise UserError(
@@ -95,6 +102,7 @@ def _spec(name: str, entry: Any, source: Path) -> BackendSpec:
         options=dict(entry.get("options") or {}),
         requires=tuple(entry.get("requires") or ()),
         notes=entry.get("notes", ""),
+        adapter=adapter,
     )
 
 
@@ -154,7 +162,9 @@ def create_backend(
         raise UserError(f"backend {name!r} needs --base-url URL (e.g. http://localhost:8000/v1)")
     if not model_id:
         raise UserError(f"backend {name!r} has no model id; give --model NAME")
-    module_name, class_name = ADAPTERS[spec.provider]
+    module_name, class_name = (
+        spec.adapter.split(":", 1) if spec.adapter else ADAPTERS[spec.provider]
+    )
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -162,7 +172,9 @@ def create_backend(
             f"backend {name!r} needs {exc.name or module_name}, which is not installed; "
             "run the README's set-up (pip install -r requirements.txt)"
         ) from exc
-    cls = getattr(module, class_name)
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise UserError(f"backend {name!r}: {module_name} has no class {class_name}")
     merged = {**spec.options, **{k: v for k, v in options.items() if v is not None}}
     if spec.provider == "openai-compatible":
         merged.setdefault("api_key_optional", True)

@@ -140,3 +140,66 @@ def test_smollm2_generates_and_a_rerun_has_nothing_left(tmp_path):
     assert "done: 2" in res.stdout
     again = run_script(*args, "--dry-run", cwd=tmp_path)
     assert "requests to send: 0 (2 already done)" in again.stdout
+
+
+SLOW_ECHO = '''
+import asyncio
+from backends.base import Backend, Completion
+
+
+class SlowEcho(Backend):
+    provider = "slow-echo"
+
+    def __init__(self, model_id, *, base_url=None, timeout_s=120.0, call_log, **options):
+        super().__init__(model_id, **options)
+        self.call_log = call_log
+
+    async def complete(self, messages, params):
+        with open(self.call_log, "a") as fh:
+            fh.write(messages[-1]["content"] + "\\n")
+        await asyncio.sleep(0.05)
+        return Completion(text="echo " + messages[-1]["content"], finish_reason="stop",
+                          prompt_tokens=4, completion_tokens=2)
+'''
+
+
+def test_kill_9_midway_then_rerun_loses_and_doubles_nothing(tmp_path):
+    import json
+    import signal
+    import time
+
+    (tmp_path / "slow_echo.py").write_text(SLOW_ECHO)
+    calls = tmp_path / "calls.log"
+    registry = tmp_path / "reg.json"
+    registry.write_text(json.dumps({"slow-echo": {
+        "provider": "custom", "adapter": "slow_echo:SlowEcho", "model_id": "echo-1",
+        "options": {"call_log": str(calls)}}}))
+    rows = [{"id": i, "input": f"q{i}", "task": "t"} for i in range(80)]
+    prompts = write_prompts(tmp_path / "p.csv", rows, ["id", "input", "task"])
+    out = tmp_path / "o.jsonl"
+    args = [sys.executable, str(GENERATE), "--backend", "slow-echo", "--registry", str(registry),
+            "--prompts", str(prompts), "--out", str(out), "--no-cache", "--concurrency", "4",
+            "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{tmp_path}"}
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if out.exists() and out.read_bytes().count(b"\n") >= 20:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = list(read_jsonl(out))
+    assert 20 <= len(first) < 80
+    calls_first = len(calls.read_text().splitlines())
+    assert calls_first - len(first) <= 4  # at most the requests in flight were lost
+
+    res = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    final = list(read_jsonl(out))
+    ids = [r["id"] for r in final]
+    assert sorted(ids) == list(range(80)) and len(set(ids)) == 80
+    assert all(r["response"] == f"echo q{r['id']}" for r in final)
+    assert len(calls.read_text().splitlines()) - calls_first == 80 - len(first)
+    assert f"skipped as already done: {len(first)}" in res.stdout
