@@ -134,6 +134,9 @@ class HuggingFaceBackend(Backend):
                 raise UserError(f"{gguf_file} not found in {source}; reinstall {gguf_package}")
         self.tokenizer, self.model = self._load(source, dtype, quantization, device, gguf_file)
         self.model_version = gguf_file or getattr(self.model.config, "_commit_hash", None)
+        # the same model id at another precision answers differently: keep their caches apart
+        self.cache_identity = {"dtype": dtype, "quantization": quantization,
+                               "gguf_file": gguf_file}
 
     def _load(self, source: str, dtype: str, quantization: str | None, device: str | None,
               gguf_file: str | None) -> tuple[Any, Any]:

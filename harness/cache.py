@@ -27,8 +27,12 @@ def request_key(
     params: dict[str, Any],
     messages: list[dict[str, str]],
     sample: int | None,
+    extra: dict[str, Any] | None = None,
 ) -> str:
-    """A stable hash of everything that decides a provider's answer."""
+    """A stable hash of everything that decides a provider's answer.
+
+    `extra` holds what else an adapter says changes the answer (a local model's precision).
+    """
     blob = json.dumps(
         {
             "provider": provider,
@@ -37,6 +41,7 @@ def request_key(
             "params": params,
             "messages": messages,
             "sample": sample,
+            **({"extra": extra} if extra else {}),
         },
         sort_keys=True,
         ensure_ascii=False,

@@ -175,6 +175,7 @@ class _Run:
             params=(req.params or self.params).to_dict(),
             messages=req.messages,
             sample=req.key.get("sample"),
+            extra=getattr(self.backend, "cache_identity", None),
         )
 
     def row(
@@ -396,15 +397,11 @@ def pending_requests(
 
 
 def _batches(reqs: list[Request], size: int, default: GenerationParams) -> list[list[Request]]:
-    """Consecutive groups of at most `size` requests sharing the same parameters."""
-    out: list[list[Request]] = []
+    """Groups of at most `size` requests sharing the same parameters (e.g. one sample seed)."""
+    groups: dict[GenerationParams, list[Request]] = {}
     for r in reqs:
-        p = r.params or default
-        if out and len(out[-1]) < size and (out[-1][0].params or default) == p:
-            out[-1].append(r)
-        else:
-            out.append([r])
-    return out
+        groups.setdefault(r.params or default, []).append(r)
+    return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
 
 
 async def run_requests_async(

@@ -287,3 +287,18 @@ def test_rows_are_flushed_as_they_complete(tmp_path):
     run(Watching(), reqs(4), path, RunOptions(progress=False, concurrency=1))
     assert seen == [0, 1, 2, 3]
     assert [json.loads(x)["id"] for x in path.read_text().splitlines()] == [0, 1, 2, 3]
+
+
+def test_batches_group_requests_with_the_same_parameters(tmp_path):
+    backend = FakeBackend(batch_size=4)
+    requests = [
+        Request(key={"id": i, "sample": s}, messages=[{"role": "user", "content": f"p{i}"}],
+                params=GenerationParams(temperature=1.0, seed=10 + s))
+        for i in range(6) for s in range(2)
+    ]
+    run(backend, requests, tmp_path / "o.jsonl")
+    # 6 prompts x 2 sample seeds: two groups of 6, each in batches of 4 and 2
+    assert sorted(backend.batches) == [2, 2, 4, 4]
+    rows = list(read_jsonl(tmp_path / "o.jsonl"))
+    assert {(r["id"], r["sample"], r["params"]["seed"]) for r in rows} == {
+        (i, s, 10 + s) for i in range(6) for s in range(2)}
