@@ -276,8 +276,11 @@ class _Run:
             exc = state.outcome.exception() if state.outcome else None
             asked = self.backend.retry_after(exc) if exc is not None else None
             if asked is not None:
-                # the provider said how long; a little jitter spreads the concurrent retries
-                return min(MAX_WAIT_S, max(0.0, asked) * (1.0 + 0.1 * random.random()))
+                asked = min(MAX_WAIT_S, max(0.0, asked))
+                # the limit is the account's, not this request's: hold back every request
+                self.pause_until = max(self.pause_until, time.monotonic() + asked)
+                # a little jitter spreads the concurrent retries
+                return asked * (1.0 + 0.1 * random.random())
             return backoff(state)
 
         return wait

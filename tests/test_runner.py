@@ -302,3 +302,12 @@ def test_batches_group_requests_with_the_same_parameters(tmp_path):
     rows = list(read_jsonl(tmp_path / "o.jsonl"))
     assert {(r["id"], r["sample"], r["params"]["seed"]) for r in rows} == {
         (i, s, 10 + s) for i in range(6) for s in range(2)}
+
+
+def test_retry_after_holds_back_the_other_requests_too(tmp_path):
+    backend = FakeBackend({"p0": [Transient("429", retry_after=0.5)]}, delay=0.05)
+    run(backend, reqs(4), tmp_path / "o.jsonl", RunOptions(progress=False, concurrency=2))
+    t_429 = backend.call_times[0]
+    # p1 was already in flight; p2 and p3 start only after the 0.5 s the provider asked for
+    later = [t for p, t in zip(backend.calls, backend.call_times, strict=True) if p in ("p2", "p3")]
+    assert all(t - t_429 >= 0.5 for t in later)
