@@ -142,11 +142,12 @@ class AnthropicBackend(Backend):
             self._observe(exc.response.headers)
             raise self._classify(exc) from exc
         self._observe(raw.headers)
+        http = raw.http_response
         try:
-            data = raw.http_response.json()
+            data = http.json()
         except ValueError as exc:
             raise MalformedResponse(
-                f"HTTP {raw.status_code} with a body that is not JSON: {raw.text[:200]!r}"
+                f"HTTP {http.status_code} with a body that is not JSON: {http.text[:200]!r}"
             ) from exc
         return completion_from_body(data)
 

@@ -182,14 +182,15 @@ class OpenAIBackendBase(Backend):
             self._observe(exc.response.headers)
             raise self._classify(exc) from exc
         self._observe(raw.headers)
+        http = raw.http_response
         try:
-            data = raw.http_response.json()
+            data = http.json()
         except ValueError as exc:
             raise MalformedResponse(
-                f"HTTP {raw.status_code} with a body that is not JSON: {raw.text[:200]!r}"
+                f"HTTP {http.status_code} with a body that is not JSON: {http.text[:200]!r}"
             ) from exc
         if not isinstance(data, dict):
-            raise MalformedResponse(f"HTTP {raw.status_code} with a non-object JSON body")
+            raise MalformedResponse(f"HTTP {http.status_code} with a non-object JSON body")
         return data
 
     def _observe(self, headers: Any) -> None:
