@@ -34,7 +34,9 @@ from backends.provider_http import (
 _SDK_ARGS = ("model", "max_tokens", "messages", "system")
 
 
-def request_body(model_id: str, messages: list[Message], params: GenerationParams) -> dict[str, Any]:
+def request_body(
+    model_id: str, messages: list[Message], params: GenerationParams
+) -> dict[str, Any]:
     """The JSON body of one /v1/messages request (Anthropic has no seed or log-probabilities)."""
     system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
     body: dict[str, Any] = {
@@ -152,9 +154,8 @@ class AnthropicBackend(Backend):
         return completion_from_body(data)
 
     def _observe(self, headers: Any) -> None:
-        state = anthropic_rate_limit_state(headers)
-        if state is not None:
-            self._limits = state
+        # the latest answer speaks for the account: no headers there means no known limit
+        self._limits = anthropic_rate_limit_state(headers)
 
     def _classify(self, exc: Any) -> BaseException:
         """No credit -> QuotaExhausted; a 400/413/422 -> ProviderRefusal; the rest as is."""

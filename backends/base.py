@@ -104,3 +104,4 @@ class Backend(abc.ABC):
 
     async def aclose(self) -> None:
         """Release clients and connections."""
+        return None

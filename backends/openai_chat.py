@@ -194,9 +194,8 @@ class OpenAIBackendBase(Backend):
         return data
 
     def _observe(self, headers: Any) -> None:
-        state = openai_rate_limit_state(headers)
-        if state is not None:
-            self._limits = state
+        # the latest answer speaks for the account: no headers there means no known limit
+        self._limits = openai_rate_limit_state(headers)
 
     def _classify(self, exc: Any) -> BaseException:
         """Quota -> QuotaExhausted; a 400/422 -> ProviderRefusal; the rest stays the SDK's."""

@@ -162,7 +162,8 @@ def error_body(provider: str, fault: Fault) -> tuple[int, dict]:
             return _openai_error(500, "The server had an error", "server_error", None)
         if k == "overloaded":
             return _openai_error(503, "The engine is currently overloaded", "server_error", None)
-        return _openai_error(400, fault.message, "invalid_request_error", "content_policy_violation")
+        return _openai_error(400, fault.message, "invalid_request_error",
+                             "content_policy_violation")
     if provider == "anthropic":
         if k == "rate_limit":
             return _anthropic_error(429, "Number of requests has exceeded your rate limit",
