@@ -172,25 +172,34 @@ class OpenAIBackendBase(Backend):
             max_retries=0,  # the shared retry loop in harness.runner rules
         )
 
-    async def _post(self, create: Any, body: dict[str, Any]) -> dict[str, Any]:
-        """Send `body` through an SDK `with_raw_response.create`; the JSON answer."""
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST `body` as is through the SDK client (its auth, timeout and error types).
+
+        `client.post` sends exactly `request_body`'s JSON (what the batch files hold too) and
+        skips the typed `create` wrapper's per-call transform, about a third of the SDK's CPU
+        time per request: on a small machine that CPU bounds throughput at high concurrency.
+        """
+        import httpx2
         import openai
 
+        client = self._clients.get()
         try:
-            raw = await create(**body)
+            response = await client.post(path, cast_to=httpx2.Response, body=body)
         except openai.APIStatusError as exc:
             self._observe(exc.response.headers)
             raise self._classify(exc) from exc
-        self._observe(raw.headers)
-        http = raw.http_response
+        self._observe(response.headers)
+        if not response.is_stream_consumed:
+            await response.aread()
         try:
-            data = http.json()
+            data = response.json()
         except ValueError as exc:
             raise MalformedResponse(
-                f"HTTP {http.status_code} with a body that is not JSON: {http.text[:200]!r}"
+                f"HTTP {response.status_code} with a body that is not JSON: "
+                f"{response.text[:200]!r}"
             ) from exc
         if not isinstance(data, dict):
-            raise MalformedResponse(f"HTTP {http.status_code} with a non-object JSON body")
+            raise MalformedResponse(f"HTTP {response.status_code} with a non-object JSON body")
         return data
 
     def _observe(self, headers: Any) -> None:
@@ -240,6 +249,5 @@ class OpenAIChatBackend(OpenAIBackendBase):
             self.model_id, messages, params,
             max_tokens_field=self.options.get("max_tokens_field", "max_tokens"),
         )
-        client = self._clients.get()
-        data = await self._post(client.chat.completions.with_raw_response.create, body)
+        data = await self._post("/chat/completions", body)
         return completion_from_body(data)

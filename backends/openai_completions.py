@@ -80,6 +80,5 @@ class OpenAICompletionsBackend(OpenAIBackendBase):
             self.model_id, messages, params,
             max_logprobs=int(self.options.get("max_logprobs", MAX_LOGPROBS)),
         )
-        client = self._clients.get()
-        data = await self._post(client.completions.with_raw_response.create, body)
+        data = await self._post("/completions", body)
         return completion_from_body(data)

@@ -309,6 +309,10 @@ def provider_of(path: str) -> tuple[str | None, str | None]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' connection pools expect
+    # headers and body leave in one write, without Nagle's delay: otherwise each answer
+    # waits ~40 ms for the client's delayed ACK, and latency is no longer what we set
+    disable_nagle_algorithm = True
+    wbufsize = 1 << 16
     state: FakeProvider  # set on the subclass made per server
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
@@ -324,6 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(k, v)
             self.end_headers()
             self.wfile.write(payload)
+            self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)
 
@@ -380,13 +385,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(err).encode(), headers)
 
 
+class _Server(ThreadingHTTPServer):
+    # dozens of clients connect at once; the stdlib's backlog of 5 would drop their SYNs
+    request_queue_size = 256
+
+
 class FakeServer:
     """A FakeProvider behind a threaded HTTP server on 127.0.0.1 (port chosen by the OS)."""
 
     def __init__(self, state: FakeProvider | None = None, port: int = 0) -> None:
         self.state = state or FakeProvider()
         handler = type("Handler", (_Handler,), {"state": self.state})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd = _Server(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
         # a short poll interval makes stop() quick
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
@@ -430,3 +440,42 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+class FakeServerProcess:
+    """The fake provider in a child process (benchmarks: the server must not share the
+    client's interpreter lock, or its threads slow the client under test)."""
+
+    def __init__(self, *, latency_s: float = 0.0, rpm: float | None = None) -> None:
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        repo = Path(__file__).resolve().parents[2]
+        cmd = [sys.executable, "-m", "tests.fakes.server", "--latency", str(latency_s)]
+        if rpm is not None:
+            cmd += ["--rpm", str(rpm)]
+        env = {**os.environ, "PYTHONPATH": str(repo)}
+        self.proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.PIPE, text=True)
+        self.url = (self.proc.stdout.readline() if self.proc.stdout else "").strip()
+        if not self.url.startswith("http://"):
+            self.stop()
+            raise RuntimeError("the fake provider process did not start")
+
+    def stats(self) -> dict[str, int]:
+        """{"served": n, "rejected_429": n} as the server counted them."""
+        import urllib.request
+
+        with urllib.request.urlopen(self.url + "/_fake/stats", timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    def __enter__(self) -> FakeServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
