@@ -182,11 +182,11 @@ class GeminiBackend(Backend):
         from google.genai import errors
 
         contents, system = contents_and_system(messages)
+        config = self.generation_config(system, params)  # outside the try: a bad value is ours
         client = self._clients.get()
         try:
             response = await client.aio.models.generate_content(
-                model=self.model_id, contents=contents,
-                config=self.generation_config(system, params),
+                model=self.model_id, contents=contents, config=config
             )
         except errors.ClientError as exc:
             raise self._classify(exc, params) from exc

@@ -7,7 +7,7 @@ import pytest
 from google.genai import errors
 
 from backends.base import GenerationParams, ProviderRefusal, QuotaExhausted
-from backends.gemini import GeminiBackend
+from backends.gemini import GeminiBackend, contents_and_system
 from backends.provider_http import LogprobsUnavailable, MalformedResponse
 from harness.errors import UserError
 from tests.fakes.calls import ask, raised
@@ -131,3 +131,13 @@ def test_base_url_from_the_sdks_env_var(fake: FakeServer, monkeypatch) -> None:
     backend = GeminiBackend("gemini-2.5-pro")
     assert backend.base_url == fake.url
     assert ask(backend).text.startswith("echo: ")
+
+
+def test_conversation_roles_map_to_user_and_model() -> None:
+    contents, system = contents_and_system([
+        {"role": "system", "content": "S1"}, {"role": "user", "content": "U1"},
+        {"role": "assistant", "content": "A1"}, {"role": "system", "content": "S2"},
+        {"role": "user", "content": "U2"}])
+    assert system == "S1\n\nS2"
+    assert [(c["role"], c["parts"][0]["text"]) for c in contents] == [
+        ("user", "U1"), ("model", "A1"), ("user", "U2")]
