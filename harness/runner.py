@@ -269,7 +269,8 @@ class _Run:
     # ---- retries -----------------------------------------------------------------------
     def wait_strategy(self) -> Any:
         backoff = wait_exponential_jitter(
-            initial=self.options.backoff_initial_s, max=MAX_WAIT_S, jitter=1.0
+            initial=self.options.backoff_initial_s, max=MAX_WAIT_S,
+            jitter=self.options.backoff_initial_s,
         )
 
         def wait(state: RetryCallState) -> float:
