@@ -132,7 +132,7 @@ class DryRun:
     input_tokens: int
     max_output_tokens: int
     cost_usd: float | None
-    minutes_at_rpm: float | None
+    minutes_at_limits: float | None
 
     def format(self) -> str:
         cost = "unknown (no price in the registry)" if self.cost_usd is None else (
@@ -142,14 +142,14 @@ class DryRun:
             f"estimated tokens: ~{self.input_tokens} in, at most {self.max_output_tokens} out",
             f"estimated cost: {cost}",
         ]
-        if self.minutes_at_rpm is not None:
-            lines.append(f"time at the rate limit: at least {self.minutes_at_rpm:.1f} min")
+        if self.minutes_at_limits is not None:
+            lines.append(f"time at the rate limits: at least {self.minutes_at_limits:.1f} min")
         return "\n".join(lines)
 
 
 def dry_run(
     spec: BackendSpec, requests: list[Request], out: Path, params: GenerationParams,
-    retry_errors: bool = False, rpm: float | None = None,
+    retry_errors: bool = False, rpm: float | None = None, tpm: float | None = None,
 ) -> DryRun:
     """Count and price the requests still to do (reads the output file, sends nothing)."""
     done: set[tuple[Any, ...]] = set()
@@ -161,7 +161,9 @@ def dry_run(
     tout = params.max_tokens * len(todo)
     price = spec.price_per_1m
     cost = None if price is None else (tin * price[0] + tout * price[1]) / 1e6
-    minutes = len(todo) / rpm if rpm else None
+    # the runner's token limiter counts each request's max_tokens, as providers do
+    spans = ([len(todo) / rpm] if rpm else []) + ([(tin + tout) / tpm] if tpm else [])
+    minutes = max(spans) if spans else None
     return DryRun(len(todo), len(requests) - len(todo), tin, tout, cost, minutes)
 
 
