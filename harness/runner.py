@@ -8,6 +8,7 @@ call lives here once, for every provider. Each finished request is one row appen
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections import Counter
@@ -213,7 +214,7 @@ class _Run:
             created_at=_utc_now(),
         )
         if c and c.extras:
-            row["extras"] = c.extras
+            row["extras"] = json.loads(json.dumps(c.extras, default=str))
         row.update(req.carry)
         return row
 
