@@ -19,7 +19,14 @@ from backends.base import GenerationParams
 from backends.registry import BackendSpec, create_backend
 from harness.errors import UserError
 from harness.results import ResultsStore, key_by, read_jsonl
-from harness.runner import Request, RunOptions, RunSummary, estimate_tokens, run_requests_async
+from harness.runner import (
+    Request,
+    RunOptions,
+    RunSummary,
+    estimate_tokens,
+    pending_requests,
+    run_requests_async,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PROMPTS = REPO_ROOT / "Data" / "test_input.csv"
@@ -179,8 +186,14 @@ def run_generation(
     timeout_s: float = 120.0,
     backend_options: dict[str, Any] | None = None,
 ) -> RunSummary:
-    """Open the output (refusing an unwritable path), build the backend, run, close."""
+    """Open the output (refusing an unwritable path), build the backend, run, close.
+
+    A rerun with nothing left to do returns at once, without loading a model or a client.
+    """
     with ResultsStore(out, key_by(*ROW_KEY)) as store:
+        todo, skipped = pending_requests(requests, store, options.retry_errors)
+        if not todo:
+            return RunSummary(skipped=skipped)
         backend = create_backend(spec.name, model=model, base_url=base_url, timeout_s=timeout_s,
                                  registry={spec.name: spec}, **(backend_options or {}))
 
