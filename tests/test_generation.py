@@ -138,8 +138,9 @@ def test_smollm2_generates_and_a_rerun_has_nothing_left(tmp_path):
         assert 0 < r["completion_tokens"] <= 12 and r["prompt_tokens"] > 5
         assert r["task"] in ("voting_questions", "conspiracy_bad")
     assert "done: 2" in res.stdout
-    again = run_script(*args, "--dry-run", cwd=tmp_path)
-    assert "requests to send: 0 (2 already done)" in again.stdout
+    again = run_script(*args, cwd=tmp_path)
+    assert again.returncode == 0 and "skipped as already done: 2" in again.stdout
+    assert [r["response"] for r in read_jsonl(out)] == [r["response"] for r in rows]
 
 
 SLOW_ECHO = '''
