@@ -128,8 +128,8 @@ class HuggingFaceBackend(Backend):
         self.reasoning = reasoning
         self.preferred_batch_size = max(1, int(batch_size))
         self._lock = threading.Lock()
-        # always the same one worker thread: torch's OpenMP pool is per calling thread, and
-        # idle pools of other threads spin on the cores (3x slower on 2 cores when measured)
+        # always the same worker thread: torch keeps a thread pool per calling thread, so
+        # hopping between executor threads would leave several pools competing for the cores
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-generate")
         source = model_path or model_id
         if gguf_package:
