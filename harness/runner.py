@@ -176,7 +176,11 @@ class _Run:
             params=(req.params or self.params).to_dict(),
             messages=req.messages,
             sample=req.key.get("sample"),
-            extra=getattr(self.backend, "cache_identity", None),
+            extra={
+                # other repeat indices (e.g. a judge's eval number) are samples too
+                **{k: v for k, v in req.key.items() if k not in ("id", "sample")},
+                **(getattr(self.backend, "cache_identity", None) or {}),
+            },
         )
 
     def row(
@@ -378,7 +382,8 @@ def _completion_to_dict(c: Completion) -> dict[str, Any]:
 
 
 def _completion_from_dict(d: dict[str, Any]) -> Completion:
-    return Completion(**d)
+    known = Completion.__dataclass_fields__
+    return Completion(**{k: v for k, v in d.items() if k in known})
 
 
 def pending_requests(
@@ -418,8 +423,9 @@ async def run_requests_async(
 ) -> RunSummary:
     """`run_requests` for callers already inside an event loop."""
     t0 = time.monotonic()
+    todo, skipped = pending_requests(requests, store, options.retry_errors)
     run = _Run(backend, store, params, options)
-    todo, run.summary.skipped = pending_requests(requests, store, options.retry_errors)
+    run.summary.skipped = skipped
     # error rows about to be redone go in one rewrite, not one per row
     store.drop([store.key(r.key) for r in todo])
     try:
