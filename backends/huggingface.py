@@ -11,6 +11,7 @@ import asyncio
 import importlib.util
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,9 @@ class HuggingFaceBackend(Backend):
         self.reasoning = reasoning
         self.preferred_batch_size = max(1, int(batch_size))
         self._lock = threading.Lock()
+        # always the same worker thread: torch keeps a thread pool per calling thread, so
+        # hopping between executor threads would leave several pools competing for the cores
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-generate")
         source = model_path or model_id
         if gguf_package:
             source = str(gguf_package_dir(gguf_package))
@@ -181,7 +185,8 @@ class HuggingFaceBackend(Backend):
     async def complete_batch(
         self, batch: list[list[Message]], params: GenerationParams
     ) -> list[Completion]:
-        return await asyncio.to_thread(self.generate, batch, params)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.generate, batch, params)
 
     def generate(self, batch: list[list[Message]], params: GenerationParams) -> list[Completion]:
         """One padded generate() call for the whole batch (blocking)."""

@@ -158,7 +158,8 @@ def create_backend(
     model_id = model or spec.model_id
     if "model" in spec.requires and not model:
         raise UserError(f"backend {name!r} needs --model NAME (the model the server serves)")
-    if "base_url" in spec.requires and not base_url:
+    # the OpenAI SDK's own variable counts as a given base URL
+    if "base_url" in spec.requires and not (base_url or os.environ.get("OPENAI_BASE_URL")):
         raise UserError(f"backend {name!r} needs --base-url URL (e.g. http://localhost:8000/v1)")
     if not model_id:
         raise UserError(f"backend {name!r} has no model id; give --model NAME")

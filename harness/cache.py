@@ -80,7 +80,7 @@ class ResponseCache:
     def put(self, key: str, value: dict[str, Any]) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO responses (key, value, created_at) VALUES (?, ?, ?)",
-            (key, json.dumps(value, ensure_ascii=False), time.time()),
+            (key, json.dumps(value, ensure_ascii=False, default=str), time.time()),
         )
 
     def __len__(self) -> int:

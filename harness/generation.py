@@ -19,7 +19,14 @@ from backends.base import GenerationParams
 from backends.registry import BackendSpec, create_backend
 from harness.errors import UserError
 from harness.results import ResultsStore, key_by, read_jsonl
-from harness.runner import Request, RunOptions, RunSummary, estimate_tokens, run_requests_async
+from harness.runner import (
+    Request,
+    RunOptions,
+    RunSummary,
+    estimate_tokens,
+    pending_requests,
+    run_requests_async,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PROMPTS = REPO_ROOT / "Data" / "test_input.csv"
@@ -132,7 +139,7 @@ class DryRun:
     input_tokens: int
     max_output_tokens: int
     cost_usd: float | None
-    minutes_at_rpm: float | None
+    minutes_at_limits: float | None
 
     def format(self) -> str:
         cost = "unknown (no price in the registry)" if self.cost_usd is None else (
@@ -142,14 +149,14 @@ class DryRun:
             f"estimated tokens: ~{self.input_tokens} in, at most {self.max_output_tokens} out",
             f"estimated cost: {cost}",
         ]
-        if self.minutes_at_rpm is not None:
-            lines.append(f"time at the rate limit: at least {self.minutes_at_rpm:.1f} min")
+        if self.minutes_at_limits is not None:
+            lines.append(f"time at the rate limits: at least {self.minutes_at_limits:.1f} min")
         return "\n".join(lines)
 
 
 def dry_run(
     spec: BackendSpec, requests: list[Request], out: Path, params: GenerationParams,
-    retry_errors: bool = False, rpm: float | None = None,
+    retry_errors: bool = False, rpm: float | None = None, tpm: float | None = None,
 ) -> DryRun:
     """Count and price the requests still to do (reads the output file, sends nothing)."""
     done: set[tuple[Any, ...]] = set()
@@ -161,7 +168,9 @@ def dry_run(
     tout = params.max_tokens * len(todo)
     price = spec.price_per_1m
     cost = None if price is None else (tin * price[0] + tout * price[1]) / 1e6
-    minutes = len(todo) / rpm if rpm else None
+    # the runner's token limiter counts each request's max_tokens, as providers do
+    spans = ([len(todo) / rpm] if rpm else []) + ([(tin + tout) / tpm] if tpm else [])
+    minutes = max(spans) if spans else None
     return DryRun(len(todo), len(requests) - len(todo), tin, tout, cost, minutes)
 
 
@@ -177,8 +186,14 @@ def run_generation(
     timeout_s: float = 120.0,
     backend_options: dict[str, Any] | None = None,
 ) -> RunSummary:
-    """Open the output (refusing an unwritable path), build the backend, run, close."""
+    """Open the output (refusing an unwritable path), build the backend, run, close.
+
+    A rerun with nothing left to do returns at once, without loading a model or a client.
+    """
     with ResultsStore(out, key_by(*ROW_KEY)) as store:
+        todo, skipped = pending_requests(requests, store, options.retry_errors)
+        if not todo:
+            return RunSummary(skipped=skipped)
         backend = create_backend(spec.name, model=model, base_url=base_url, timeout_s=timeout_s,
                                  registry={spec.name: spec}, **(backend_options or {}))
 

@@ -8,6 +8,7 @@ call lives here once, for every provider. Each finished request is one row appen
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections import Counter
@@ -175,7 +176,11 @@ class _Run:
             params=(req.params or self.params).to_dict(),
             messages=req.messages,
             sample=req.key.get("sample"),
-            extra=getattr(self.backend, "cache_identity", None),
+            extra={
+                # other repeat indices (e.g. a judge's eval number) are samples too
+                **{k: v for k, v in req.key.items() if k not in ("id", "sample")},
+                **(getattr(self.backend, "cache_identity", None) or {}),
+            },
         )
 
     def row(
@@ -213,7 +218,7 @@ class _Run:
             created_at=_utc_now(),
         )
         if c and c.extras:
-            row["extras"] = c.extras
+            row["extras"] = json.loads(json.dumps(c.extras, default=str))
         row.update(req.carry)
         return row
 
@@ -269,7 +274,8 @@ class _Run:
     # ---- retries -----------------------------------------------------------------------
     def wait_strategy(self) -> Any:
         backoff = wait_exponential_jitter(
-            initial=self.options.backoff_initial_s, max=MAX_WAIT_S, jitter=1.0
+            initial=self.options.backoff_initial_s, max=MAX_WAIT_S,
+            jitter=self.options.backoff_initial_s,
         )
 
         def wait(state: RetryCallState) -> float:
@@ -376,7 +382,8 @@ def _completion_to_dict(c: Completion) -> dict[str, Any]:
 
 
 def _completion_from_dict(d: dict[str, Any]) -> Completion:
-    return Completion(**d)
+    known = Completion.__dataclass_fields__
+    return Completion(**{k: v for k, v in d.items() if k in known})
 
 
 def pending_requests(
@@ -416,8 +423,9 @@ async def run_requests_async(
 ) -> RunSummary:
     """`run_requests` for callers already inside an event loop."""
     t0 = time.monotonic()
+    todo, skipped = pending_requests(requests, store, options.retry_errors)
     run = _Run(backend, store, params, options)
-    todo, run.summary.skipped = pending_requests(requests, store, options.retry_errors)
+    run.summary.skipped = skipped
     # error rows about to be redone go in one rewrite, not one per row
     store.drop([store.key(r.key) for r in todo])
     try:

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.dry_run:
         print(f"backend: {spec.name} ({args.model or spec.model_id}); output: {out}")
-        print(dry_run(spec, requests, out, params, args.retry_errors, rpm).format())
+        print(dry_run(spec, requests, out, params, args.retry_errors, rpm, tpm).format())
         return 0
 
     options = RunOptions(

@@ -138,8 +138,9 @@ def test_smollm2_generates_and_a_rerun_has_nothing_left(tmp_path):
         assert 0 < r["completion_tokens"] <= 12 and r["prompt_tokens"] > 5
         assert r["task"] in ("voting_questions", "conspiracy_bad")
     assert "done: 2" in res.stdout
-    again = run_script(*args, "--dry-run", cwd=tmp_path)
-    assert "requests to send: 0 (2 already done)" in again.stdout
+    again = run_script(*args, cwd=tmp_path)
+    assert again.returncode == 0 and "skipped as already done: 2" in again.stdout
+    assert [r["response"] for r in read_jsonl(out)] == [r["response"] for r in rows]
 
 
 SLOW_ECHO = '''
@@ -203,3 +204,24 @@ def test_kill_9_midway_then_rerun_loses_and_doubles_nothing(tmp_path):
     assert all(r["response"] == f"echo q{r['id']}" for r in final)
     assert len(calls.read_text().splitlines()) - calls_first == 80 - len(first)
     assert f"skipped as already done: {len(first)}" in res.stdout
+
+
+def test_rerun_with_nothing_left_builds_no_backend(tmp_path, monkeypatch):
+    import harness.generation as generation
+    from backends.registry import get_spec
+    from harness.results import ResultsStore, key_by
+    from harness.runner import RunOptions
+
+    out = tmp_path / "o.jsonl"
+    with ResultsStore(out, key_by("id", "sample")) as store:
+        for i in range(3):
+            store.append({"id": i, "sample": 0, "response": "x", "error": None})
+
+    def no_backend(*args, **kwargs):
+        raise AssertionError("a backend was built for a finished run")
+
+    monkeypatch.setattr(generation, "create_backend", no_backend)
+    reqs = build_requests(select_prompts(prompt_rows(), limit=3), GenerationParams())
+    summary = generation.run_generation(get_spec("smollm2-135m-instruct"), reqs, out,
+                                        GenerationParams(), RunOptions(progress=False))
+    assert summary.skipped == 3 and summary.done == 0

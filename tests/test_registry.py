@@ -80,7 +80,8 @@ def test_bad_registry_entry_names_the_entry(tmp_path):
         load_registry(bad)
 
 
-def test_openai_compatible_needs_model_and_base_url():
+def test_openai_compatible_needs_model_and_base_url(monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(UserError, match="--model"):
         create_backend("openai-compatible", base_url="http://127.0.0.1:9/v1")
     with pytest.raises(UserError, match="--base-url"):

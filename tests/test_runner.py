@@ -311,3 +311,20 @@ def test_retry_after_holds_back_the_other_requests_too(tmp_path):
     # p1 was already in flight; p2 and p3 start only after the 0.5 s the provider asked for
     later = [t for p, t in zip(backend.calls, backend.call_times, strict=True) if p in ("p2", "p3")]
     assert all(t - t_429 >= 0.5 for t in later)
+
+
+def test_cache_tells_other_repeat_indices_apart(tmp_path):
+    opts = RunOptions(progress=False, cache_path=tmp_path / "c.sqlite")
+    msgs = [{"role": "user", "content": "judge this"}]
+
+    def judge_reqs():
+        return [Request(key={"id": 7, "sample": 0, "eval": e}, messages=msgs) for e in range(2)]
+
+    first = FakeBackend()
+    with ResultsStore(tmp_path / "a.jsonl", key_by("id", "sample", "eval")) as store:
+        run_requests(first, judge_reqs(), store, PARAMS, opts)
+    assert first.calls == ["judge this", "judge this"]  # eval 1 is not eval 0's cache hit
+    second = FakeBackend()
+    with ResultsStore(tmp_path / "b.jsonl", key_by("id", "sample", "eval")) as store:
+        summary = run_requests(second, judge_reqs(), store, PARAMS, opts)
+    assert second.calls == [] and summary.cached == 2
