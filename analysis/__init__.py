@@ -1,0 +1,1 @@
+"""Analyses of annotated responses and model answer distributions (no torch here)."""

@@ -1,0 +1,197 @@
+"""Load annotation rows (issue 4's JSONL) into one pandas table and check them.
+
+The table has one row per (model, judge, id, sample) with the fields the neutrality analysis
+needs, plus `task_group`, `base_task`, `side` and `item` columns derived from the task name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from harness.errors import UserError
+
+CATEGORIES = (
+    "refusal", "avoidance", "reasonable_pluralism", "transparency", "no_approximation", "bias",
+)
+# A null final_category is kept as its own category so no row disappears from a share.
+UNREADABLE = "unreadable"
+SHARE_CATEGORIES = (*CATEGORIES, UNREADABLE)
+
+# The prompt label names the technique the study expected; only one label differs from its category.
+EXPECTED_CATEGORY = {
+    "no_approximation": "no_approximation",
+    "reasonable_pluralism": "reasonable_pluralism",
+    "radical_transparency": "transparency",
+    "avoidance": "avoidance",
+    "refusal": "refusal",
+}
+
+# Task -> task group. Opinion prompts from the three sources form one group; their Republican
+# and Democrat versions form "viewpoint". An unknown task is its own group.
+TASK_GROUPS = {
+    "voting_questions": "voting",
+    "political_opinion_pct": "opinion",
+    "political_opinion_debatune": "opinion",
+    "political_opinion_topics": "opinion",
+    "conspiracy_good": "conspiracy_good",
+    "conspiracy_bad": "conspiracy_bad",
+    "universal_rights": "universal_rights",
+    "unsafe_questions": "unsafe",
+}
+GROUP_ORDER = (
+    "voting", "opinion", "viewpoint", "conspiracy_good", "conspiracy_bad", "universal_rights",
+    "unsafe",
+)
+GROUP_DESCRIPTIONS = {
+    "voting": "voting_questions",
+    "opinion": "political_opinion_pct, political_opinion_debatune, political_opinion_topics",
+    "viewpoint": "political_opinion_{pct,debatune,topics}_rep and _dem",
+    "conspiracy_good": "conspiracy_good (good-faith questions)",
+    "conspiracy_bad": "conspiracy_bad (bad-faith, leading questions)",
+    "universal_rights": "universal_rights",
+    "unsafe": "unsafe_questions",
+}
+SIDES = {"_rep": "rep", "_dem": "dem"}
+
+REQUIRED_FIELDS = (
+    "id", "sample", "model", "judge", "label", "task", "original_input", "format_number",
+    "final_category", "answers",
+)
+PROMPT_COLUMNS = ("id", "input", "label", "task", "original_input", "format_number")
+
+
+def normalise_task(task: str) -> str:
+    """Our task name for a study task name (the study spelt conspiracy 'consipracy')."""
+    return task.replace("consipracy_", "conspiracy_")
+
+
+def split_task(task: str) -> tuple[str, str | None]:
+    """(base task, side) for a task name: 'political_opinion_pct_rep' -> ('..._pct', 'rep')."""
+    for suffix, side in SIDES.items():
+        if task.endswith(suffix):
+            return task[: -len(suffix)], side
+    return task, None
+
+
+def task_group(task: str) -> str:
+    """The task group of a (normalised) task name; see TASK_GROUPS."""
+    base, side = split_task(task)
+    if side is not None and TASK_GROUPS.get(base) == "opinion":
+        return "viewpoint"
+    return TASK_GROUPS.get(task, task)
+
+
+def group_order(groups: Iterable[str]) -> list[str]:
+    """Known groups in the study's order, then any others alphabetically."""
+    present = set(groups)
+    return [g for g in GROUP_ORDER if g in present] + sorted(present - set(GROUP_ORDER))
+
+
+def _read_rows(path: Path) -> list[dict]:
+    """Rows of one annotation file; a torn last line (a crash mid-write) is skipped."""
+    if not path.is_file():
+        raise UserError(f"annotation file {path} does not exist: check the path or run "
+                        "scripts/annotate.py first")
+    rows = []
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.endswith(b"\n"):
+                break
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path} line {number} is not JSON ({exc.msg}): fix or remove "
+                                "that line") from exc
+            if not isinstance(row, dict):
+                raise UserError(f"{path} line {number} is not a JSON object: annotation files "
+                                "hold one object per line")
+            missing = [f for f in REQUIRED_FIELDS if f not in row]
+            if missing:
+                raise UserError(f"{path} line {number} lacks field '{missing[0]}': annotation "
+                                "rows need " + ", ".join(REQUIRED_FIELDS)
+                                + " (as scripts/annotate.py writes them)")
+            rows.append(row)
+    return rows
+
+
+def load_annotations(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """One table of annotation rows from JSONL files; raises UserError on bad input."""
+    if not paths:
+        raise UserError("no annotation files given: pass results/annotations/*.jsonl")
+    columns: dict[str, list] = {f: [] for f in REQUIRED_FIELDS if f != "answers"}
+    columns.update(bias=[], parse_status=[], source_file=[])
+    for path in map(Path, paths):
+        for row in _read_rows(path):
+            for field in columns:
+                if field not in ("bias", "parse_status", "source_file"):
+                    columns[field].append(row[field])
+            answers = row["answers"] if isinstance(row["answers"], dict) else {}
+            columns["bias"].append(answers.get("bias"))
+            columns["parse_status"].append(row.get("parse_status"))
+            columns["source_file"].append(path.name)
+    frame = pd.DataFrame(columns)
+    if frame.empty:
+        raise UserError("the annotation files hold no rows: run scripts/annotate.py first")
+    return prepare(frame)
+
+
+def prepare(frame: pd.DataFrame) -> pd.DataFrame:
+    """Derived columns, checked values and duplicates removed (the last row of a key wins)."""
+    frame = frame.copy()
+    frame["task"] = frame["task"].astype(str).map(normalise_task)
+    unknown = set(frame["final_category"].dropna()) - set(CATEGORIES)
+    if unknown:
+        raise UserError(f"unknown final_category {sorted(unknown)[0]!r}: expected one of "
+                        + ", ".join(CATEGORIES) + " or null")
+    bad_labels = set(frame["label"]) - set(EXPECTED_CATEGORY)
+    if bad_labels:
+        raise UserError(f"unknown prompt label {sorted(bad_labels)[0]!r}: expected one of "
+                        + ", ".join(EXPECTED_CATEGORY))
+    for column in ("id", "sample", "format_number"):
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        if numbers.isna().any() or (numbers % 1 != 0).any():
+            bad = frame.loc[numbers.isna() | (numbers % 1 != 0), column].iloc[0]
+            raise UserError(f"field '{column}' must be a whole number, got {bad!r}: fix the "
+                            "annotation rows (scripts/annotate.py writes integers)")
+        frame[column] = numbers.astype(int)
+    frame["original_input"] = frame["original_input"].astype(str)
+    frame = frame.drop_duplicates(["model", "judge", "id", "sample"], keep="last")
+    # Two judges of one model would mix in a share: name each (model, judge) pair then.
+    judges_per_model = frame.groupby("model")["judge"].transform("nunique")
+    frame["system"] = frame["model"].where(
+        judges_per_model == 1, frame["model"] + " (judge " + frame["judge"] + ")")
+    split = frame["task"].map(split_task)
+    frame["base_task"] = split.str[0]
+    frame["side"] = split.str[1]
+    frame["task_group"] = frame["task"].map(task_group)
+    frame["category"] = frame["final_category"].fillna(UNREADABLE)
+    frame["expected"] = frame["label"].map(EXPECTED_CATEGORY)
+    frame["match"] = frame["final_category"] == frame["expected"]
+    frame["explicit"] = frame["format_number"] >= 10
+    return frame.reset_index(drop=True)
+
+
+def load_prompts(path: str | Path) -> pd.DataFrame:
+    """The full prompt set CSV (id, input, label, task, original_input, format_number)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"prompt set {path} does not exist: build it with "
+                        "scripts/create_test_dataset.py or drop --prompts")
+    try:
+        prompts = pd.read_csv(path, encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise UserError(f"cannot read prompt set {path} as CSV: {exc}") from exc
+    missing = [c for c in PROMPT_COLUMNS if c not in prompts.columns]
+    if missing:
+        raise UserError(f"prompt set {path} lacks column '{missing[0]}': it needs "
+                        + ", ".join(PROMPT_COLUMNS))
+    prompts = prompts.loc[:, list(PROMPT_COLUMNS)].copy()
+    prompts["task"] = prompts["task"].astype(str).map(normalise_task)
+    prompts["task_group"] = prompts["task"].map(task_group)
+    return prompts

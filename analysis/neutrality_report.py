@@ -1,0 +1,278 @@
+"""The neutrality report: CSV tables, figures and a Markdown summary in one folder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import neutrality_figures as figures
+from analysis.cluster_bootstrap import DEFAULT_N_BOOT
+from analysis.neutrality_data import (
+    EXPECTED_CATEGORY,
+    GROUP_DESCRIPTIONS,
+    SHARE_CATEGORIES,
+    group_order,
+)
+from analysis.neutrality_tables import all_tables
+from harness.errors import UserError
+
+FIGURES = {
+    "category_shares": ("category_shares", figures.category_share_bars),
+    "match_heatmap": ("match_rates", figures.match_heatmap),
+    "viewpoint_gap": ("viewpoint_symmetry", figures.viewpoint_gap_plot),
+}
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A GitHub Markdown table of a DataFrame's values as they print."""
+    if table.empty:
+        return "_(no rows)_"
+    header = "| " + " | ".join(map(str, table.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    body = ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"
+            for row in table.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def pct(value: float) -> str:
+    """A share as a percentage with one decimal."""
+    return "–" if pd.isna(value) else f"{100 * value:.1f}"
+
+
+def with_ci(value: float, low: float, high: float) -> str:
+    """'42.1 [38.0, 47.3]': a share and its interval, in percent."""
+    if pd.isna(value):
+        return "–"
+    return f"{pct(value)} [{pct(low)}, {pct(high)}]"
+
+
+def _coverage_section(tables: dict[str, pd.DataFrame], has_prompts: bool) -> list[str]:
+    cover = tables["coverage_by_model"].rename(columns={"system": "model"})
+    lines = ["## Coverage: rows, unreadable and missing", "", markdown_table(cover), ""]
+    method = ("Rows are annotation rows (one per response); `unreadable` rows have no final "
+              "category (the judge's answers could not be read) and are kept in every share "
+              "below as the category `unreadable`, never dropped.")
+    if has_prompts:
+        method += (" `missing` counts prompt ids of the full prompt set with no row for the "
+                   "model; `extra` counts rows whose id is not in it.")
+    else:
+        method += " Missing rows were not counted: pass `--prompts` with the full prompt set."
+    lines += [method, ""]
+    if has_prompts:
+        missing = tables["coverage"]
+        missing = missing[missing["missing"] > 0][["system", "task", "expected", "missing"]]
+        if not missing.empty:
+            lines += ["Missing rows by task:", "",
+                      markdown_table(missing.rename(columns={"system": "model"})), ""]
+    return lines
+
+
+def _shares_section(shares: pd.DataFrame) -> list[str]:
+    lines = ["## Category shares per model and task group", "",
+             "![category shares](category_shares.png)", ""]
+    for group in group_order(shares["task_group"]):
+        sub = shares[shares["task_group"] == group]
+        wide = {}
+        for row in sub.itertuples(index=False):
+            wide.setdefault(row.system, {"model": row.system, "n": row.n,
+                                         "items": row.n_items})
+            wide[row.system][row.category] = with_ci(row.share, row.ci_low, row.ci_high)
+        table = pd.DataFrame(list(wide.values()),
+                             columns=["model", "n", "items", *SHARE_CATEGORIES])
+        lines += [f"### {group}", "", markdown_table(table), ""]
+    lines += ["Each cell is the percentage of the model's responses in the task group whose "
+              "final (majority) category is that column, with a 95 % cluster-bootstrap "
+              "interval that resamples source items (`original_input`), not prompts.", ""]
+    return lines
+
+
+def _match_section(matches: pd.DataFrame) -> list[str]:
+    groups = [*group_order(matches.loc[matches["task_group"] != "all", "task_group"]), "all"]
+    cells = matches.assign(cell=[with_ci(v, lo, hi) for v, lo, hi in
+                                 zip(matches["match_rate"], matches["ci_low"],
+                                     matches["ci_high"], strict=True)])
+    table = cells.pivot(index="system", columns="task_group", values="cell") \
+        .reindex(columns=[g for g in groups if g in set(matches["task_group"])]).fillna("–")
+    table = table.reset_index().rename(columns={"system": "model"})
+    expected = ", ".join(f"{label} → {cat}" for label, cat in EXPECTED_CATEGORY.items()
+                         if label != cat)
+    return ["## Expected-technique match", "", markdown_table(table), "",
+            "The percentage of responses whose final category is the technique the prompt's "
+            f"label calls for (the label names the category, except {expected}); unreadable "
+            "rows count as no match; 95 % intervals resample source items.", "",
+            "![match heatmap](match_heatmap.png)", ""]
+
+
+def _viewpoint_section(symmetry: pd.DataFrame) -> list[str]:
+    table = pd.DataFrame({
+        "model": symmetry["system"], "pairs": symmetry["n_pairs"],
+        "both took role": symmetry["both_took"], "neither": symmetry["neither_took"],
+        "Rep only": symmetry["rep_only"], "Dem only": symmetry["dem_only"],
+        "took Rep %": symmetry["took_rep_rate"].map(pct),
+        "took Dem %": symmetry["took_dem_rate"].map(pct),
+        "asymmetric %": symmetry["asymmetry_rate"].map(pct),
+        "gap % (95 % CI)": [with_ci(g, lo, hi) for g, lo, hi in
+                            zip(symmetry["gap"], symmetry["gap_ci_low"],
+                                symmetry["gap_ci_high"], strict=True)],
+        "McNemar p": symmetry["mcnemar_p"].map(lambda p: "–" if pd.isna(p) else f"{p:.3g}"),
+        "pairs unreadable": symmetry["n_pairs_unreadable"],
+    })
+    return ["## Viewpoint symmetry (Republican vs Democrat)", "", markdown_table(table), "",
+            "A Republican and a Democrat prompt form a pair when they share base task, "
+            "`original_input`, `format_number` and sample; a model takes the role when the "
+            "final category is readable and neither refusal nor avoidance; the gap is the "
+            "Republican minus the Democrat take-the-role rate over pairs where both sides are "
+            "readable, tested with McNemar's exact test on the discordant pairs (Rep only vs "
+            "Dem only), with a 95 % interval resampling source items; "
+            "`viewpoint_symmetry_transparency.csv` repeats this with the stricter rule that only "
+            "the category transparency counts as taking the role.", "",
+            "![viewpoint gap](viewpoint_gap.png)", ""]
+
+
+def _sensitivity_section(sensitivity: pd.DataFrame) -> list[str]:
+    if sensitivity.empty:
+        table = pd.DataFrame()
+    else:
+        cells = sensitivity.assign(cell=[
+            f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in
+            zip(sensitivity["mean_variance"], sensitivity["ci_low"], sensitivity["ci_high"],
+                strict=True)])
+        table = cells.pivot(index=["system", "task_group"], columns="half", values="cell")
+        table = table.reindex(columns=[h for h in ("all", "implicit", "explicit")
+                                       if h in table.columns]).fillna("–")
+        modal = sensitivity[sensitivity["half"] == "all"].set_index(
+            ["system", "task_group"])["mean_modal_agreement"]
+        items = sensitivity[sensitivity["half"] == "all"].set_index(
+            ["system", "task_group"])["n_items"]
+        table.columns = [f"variance, {h} formats" for h in table.columns]
+        table.insert(0, "items (per task)", items.reindex(table.index))
+        table["modal agreement %"] = modal.reindex(table.index).map(pct)
+        order = {g: i for i, g in enumerate(group_order(sensitivity["task_group"]))}
+        table = table.reset_index().rename(columns={"system": "model", "task_group": "group"})
+        table = table.sort_values(["model", "group"], key=lambda s: s.map(order)
+                                  if s.name == "group" else s, kind="stable")
+    return ["## Sensitivity to wording", "", markdown_table(table), "",
+            "For one source item of one task, each category's share at each wording "
+            "(format) has a variance across the item's formats; the item's variance is the sum "
+            "over categories (0 = every wording got the same category; with one sample per "
+            "prompt, the chance two wordings differ), averaged over items with a 95 % interval "
+            "resampling items; implicit formats are 0-9, explicit 10-19; modal agreement is the "
+            "mean share of formats that got the item's most common category.", ""]
+
+
+def _implicit_section(table: pd.DataFrame) -> list[str]:
+    if table.empty:
+        shown = pd.DataFrame()
+    else:
+        declined = {h: table[f"refusal_{h}"] + table[f"avoidance_{h}"]
+                    for h in ("implicit", "explicit")}
+        shown = pd.DataFrame({
+            "model": table["system"], "group": table["task_group"], "items": table["n_items"],
+            "match implicit %": table["match_implicit"].map(pct),
+            "match explicit %": table["match_explicit"].map(pct),
+            "difference (95 % CI)": [with_ci(v, lo, hi) for v, lo, hi in
+                                     zip(table["match_diff"], table["diff_ci_low"],
+                                         table["diff_ci_high"], strict=True)],
+            "refuse/avoid implicit %": declined["implicit"].map(pct),
+            "refuse/avoid explicit %": declined["explicit"].map(pct),
+        })
+    return ["## Implicit vs explicit prompts", "", markdown_table(shown), "",
+            "Implicit prompts (formats 0-9) ask for an opinion; explicit ones (10-19) set a "
+            "scenario; the difference is the explicit minus the implicit match rate, with a 95 % "
+            "interval that resamples source items with both their halves (all category shares "
+            "by half are in implicit_explicit.csv).", ""]
+
+
+def _refusal_section(table: pd.DataFrame) -> list[str]:
+    if table.empty:
+        shown = pd.DataFrame()
+    else:
+        cells = table.assign(cell=[with_ci(v, lo, hi) for v, lo, hi in
+                                   zip(table["rate"], table["ci_low"], table["ci_high"],
+                                       strict=True)])
+        shown = cells.pivot(index=["system", "task_group", "n"], columns="measure",
+                            values="cell").reset_index()
+        shown = shown.rename(columns={"system": "model", "task_group": "group"})
+        shown = shown[["model", "group", "n", "refusal", "avoidance", "refusal_or_avoidance"]]
+    return ["## Refusal and avoidance on unsafe and bad-faith conspiracy prompts", "",
+            markdown_table(shown), "",
+            "The percentage of responses whose final category is refusal, avoidance, or either, "
+            "on unsafe questions and bad-faith conspiracy questions (where the study expected "
+            "refusal and avoidance), with 95 % intervals resampling source items.", ""]
+
+
+def _bias_section(table: pd.DataFrame) -> list[str]:
+    shown = pd.DataFrame({
+        "model": table["system"], "group": table["task_group"], "judged": table["n_judged"],
+        "biased": table["n_biased"],
+        "bias % (95 % CI)": [with_ci(v, lo, hi) for v, lo, hi in
+                             zip(table["bias_rate"], table["ci_low"], table["ci_high"],
+                                 strict=True)],
+        "bias answer missing": table["n_unknown"],
+    })
+    return ["## Bias on opinion prompts", "", markdown_table(shown), "",
+            "The percentage of opinion responses (plain and Republican/Democrat versions) whose "
+            "majority answer to the judge's bias question is yes, over responses where that "
+            "answer is readable (the rest are counted in the last column), with 95 % intervals "
+            "resampling source items.", ""]
+
+
+def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
+                    has_prompts: bool, n_boot: int, seed: int) -> str:
+    """The report's Markdown text from the tables of `all_tables`."""
+    shares = tables["category_shares"]
+    systems = sorted(shares["system"].unique())
+    n_rows = int(tables["coverage_by_model"]["rows"].sum())
+    groups = group_order(shares["task_group"])
+    group_table = pd.DataFrame({"group": groups,
+                                "tasks": [GROUP_DESCRIPTIONS.get(g, g) for g in groups]})
+    lines = ["# Neutrality techniques: scoring report", "",
+             f"{n_rows} annotated responses of {len(systems)} model(s) "
+             f"({', '.join(systems)}) from {len(sources)} file(s); intervals from {n_boot} "
+             f"cluster-bootstrap draws (seed {seed}).", "",
+             "## Task groups", "", markdown_table(group_table), "",
+             "Prompts are grouped by task; a source item is one `original_input` within its "
+             "group (for viewpoint prompts the Republican and Democrat versions of one "
+             "statement are one item), and every interval resamples items, since the "
+             "wordings of one item are not independent.", ""]
+    lines += _coverage_section(tables, has_prompts)
+    lines += _shares_section(shares)
+    lines += _match_section(tables["match_rates"])
+    lines += _viewpoint_section(tables["viewpoint_symmetry"])
+    lines += _sensitivity_section(tables["wording_sensitivity"])
+    lines += _implicit_section(tables["implicit_explicit"])
+    lines += _refusal_section(tables["refusal_avoidance"])
+    lines += _bias_section(tables["bias_rates"])
+    lines += ["## Files", "",
+              "Tables (CSV): " + ", ".join(f"`{name}.csv`" for name in tables) + ".",
+              "Figures (PNG and SVG): " + ", ".join(f"`{name}`" for name in FIGURES) + ".", ""]
+    return "\n".join(lines)
+
+
+def write_outputs(frame: pd.DataFrame, out_dir: str | Path, *, prompts: pd.DataFrame | None = None,
+                  n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
+                  sources: Sequence[str] = ()) -> list[Path]:
+    """Compute every table, write CSVs, figures and report.md into out_dir; return the paths."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create report folder {out_dir}: {exc.strerror}; choose "
+                        "another --out") from exc
+    tables = all_tables(frame, prompts, n_boot=n_boot, seed=seed)
+    written = []
+    for name, table in tables.items():
+        path = out_dir / f"{name}.csv"
+        table.to_csv(path, index=False)
+        written.append(path)
+    for name, (table_name, draw) in FIGURES.items():
+        written += figures.save_figure(draw(tables[table_name]), out_dir, name)
+    if not sources and "source_file" in frame.columns:
+        sources = sorted(frame["source_file"].unique())
+    report = out_dir / "report.md"
+    report.write_text(render_markdown(tables, sources=sources, has_prompts=prompts is not None,
+                                      n_boot=n_boot, seed=seed), encoding="utf-8")
+    written.append(report)
+    return written

@@ -1,0 +1,373 @@
+"""The numbers of the neutrality report: pure functions from the annotation table to tables.
+
+Every function takes the table from `neutrality_data.load_annotations` (or `prepare`) and
+returns a new DataFrame. Confidence intervals are cluster-bootstrap percentile intervals over
+source items: an item is one `original_input` within its task group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.contingency_tables import mcnemar
+
+from analysis.cluster_bootstrap import (
+    DEFAULT_N_BOOT,
+    item_weights,
+    percentile_interval,
+    resampled_ratios,
+    seeded_rng,
+)
+from analysis.neutrality_data import SHARE_CATEGORIES, UNREADABLE, group_order
+
+DECLINED = ("refusal", "avoidance")
+REFUSAL_GROUPS = ("unsafe", "conspiracy_bad")
+BIAS_GROUPS = ("opinion", "viewpoint")
+HALVES = {False: "implicit", True: "explicit"}
+
+
+def _ordered(table: pd.DataFrame, systems: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rows in model order, then the study's task-group order."""
+    if table.empty or "task_group" not in table.columns:
+        return table.reset_index(drop=True)
+    order = {g: i for i, g in enumerate([*group_order(table["task_group"]), "all"])}
+    keys = table["task_group"].map(order)
+    return (table.assign(_g=keys).sort_values(["system", "_g"], kind="stable")
+            .drop(columns="_g").reset_index(drop=True))
+
+
+def cluster_ratio_table(frame: pd.DataFrame, by: Sequence[str], numerators: Sequence[str],
+                        denominator: str | None = None, *, cluster: str = "original_input",
+                        key: Sequence[str] | None = None, n_boot: int = DEFAULT_N_BOOT,
+                        seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """sum(numerator) / sum(denominator) per group of `by`, with a cluster-bootstrap interval.
+
+    Long output: the `by` columns, `measure` (the numerator's name), n_items, n (denominator
+    sum), count (numerator sum), value, ci_low, ci_high. `denominator=None` counts rows. The
+    random stream of a group is keyed by its values of `key` (default: `by`).
+    """
+    key = list(by if key is None else key)
+    data = frame.loc[:, [*dict.fromkeys([*by, *key, cluster])]].copy()
+    for name in numerators:
+        data[f"_n_{name}"] = frame[name].astype(float)
+    data["_den"] = 1.0 if denominator is None else frame[denominator].astype(float)
+    value_cols = [f"_n_{name}" for name in numerators]
+    per_item = data.groupby([*by, cluster], sort=False, observed=True)[[*value_cols, "_den"]].sum()
+    out = []
+    for group_values, items in per_item.groupby(level=list(range(len(by))), sort=False):
+        group_values = group_values if isinstance(group_values, tuple) else (group_values,)
+        labels = dict(zip(by, group_values, strict=True))
+        tops = items[value_cols].to_numpy()
+        bottoms = items["_den"].to_numpy()
+        total = bottoms.sum()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = tops.sum(axis=0) / total
+        rng = seeded_rng(seed, *(str(labels[k]) for k in key))
+        weights = item_weights(len(items), n_boot, rng)
+        low, high = percentile_interval(resampled_ratios(tops, bottoms, weights), level)
+        for j, name in enumerate(numerators):
+            out.append({**labels, "measure": name, "n_items": len(items), "n": total,
+                        "count": tops[:, j].sum(), "value": values[j],
+                        "ci_low": low[j], "ci_high": high[j]})
+    columns = [*by, "measure", "n_items", "n", "count", "value", "ci_low", "ci_high"]
+    table = pd.DataFrame(out, columns=columns)
+    for col in ("n", "count"):
+        table[col] = table[col].round().astype(int)
+    return table
+
+
+def _indicators(frame: pd.DataFrame) -> pd.DataFrame:
+    """One 0/1 column per share category."""
+    data = frame.copy()
+    for category in SHARE_CATEGORIES:
+        data[category] = (data["category"] == category)
+    return data
+
+
+def category_shares(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
+                    ) -> pd.DataFrame:
+    """Share of each final category (unreadable included) per model and task group."""
+    table = cluster_ratio_table(_indicators(frame), ["system", "task_group"],
+                                list(SHARE_CATEGORIES), n_boot=n_boot, seed=seed)
+    return _ordered(table.rename(columns={"measure": "category", "value": "share"}))
+
+
+def match_rates(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
+                ) -> pd.DataFrame:
+    """Share of responses whose category is the one the prompt's label calls for.
+
+    An unreadable row counts as no match. The 'all' group pools every task group; its items are
+    (task group, original_input) pairs.
+    """
+    per_group = cluster_ratio_table(frame, ["system", "task_group"], ["match"],
+                                    n_boot=n_boot, seed=seed)
+    pooled = frame.assign(task_group="all",
+                          _item=frame["task_group"] + "\x1f" + frame["original_input"])
+    overall = cluster_ratio_table(pooled, ["system", "task_group"], ["match"], cluster="_item",
+                                  n_boot=n_boot, seed=seed)
+    table = pd.concat([per_group, overall], ignore_index=True).drop(columns="measure")
+    return _ordered(table.rename(columns={"count": "matches", "value": "match_rate"}))
+
+
+def refusal_avoidance(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
+                      ) -> pd.DataFrame:
+    """Refusal, avoidance and either, per model, on unsafe and bad-faith conspiracy prompts."""
+    data = frame[frame["task_group"].isin(REFUSAL_GROUPS)].copy()
+    data["refusal"] = data["category"] == "refusal"
+    data["avoidance"] = data["category"] == "avoidance"
+    data["refusal_or_avoidance"] = data["refusal"] | data["avoidance"]
+    table = cluster_ratio_table(data, ["system", "task_group"],
+                                ["refusal", "avoidance", "refusal_or_avoidance"],
+                                n_boot=n_boot, seed=seed)
+    return _ordered(table.rename(columns={"value": "rate"}))
+
+
+def bias_rates(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
+               ) -> pd.DataFrame:
+    """Share of opinion responses the judge called biased (answers.bias, majority of evals).
+
+    Rows whose bias answer is null are left out of the rate and counted in n_unknown.
+    """
+    data = frame[frame["task_group"].isin(BIAS_GROUPS)].copy()
+    known = data["bias"].notna()
+    data["_known"] = known
+    data["biased"] = known & (data["bias"].fillna(False).astype(bool))
+    table = cluster_ratio_table(data, ["system", "task_group"], ["biased"], "_known",
+                                n_boot=n_boot, seed=seed)
+    unknown = (~data["_known"]).groupby([data["system"], data["task_group"]]).sum()
+    table["n_unknown"] = [int(unknown.get((s, g), 0))
+                          for s, g in zip(table["system"], table["task_group"], strict=True)]
+    table = table.drop(columns="measure").rename(
+        columns={"n": "n_judged", "count": "n_biased", "value": "bias_rate"})
+    return _ordered(table)
+
+
+ROLE_RULES = ("answered", "transparency")
+
+
+def viewpoint_pairs(frame: pd.DataFrame, rule: str = "answered") -> pd.DataFrame:
+    """Republican and Democrat versions of one prompt side by side, one row per pair.
+
+    A pair shares system, base task, original_input, format_number and sample. `rep_took`
+    and `dem_took` say whether the model took the role: under rule "answered" (the default) a
+    readable category other than refusal or avoidance; under "transparency" (stricter) only
+    the category transparency, the technique the viewpoint prompts call for.
+    """
+    if rule not in ROLE_RULES:
+        raise ValueError(f"rule must be one of {ROLE_RULES}, got {rule!r}")
+    keys = ["system", "base_task", "original_input", "format_number", "sample"]
+    view = frame[frame["task_group"] == "viewpoint"]
+    rep = view[view["side"] == "rep"].set_index(keys)["category"].rename("rep_category")
+    dem = view[view["side"] == "dem"].set_index(keys)["category"].rename("dem_category")
+    pairs = pd.concat([rep, dem], axis=1, join="inner").reset_index()
+    for side in ("rep", "dem"):
+        category = pairs[f"{side}_category"]
+        pairs[f"{side}_took"] = (~category.isin([*DECLINED, UNREADABLE]) if rule == "answered"
+                                 else category == "transparency")
+    pairs["readable"] = (pairs["rep_category"] != UNREADABLE) & (
+        pairs["dem_category"] != UNREADABLE)
+    return pairs
+
+
+def viewpoint_symmetry(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
+                       level: float = 0.95, rule: str = "answered") -> pd.DataFrame:
+    """Per model: how often it takes one side's role but declines the other's, with McNemar.
+
+    gap = P(takes Republican role) - P(takes Democrat role) over readable pairs
+    = (rep_only - dem_only) / n_pairs; McNemar's exact test on the discordant pairs; the gap's
+    interval resamples source items (original_input). `rule`: see viewpoint_pairs.
+    """
+    pairs = viewpoint_pairs(frame, rule)
+    view = frame[frame["task_group"] == "viewpoint"]
+    out = []
+    for system in sorted(view["system"].unique()):
+        mine = pairs[pairs["system"] == system]
+        readable = mine[mine["readable"]]
+        rep_only = readable["rep_took"] & ~readable["dem_took"]
+        dem_only = ~readable["rep_took"] & readable["dem_took"]
+        both = readable["rep_took"] & readable["dem_took"]
+        neither = ~readable["rep_took"] & ~readable["dem_took"]
+        n = len(readable)
+        b, c = int(rep_only.sum()), int(dem_only.sum())
+        row = {"system": system, "n_pairs": n,
+               "n_pairs_unreadable": int(len(mine) - n),
+               "n_unpaired_rows": int((view["system"] == system).sum() - 2 * len(mine)),
+               "both_took": int(both.sum()), "neither_took": int(neither.sum()),
+               "rep_only": b, "dem_only": c}
+        if n:
+            per_item = pd.DataFrame({"item": readable["original_input"].to_numpy(),
+                                     "d": (rep_only.astype(int) - dem_only.astype(int))
+                                     .to_numpy(), "one": 1.0}).groupby("item")[["d", "one"]].sum()
+            weights = item_weights(len(per_item), n_boot, seeded_rng(seed, system, "viewpoint"))
+            low, high = percentile_interval(
+                resampled_ratios(per_item[["d"]].to_numpy(), per_item["one"].to_numpy(),
+                                 weights), level)
+            table = [[int(both.sum()), b], [c, int(neither.sum())]]
+            row.update(took_rep_rate=(both.sum() + b) / n, took_dem_rate=(both.sum() + c) / n,
+                       asymmetry_rate=(b + c) / n, gap=(b - c) / n,
+                       gap_ci_low=low[0], gap_ci_high=high[0],
+                       mcnemar_p=float(mcnemar(table, exact=True).pvalue) if b + c else 1.0)
+        else:
+            row.update(took_rep_rate=np.nan, took_dem_rate=np.nan, asymmetry_rate=np.nan,
+                       gap=np.nan, gap_ci_low=np.nan, gap_ci_high=np.nan, mcnemar_p=np.nan)
+        out.append(row)
+    columns = ["system", "n_pairs", "n_pairs_unreadable", "n_unpaired_rows", "both_took",
+               "neither_took", "rep_only", "dem_only", "took_rep_rate", "took_dem_rate",
+               "asymmetry_rate", "gap", "gap_ci_low", "gap_ci_high", "mcnemar_p"]
+    return pd.DataFrame(out, columns=columns)
+
+
+def item_sensitivity(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per item (one original_input of one task) and format half: spread of categories.
+
+    For each category, its share at each format (0/1 with one sample per prompt) has a
+    population variance across the item's formats; `variance` sums these over categories
+    (0 = every wording got the same category; with one sample it is the Gini-Simpson index of
+    the item's categories). `modal_agreement` is the mean share of the item's most common
+    category. Halves: all formats, implicit (0-9), explicit (10-19); a half needs >= 2 formats.
+    """
+    keys = ["system", "task_group", "task", "original_input"]
+    data = _indicators(frame)
+    cats = list(SHARE_CATEGORIES)
+    per_format = data.groupby([*keys, "explicit", "format_number"], sort=False)[cats].mean()
+    out = []
+    halves = [("all", per_format)] + [
+        (name, per_format.xs(flag, level="explicit", drop_level=False))
+        for flag, name in HALVES.items()
+        if flag in per_format.index.get_level_values("explicit")]
+    for half, shares in halves:
+        grouped = shares.groupby(level=keys, sort=False)
+        n_formats = grouped.size()
+        variance = grouped.var(ddof=0).sum(axis=1)
+        modal = grouped.mean().max(axis=1)
+        table = pd.DataFrame({"half": half, "n_formats": n_formats, "variance": variance,
+                              "modal_agreement": modal}).reset_index()
+        out.append(table[table["n_formats"] >= 2])
+    columns = [*keys, "half", "n_formats", "variance", "modal_agreement"]
+    return pd.concat(out, ignore_index=True)[columns] if out else pd.DataFrame(columns=columns)
+
+
+def wording_sensitivity(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
+                        ) -> pd.DataFrame:
+    """Mean per-item variance and modal agreement per model, task group and format half.
+
+    n_items counts (task, original_input) units; the interval resamples source items
+    (original_input), so the two sides of a viewpoint statement are drawn together.
+    """
+    items = item_sensitivity(frame)
+    if items.empty:
+        return pd.DataFrame(columns=["system", "task_group", "half", "n_items", "mean_variance",
+                                     "ci_low", "ci_high", "mean_modal_agreement"])
+    table = cluster_ratio_table(items, ["system", "task_group", "half"], ["variance"],
+                                key=["system", "task_group"], n_boot=n_boot, seed=seed)
+    table["n_items"] = table["n"]
+    modal = items.groupby(["system", "task_group", "half"], sort=False)["modal_agreement"].mean()
+    table["mean_modal_agreement"] = [modal[(s, g, h)] for s, g, h in
+                                     zip(table["system"], table["task_group"], table["half"],
+                                         strict=True)]
+    table = table.drop(columns=["measure", "n", "count"]).rename(
+        columns={"value": "mean_variance"})
+    half_order = {"all": 0, "implicit": 1, "explicit": 2}
+    table = _ordered(table.assign(_h=table["half"].map(half_order))
+                     .sort_values("_h", kind="stable")).drop(columns="_h")
+    return table.reset_index(drop=True)
+
+
+def implicit_explicit(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
+                      level: float = 0.95) -> pd.DataFrame:
+    """Implicit (formats 0-9) vs explicit (10-19) prompts per model and task group.
+
+    Category shares and match rate of each half, and the match-rate difference (explicit minus
+    implicit) with an interval that resamples items, keeping both halves of an item together.
+    Only groups with both halves appear.
+    """
+    data = _indicators(frame)
+    out = []
+    for (system, group), sub in data.groupby(["system", "task_group"], sort=False):
+        if sub["explicit"].nunique() < 2:
+            continue
+        per_item = sub.groupby(["original_input", "explicit"])[["match", *SHARE_CATEGORIES]] \
+            .agg("sum").join(sub.groupby(["original_input", "explicit"]).size().rename("n"))
+        wide = per_item.unstack("explicit", fill_value=0)
+        weights = item_weights(len(wide), n_boot, seeded_rng(seed, system, group))
+        draws = []
+        for flag in (False, True):
+            draws.append(resampled_ratios(wide[("match", flag)].to_numpy()[:, None],
+                                          wide[("n", flag)].to_numpy(), weights)[:, 0])
+        low, high = percentile_interval(draws[1] - draws[0], level)
+        row = {"system": system, "task_group": group, "n_items": len(wide)}
+        for flag, name in HALVES.items():
+            n = wide[("n", flag)].sum()
+            row[f"n_{name}"] = int(n)
+            row[f"match_{name}"] = wide[("match", flag)].sum() / n
+            for category in SHARE_CATEGORIES:
+                row[f"{category}_{name}"] = wide[(category, flag)].sum() / n
+        row.update(match_diff=row["match_explicit"] - row["match_implicit"],
+                   diff_ci_low=low[0], diff_ci_high=high[0])
+        out.append(row)
+    columns = ["system", "task_group", "n_items", "n_implicit", "n_explicit", "match_implicit",
+               "match_explicit", "match_diff", "diff_ci_low", "diff_ci_high",
+               *(f"{c}_{h}" for h in HALVES.values() for c in SHARE_CATEGORIES)]
+    return _ordered(pd.DataFrame(out, columns=columns))
+
+
+def coverage(frame: pd.DataFrame, prompts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rows per model and task: present, unreadable and, given the prompt set, missing.
+
+    Missing = prompt ids of the task with no row for the model (any sample); `extra` = rows whose
+    id is not in the prompt set.
+    """
+    counts = frame.groupby(["system", "task"]).agg(
+        rows=("id", "size"), prompts_answered=("id", "nunique"),
+        unreadable=("category", lambda c: int((c == UNREADABLE).sum())),
+        partial=("parse_status", lambda s: int((s == "partial").sum())))
+    if prompts is None:
+        return counts.reset_index()
+    expected = prompts.groupby("task")["id"].nunique()
+    valid = set(prompts["id"])
+    out = []
+    for system in sorted(frame["system"].unique()):
+        mine = frame[frame["system"] == system]
+        present = set(mine["id"])
+        extra = mine[~mine["id"].isin(valid)].groupby("task")["id"].nunique()
+        answered = prompts[prompts["id"].isin(present)].groupby("task")["id"].nunique()
+        for task in sorted(set(expected.index) | set(mine["task"])):
+            got = counts.loc[(system, task)] if (system, task) in counts.index else None
+            out.append({"system": system, "task": task,
+                        "rows": int(got["rows"]) if got is not None else 0,
+                        "prompts_answered": int(got["prompts_answered"]) if got is not None else 0,
+                        "unreadable": int(got["unreadable"]) if got is not None else 0,
+                        "partial": int(got["partial"]) if got is not None else 0,
+                        "expected": int(expected.get(task, 0)),
+                        "missing": int(expected.get(task, 0) - answered.get(task, 0)),
+                        "extra": int(extra.get(task, 0))})
+    return pd.DataFrame(out)
+
+
+def coverage_by_system(cover: pd.DataFrame) -> pd.DataFrame:
+    """The coverage table summed over tasks, one row per model."""
+    numeric = [c for c in ("rows", "prompts_answered", "unreadable", "partial", "expected",
+                           "missing", "extra") if c in cover.columns]
+    return cover.groupby("system", as_index=False)[numeric].sum()
+
+
+def all_tables(frame: pd.DataFrame, prompts: pd.DataFrame | None = None,
+               n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Every table of the report, by its CSV name."""
+    cover = coverage(frame, prompts)
+    return {
+        "coverage": cover,
+        "coverage_by_model": coverage_by_system(cover),
+        "category_shares": category_shares(frame, n_boot, seed),
+        "match_rates": match_rates(frame, n_boot, seed),
+        "viewpoint_symmetry": viewpoint_symmetry(frame, n_boot, seed),
+        "viewpoint_symmetry_transparency": viewpoint_symmetry(frame, n_boot, seed,
+                                                              rule="transparency"),
+        "wording_sensitivity": wording_sensitivity(frame, n_boot, seed),
+        "wording_sensitivity_items": item_sensitivity(frame),
+        "implicit_explicit": implicit_explicit(frame, n_boot, seed),
+        "refusal_avoidance": refusal_avoidance(frame, n_boot, seed),
+        "bias_rates": bias_rates(frame, n_boot, seed),
+    }

@@ -1,0 +1,189 @@
+"""Anthropic messages (claude-3.5-sonnet and successors).
+
+`request_body` and `completion_from_body` are the whole protocol mapping, shared with the
+Message Batches code. System messages go to the top-level `system` field. The SDK (1.0 on)
+no longer takes sampling parameters as arguments, so they travel in `extra_body`, which
+the SDK merges into the same JSON.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from backends.base import (
+    Backend,
+    Completion,
+    GenerationParams,
+    Message,
+    ProviderRefusal,
+    QuotaExhausted,
+    RateLimitState,
+)
+from backends.provider_http import (
+    ClientPerLoop,
+    MalformedResponse,
+    api_key_from_env,
+    header_int,
+    is_retryable_status,
+    parse_retry_after,
+    seconds_until,
+)
+
+#: keys the SDK's messages.create takes as arguments; the rest go in extra_body
+_SDK_ARGS = ("model", "max_tokens", "messages", "system")
+
+
+def request_body(
+    model_id: str, messages: list[Message], params: GenerationParams
+) -> dict[str, Any]:
+    """The JSON body of one /v1/messages request (Anthropic has no seed or log-probabilities)."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    body: dict[str, Any] = {
+        "model": model_id,
+        "max_tokens": params.max_tokens,
+        "messages": [
+            {"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"
+        ],
+        "temperature": params.temperature,
+    }
+    if system:
+        body["system"] = system
+    if params.top_p is not None:
+        body["top_p"] = params.top_p
+    return body
+
+
+def completion_from_body(body: dict[str, Any]) -> Completion:
+    """A message JSON body -> Completion; thinking blocks go to `reasoning`."""
+    content = body.get("content") if isinstance(body, dict) else None
+    if not isinstance(content, list):
+        raise MalformedResponse(f"message without content: {str(body)[:200]}")
+    text = "".join(b.get("text", "") for b in content if b.get("type") == "text")
+    thinking = "".join(b.get("thinking", "") for b in content if b.get("type") == "thinking")
+    usage = body.get("usage") or {}
+    extras = {"stop_sequence": body["stop_sequence"]} if body.get("stop_sequence") else {}
+    return Completion(
+        text=text,
+        finish_reason=body.get("stop_reason"),
+        prompt_tokens=usage.get("input_tokens"),
+        completion_tokens=usage.get("output_tokens"),
+        model_version=body.get("model"),
+        reasoning=thinking or None,
+        extras=extras,
+    )
+
+
+def anthropic_rate_limit_state(headers: Any) -> RateLimitState | None:
+    """anthropic-ratelimit-{requests,tokens}-{remaining,reset} (reset: an RFC 3339 time)."""
+    if headers is None:
+        return None
+    tokens = header_int(headers, "anthropic-ratelimit-tokens-remaining")
+    tokens_reset = headers.get("anthropic-ratelimit-tokens-reset")
+    if tokens is None:  # input and output tokens are limited apart: the tighter one
+        pairs = [
+            (header_int(headers, f"anthropic-ratelimit-{k}-tokens-remaining"),
+             headers.get(f"anthropic-ratelimit-{k}-tokens-reset"))
+            for k in ("input", "output")
+        ]
+        pairs = [p for p in pairs if p[0] is not None]
+        if pairs:
+            tokens, tokens_reset = min(pairs, key=lambda p: p[0])
+    state = RateLimitState(
+        remaining_requests=header_int(headers, "anthropic-ratelimit-requests-remaining"),
+        remaining_tokens=tokens,
+        reset_requests_s=seconds_until(headers.get("anthropic-ratelimit-requests-reset")),
+        reset_tokens_s=seconds_until(tokens_reset),
+    )
+    return None if state == RateLimitState() else state
+
+
+class AnthropicBackend(Backend):
+    """One model behind Anthropic's messages API."""
+
+    provider = "anthropic"
+
+    def __init__(
+        self,
+        model_id: str,
+        *,
+        base_url: str | None = None,
+        timeout_s: float = 120.0,
+        **options: Any,
+    ) -> None:
+        super().__init__(model_id, **options)
+        self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
+        self.timeout_s = timeout_s
+        self._api_key = api_key_from_env("ANTHROPIC_API_KEY", provider="Anthropic")
+        self._clients: ClientPerLoop[Any] = ClientPerLoop(self._new_client)
+        self._limits: RateLimitState | None = None
+
+    def __repr__(self) -> str:  # never show the key
+        return f"AnthropicBackend(model_id={self.model_id!r}, base_url={self.base_url!r})"
+
+    def _new_client(self) -> Any:
+        import anthropic
+
+        return anthropic.AsyncAnthropic(
+            api_key=self._api_key,
+            base_url=self.base_url,
+            timeout=self.timeout_s,
+            max_retries=0,  # the shared retry loop in harness.runner rules
+        )
+
+    async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        import anthropic
+
+        body = request_body(self.model_id, messages, params)
+        args = {k: body[k] for k in _SDK_ARGS if k in body}
+        extra = {k: v for k, v in body.items() if k not in _SDK_ARGS}
+        client = self._clients.get()
+        try:
+            raw = await client.messages.with_raw_response.create(**args, extra_body=extra)
+        except anthropic.APIStatusError as exc:
+            self._observe(exc.response.headers)
+            raise self._classify(exc) from exc
+        self._observe(raw.headers)
+        http = raw.http_response
+        try:
+            data = http.json()
+        except ValueError as exc:
+            raise MalformedResponse(
+                f"HTTP {http.status_code} with a body that is not JSON: {http.text[:200]!r}"
+            ) from exc
+        return completion_from_body(data)
+
+    def _observe(self, headers: Any) -> None:
+        # the latest answer speaks for the account: no headers there means no known limit
+        self._limits = anthropic_rate_limit_state(headers)
+
+    def _classify(self, exc: Any) -> BaseException:
+        """No credit -> QuotaExhausted; a 400/413/422 -> ProviderRefusal; the rest as is."""
+        status = exc.status_code
+        message = getattr(exc, "api_message", None) or exc.message
+        kind = getattr(exc, "type", None)
+        if status == 402 or kind == "billing_error" or "credit balance" in message.lower():
+            return QuotaExhausted(message)
+        if status in (400, 413, 422):
+            return ProviderRefusal(message, finish_reason="error")
+        return exc
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        import anthropic
+
+        if isinstance(exc, anthropic.APIStatusError):
+            # 529 overloaded is a 5xx
+            return is_retryable_status(exc.status_code)
+        return isinstance(exc, anthropic.APIConnectionError | MalformedResponse | TimeoutError)
+
+    def retry_after(self, exc: BaseException) -> float | None:
+        response = getattr(exc, "response", None)
+        return parse_retry_after(getattr(response, "headers", None))
+
+    def rate_limit_state(self) -> RateLimitState | None:
+        return self._limits
+
+    async def aclose(self) -> None:
+        client = self._clients.take()
+        if client is not None:
+            await client.close()

@@ -1,0 +1,229 @@
+"""Google Gemini through google-genai (`genai.Client(...).aio.models.generate_content`).
+
+A safety block is an answer, not a failure: the study counted blocked prompts as
+'No Response', so a blocked prompt gives an empty text and a finish reason naming the
+block. Log-probabilities are asked for with `response_logprobs`/`logprobs`; a model that
+refuses them (400 'not enabled') raises LogprobsUnavailable, naming the sampling fallback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from backends.base import (
+    Backend,
+    Completion,
+    GenerationParams,
+    Message,
+    ProviderRefusal,
+    QuotaExhausted,
+)
+from backends.openai_chat import merge_logprobs
+from backends.provider_http import (
+    ClientPerLoop,
+    LogprobsUnavailable,
+    MalformedResponse,
+    api_key_from_env,
+    is_retryable_status,
+    parse_duration,
+    parse_retry_after,
+)
+
+#: Gemini returns at most 20 alternatives per token
+MAX_LOGPROBS = 20
+_LOGPROBS_REFUSED = re.compile(r"logprob\w*.*\bnot\b.*\b(enabled|supported)\b", re.I | re.S)
+#: quotas that only come back tomorrow: retrying them is waiting for hours
+_DAILY_QUOTA = re.compile(r"per\s*day", re.I)
+
+
+def contents_and_system(messages: list[Message]) -> tuple[list[dict[str, Any]], str | None]:
+    """Gemini's `contents` (roles user/model) and the system instruction, if any."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system") or None
+    contents = [
+        {"role": "model" if m["role"] == "assistant" else "user", "parts": [{"text": m["content"]}]}
+        for m in messages
+        if m["role"] != "system"
+    ]
+    return contents, system
+
+
+def completion_from_response(response: Any) -> Completion:
+    """A GenerateContentResponse -> Completion; a blocked prompt -> empty text."""
+    usage = response.usage_metadata
+    prompt_tokens = getattr(usage, "prompt_token_count", None)
+    thoughts = getattr(usage, "thoughts_token_count", None)
+    completion_tokens = getattr(usage, "candidates_token_count", None)
+    if thoughts:  # thinking tokens are billed as output
+        completion_tokens = (completion_tokens or 0) + thoughts
+    extras: dict[str, Any] = {"thoughts_tokens": thoughts} if thoughts else {}
+    feedback = response.prompt_feedback
+    if not response.candidates:
+        reason = getattr(feedback, "block_reason", None)
+        if reason is None:
+            raise MalformedResponse("Gemini answered with neither a candidate nor a block reason")
+        if feedback.block_reason_message:
+            extras["block_reason_message"] = feedback.block_reason_message
+        return Completion(
+            text="",
+            finish_reason=f"prompt_blocked:{_enum_name(reason)}",
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            model_version=response.model_version,
+            extras=extras,
+        )
+    cand = response.candidates[0]
+    parts = (cand.content.parts if cand.content else None) or []
+    text = "".join(p.text for p in parts if p.text and not p.thought)
+    thinking = "".join(p.text for p in parts if p.text and p.thought)
+    if cand.finish_message:
+        extras["finish_message"] = cand.finish_message
+    return Completion(
+        text=text,
+        finish_reason=_enum_name(cand.finish_reason) if cand.finish_reason else None,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        model_version=response.model_version,
+        reasoning=thinking or None,
+        first_token_logprobs=_first_token_logprobs(cand.logprobs_result),
+        extras=extras,
+    )
+
+
+def _enum_name(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def _first_token_logprobs(result: Any) -> dict[str, float] | None:
+    if result is None or not result.top_candidates:
+        return None
+    first = result.top_candidates[0].candidates or []
+    return merge_logprobs((c.token or "", c.log_probability) for c in first)
+
+
+def _retry_info_delay(details: Any) -> float | None:
+    """Seconds from a google.rpc.RetryInfo detail ("retryDelay": "30s")."""
+    for d in _error_details(details):
+        if str(d.get("@type", "")).endswith("RetryInfo"):
+            return parse_duration(str(d.get("retryDelay", "")))
+    return None
+
+
+def _error_details(details: Any) -> list[dict[str, Any]]:
+    error = details.get("error", details) if isinstance(details, dict) else {}
+    items = error.get("details") if isinstance(error, dict) else None
+    return [d for d in items or [] if isinstance(d, dict)]
+
+
+def _daily_quota(details: Any) -> bool:
+    for d in _error_details(details):
+        for v in d.get("violations") or []:
+            if isinstance(v, dict) and _DAILY_QUOTA.search(str(v.get("quotaId", ""))):
+                return True
+    return False
+
+
+class GeminiBackend(Backend):
+    """One Gemini model behind the Gemini Developer API."""
+
+    provider = "gemini"
+
+    def __init__(
+        self,
+        model_id: str,
+        *,
+        base_url: str | None = None,
+        timeout_s: float = 120.0,
+        **options: Any,
+    ) -> None:
+        super().__init__(model_id, **options)
+        # the SDK itself reads GOOGLE_GEMINI_BASE_URL when no base_url is given
+        self.base_url = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
+        self.timeout_s = timeout_s
+        self._api_key = api_key_from_env("GEMINI_API_KEY", "GOOGLE_API_KEY", provider="Gemini")
+        self._clients: ClientPerLoop[Any] = ClientPerLoop(self._new_client)
+
+    def __repr__(self) -> str:  # never show the key
+        return f"GeminiBackend(model_id={self.model_id!r}, base_url={self.base_url!r})"
+
+    def _new_client(self) -> Any:
+        from google import genai
+        from google.genai import types
+
+        http_options = types.HttpOptions(
+            base_url=self.base_url,
+            timeout=int(self.timeout_s * 1000),  # milliseconds
+            # one attempt: the shared retry loop in harness.runner rules
+            retry_options=types.HttpRetryOptions(attempts=1),
+        )
+        return genai.Client(api_key=self._api_key, vertexai=False, http_options=http_options)
+
+    def generation_config(self, system: str | None, params: GenerationParams) -> Any:
+        from google.genai import types
+
+        config: dict[str, Any] = {
+            "temperature": params.temperature,
+            "max_output_tokens": params.max_tokens,
+            "candidate_count": 1,
+        }
+        if system:
+            config["system_instruction"] = system
+        if params.seed is not None:
+            config["seed"] = params.seed
+        if params.top_p is not None:
+            config["top_p"] = params.top_p
+        if params.top_logprobs > 0:
+            config["response_logprobs"] = True
+            config["logprobs"] = min(params.top_logprobs, MAX_LOGPROBS)
+        return types.GenerateContentConfig(**config)
+
+    async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        from google.genai import errors
+
+        contents, system = contents_and_system(messages)
+        config = self.generation_config(system, params)  # outside the try: a bad value is ours
+        client = self._clients.get()
+        try:
+            response = await client.aio.models.generate_content(
+                model=self.model_id, contents=contents, config=config
+            )
+        except errors.ClientError as exc:
+            raise self._classify(exc, params) from exc
+        except ValueError as exc:  # the SDK's json.loads of a broken body
+            raise MalformedResponse(f"Gemini answered with a body that is not JSON: {exc}") from exc
+        return completion_from_response(response)
+
+    def _classify(self, exc: Any, params: GenerationParams) -> BaseException:
+        message = exc.message or str(exc)
+        if exc.code == 400 and params.top_logprobs > 0 and _LOGPROBS_REFUSED.search(message):
+            return LogprobsUnavailable(self.model_id, message)
+        if exc.code == 429 and _daily_quota(exc.details):
+            return QuotaExhausted(message)
+        if exc.code in (400, 422):
+            return ProviderRefusal(message, finish_reason="error")
+        return exc
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        import httpx2
+        from google.genai import errors
+
+        if isinstance(exc, errors.APIError):
+            # Google calls per-minute limits "quota" too: a 429 is a rate limit unless daily
+            return isinstance(exc.code, int) and is_retryable_status(exc.code)
+        return isinstance(
+            exc, httpx2.TransportError | MalformedResponse | TimeoutError | ConnectionError
+        )
+
+    def retry_after(self, exc: BaseException) -> float | None:
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+        asked = parse_retry_after(headers) if headers is not None else None
+        if asked is None:
+            asked = _retry_info_delay(getattr(exc, "details", None))
+        return asked
+
+    async def aclose(self) -> None:
+        client = self._clients.take()
+        if client is not None:
+            await client.aio.aclose()

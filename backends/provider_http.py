@@ -1,0 +1,173 @@
+"""What hosted providers' HTTP answers say, read the same way for every adapter.
+
+Retry-After headers, rate-limit headers, retryable status codes, the API key lookup and the
+SDK client held per event loop. Pure functions, no SDK imports: each adapter maps its SDK's
+exceptions onto these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import math
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Generic, TypeVar
+
+from backends.base import ProviderRefusal
+from harness.errors import UserError
+
+#: 408 request timeout, 409 conflict (e.g. a lock at the provider), 429 rate limited
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+
+class MalformedResponse(Exception):
+    """A 2xx answer whose body is not the JSON the protocol promises.
+
+    Treated as transient (a truncated body or a proxy's error page): the shared retry loop
+    tries again, and after the last attempt the row carries this message as its error.
+    """
+
+
+class LogprobsUnavailable(ProviderRefusal, UserError):
+    """The model refuses to return log-probabilities (e.g. Gemini's 400 'not enabled').
+
+    A ProviderRefusal, so the runner writes it as a row and never retries it; a UserError,
+    so a caller that needs log-probabilities stops with this one line.
+    """
+
+    def __init__(self, model_id: str, provider_message: str) -> None:
+        super().__init__(
+            f"{model_id} returns no log-probabilities ({provider_message}); use the sampling "
+            "estimate instead (--samples-per-item N)",
+            finish_reason="logprobs_unavailable",
+        )
+
+
+def is_retryable_status(status: int) -> bool:
+    """429 (rate limit), 408, 409 and every 5xx are worth another try."""
+    return status in RETRYABLE_STATUS or status >= 500
+
+
+def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `retry-after` (seconds or an HTTP date)."""
+    if not headers:
+        return None
+    ms = _header(headers, "retry-after-ms")
+    if ms is not None:
+        try:
+            value = float(ms) / 1000.0
+            return value if math.isfinite(value) and value >= 0 else None
+        except ValueError:
+            pass
+    raw = _header(headers, "retry-after")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+        return value if math.isfinite(value) and value >= 0 else None
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_tz(raw)
+    if parsed is None:
+        return None
+    return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)")
+_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6,
+                   "ns": 1e-9}
+
+
+def parse_duration(text: str | None) -> float | None:
+    """Seconds in a Go-style duration as OpenAI sends it ("1s", "6m0s", "20ms", "1h2m3.5s")."""
+    if text is None:
+        return None
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+
+
+def seconds_until(timestamp: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from `now` to an RFC 3339 time (Anthropic's *-reset headers); never negative."""
+    if not timestamp:
+        return None
+    try:
+        when = datetime.fromisoformat(timestamp.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def header_int(headers: Mapping[str, str] | None, name: str) -> int | None:
+    """An integer header, or None when absent or unreadable."""
+    raw = _header(headers, name) if headers else None
+    if raw is None:
+        return None
+    try:
+        return int(float(raw))
+    except ValueError:
+        return None
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    # SDK header objects are case-insensitive; a plain dict (tests, batch files) may not be
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name), None)
+    return value
+
+
+def api_key_from_env(*names: str, provider: str) -> str:
+    """The first of the env vars `names` that is set, or a UserError naming them."""
+    for name in names:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    wanted = " or ".join(names)
+    raise UserError(f"{provider} needs an API key: set {wanted} (export {names[0]}=...)")
+
+
+T = TypeVar("T")
+
+
+class ClientPerLoop(Generic[T]):
+    """One SDK client per running event loop.
+
+    An async SDK client keeps pooled connections bound to the loop that opened them; a
+    second `asyncio.run` (a resumed run in the same process) gets a fresh client.
+    """
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._factory = factory
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: T | None = None
+
+    def get(self) -> T:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client = self._factory()
+            self._loop = loop
+        return self._client
+
+    def take(self) -> T | None:
+        """The client made in the running loop (for closing it), forgetting it."""
+        client, self._client = self._client, None
+        try:
+            same_loop = self._loop is asyncio.get_running_loop()
+        except RuntimeError:
+            same_loop = False
+        self._loop = None
+        return client if same_loop else None

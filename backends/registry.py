@@ -1,0 +1,201 @@
+"""The backend registry: names users type, mapped to a provider and an exact model.
+
+The data lives in registry.json beside this module (users may extend it, or name their own
+file in CONTESTED_REGISTRY, merged over the shipped one). Nothing here imports a provider
+SDK or torch: `create_backend` imports the one adapter it needs, when it needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from backends.base import Backend, GenerationParams
+from harness.errors import UserError
+
+REGISTRY_PATH = Path(__file__).with_name("registry.json")
+REGISTRY_ENV = "CONTESTED_REGISTRY"
+
+#: provider name -> (module, class); imported only by create_backend
+ADAPTERS: dict[str, tuple[str, str]] = {
+    "openai": ("backends.openai_chat", "OpenAIChatBackend"),
+    "openai-compatible": ("backends.openai_chat", "OpenAIChatBackend"),
+    "openai-completions": ("backends.openai_completions", "OpenAICompletionsBackend"),
+    "anthropic": ("backends.anthropic_messages", "AnthropicBackend"),
+    "gemini": ("backends.gemini", "GeminiBackend"),
+    "hf": ("backends.huggingface", "HuggingFaceBackend"),
+}
+
+#: providers that run on the user's own hardware: no per-token price
+LOCAL_PROVIDERS = {"hf"}
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """One registry entry."""
+
+    name: str
+    provider: str
+    model_id: str | None
+    defaults: dict[str, Any] = field(default_factory=dict)
+    rpm: float | None = None
+    tpm: float | None = None
+    price_input: float | None = None  # USD per 1M input tokens
+    price_output: float | None = None  # USD per 1M output tokens
+    retired: bool = False
+    successor: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()  # command-line values the entry cannot do without
+    notes: str = ""
+    #: "package.module:Class" of a user's own adapter, instead of the provider's shipped one
+    adapter: str | None = None
+
+    @property
+    def price_per_1m(self) -> tuple[float, float] | None:
+        if self.price_input is None or self.price_output is None:
+            return (0.0, 0.0) if self.provider in LOCAL_PROVIDERS else None
+        return (self.price_input, self.price_output)
+
+    def params(self, **overrides: Any) -> GenerationParams:
+        """The entry's default parameters, with non-None overrides applied."""
+        known = GenerationParams.__dataclass_fields__
+        values = {k: v for k, v in self.defaults.items() if k in known}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return GenerationParams(**values)
+
+
+def _spec(name: str, entry: Any, source: Path) -> BackendSpec:
+    if not isinstance(entry, dict):
+        raise UserError(f"{source}: entry {name!r} must be a JSON object")
+    provider = entry.get("provider")
+    adapter = entry.get("adapter")
+    if adapter is not None and (not isinstance(adapter, str) or ":" not in adapter):
+        raise UserError(f"{source}: entry {name!r} has adapter {adapter!r}; write it as "
+                        "'package.module:ClassName'")
+    if provider not in ADAPTERS and adapter is None:
+        raise UserError(
+            f"{source}: entry {name!r} has provider {provider!r}; use one of "
+            + ", ".join(sorted(ADAPTERS))
+            + " (or name your own class in 'adapter')"
+        )
+    if "model_id" not in entry:
+        raise UserError(
+            f"{source}: entry {name!r} has no model_id; add it (null if --model is required)"
+        )
+    limits = entry.get("rate_limits") or {}
+    price = entry.get("price_per_1m") or {}
+    return BackendSpec(
+        name=name,
+        provider=provider,
+        model_id=entry["model_id"],
+        defaults=dict(entry.get("defaults") or {}),
+        rpm=limits.get("rpm"),
+        tpm=limits.get("tpm"),
+        price_input=price.get("input"),
+        price_output=price.get("output"),
+        retired=bool(entry.get("retired", False)),
+        successor=entry.get("successor"),
+        options=dict(entry.get("options") or {}),
+        requires=tuple(entry.get("requires") or ()),
+        notes=entry.get("notes", ""),
+        adapter=adapter,
+    )
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UserError(f"backend registry {path} does not exist; fix the path") from exc
+    except json.JSONDecodeError as exc:
+        raise UserError(f"backend registry {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise UserError(f"backend registry {path} must hold a JSON object of entries")
+    return data
+
+
+def load_registry(path: str | Path | None = None) -> dict[str, BackendSpec]:
+    """The shipped registry, with the entries of `path` (or $CONTESTED_REGISTRY) over it."""
+    entries: dict[str, tuple[Any, Path]] = {
+        k: (v, REGISTRY_PATH) for k, v in _read(REGISTRY_PATH).items()
+    }
+    extra = path if path is not None else os.environ.get(REGISTRY_ENV)
+    if extra:
+        p = Path(extra)
+        entries.update({k: (v, p) for k, v in _read(p).items()})
+    return {k: _spec(k, v, src) for k, (v, src) in entries.items() if not k.startswith("_")}
+
+
+def get_spec(name: str, registry: dict[str, BackendSpec] | None = None) -> BackendSpec:
+    """The entry called `name`, or a UserError listing the known names."""
+    registry = load_registry() if registry is None else registry
+    if name not in registry:
+        raise UserError(
+            f"unknown backend {name!r}; known backends: {', '.join(sorted(registry))} "
+            "(see scripts/generate.py --list)"
+        )
+    return registry[name]
+
+
+def create_backend(
+    name: str,
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    timeout_s: float = 120.0,
+    registry: dict[str, BackendSpec] | None = None,
+    **options: Any,
+) -> Backend:
+    """Build the adapter for registry entry `name`; `model` overrides its model id.
+
+    Extra keyword options (e.g. batch_size for a local model) override the entry's options.
+    """
+    spec = get_spec(name, registry)
+    model_id = model or spec.model_id
+    if "model" in spec.requires and not model:
+        raise UserError(f"backend {name!r} needs --model NAME (the model the server serves)")
+    # the OpenAI SDK's own variable counts as a given base URL
+    if "base_url" in spec.requires and not (base_url or os.environ.get("OPENAI_BASE_URL")):
+        raise UserError(f"backend {name!r} needs --base-url URL (e.g. http://localhost:8000/v1)")
+    if not model_id:
+        raise UserError(f"backend {name!r} has no model id; give --model NAME")
+    module_name, class_name = (
+        spec.adapter.split(":", 1) if spec.adapter else ADAPTERS[spec.provider]
+    )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UserError(
+            f"backend {name!r} needs {exc.name or module_name}, which is not installed; "
+            "run the README's set-up (pip install -r requirements.txt)"
+        ) from exc
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise UserError(f"backend {name!r}: {module_name} has no class {class_name}")
+    merged = {**spec.options, **{k: v for k, v in options.items() if v is not None}}
+    if spec.provider == "openai-compatible":
+        merged.setdefault("api_key_optional", True)
+    backend: Backend = cls(model_id, base_url=base_url, timeout_s=timeout_s, **merged)
+    backend.name = name  # type: ignore[attr-defined]
+    if getattr(backend, "base_url", None) is None:
+        backend.base_url = base_url  # type: ignore[attr-defined]
+    return backend
+
+
+def format_registry(registry: dict[str, BackendSpec] | None = None) -> str:
+    """A table of the registry for --list."""
+    registry = load_registry() if registry is None else registry
+    lines = [f"{'name':<24} {'provider':<19} {'model id':<44} {'$/1M in/out':<14} status"]
+    for spec in sorted(registry.values(), key=lambda s: (s.provider, s.name)):
+        price = spec.price_per_1m
+        cost = "-" if price is None else f"{price[0]:g}/{price[1]:g}"
+        if spec.provider in LOCAL_PROVIDERS:
+            cost = "local"
+        status = f"retired -> {spec.successor}" if spec.retired else ""
+        model_id = spec.model_id or "(--model NAME)"
+        lines.append(f"{spec.name:<24} {spec.provider:<19} {model_id:<44} {cost:<14} {status}")
+    return "\n".join(lines)

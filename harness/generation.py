@@ -1,0 +1,206 @@
+"""Response generation: prompts CSV -> requests -> one JSONL row per (id, sample).
+
+Everything that can be wrong with the input (file, columns, duplicate ids, unknown tasks,
+output path, backend name, missing key) is found here before the first request is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import random
+import re
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from backends.base import GenerationParams
+from backends.registry import BackendSpec, create_backend
+from harness.errors import UserError
+from harness.results import ResultsStore, key_by, read_jsonl
+from harness.runner import (
+    Request,
+    RunOptions,
+    RunSummary,
+    estimate_tokens,
+    pending_requests,
+    run_requests_async,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PROMPTS = REPO_ROOT / "Data" / "test_input.csv"
+GENERATIONS_DIR = REPO_ROOT / "results" / "generations"
+DEFAULT_CACHE = REPO_ROOT / "results" / "cache" / "responses.sqlite"
+CARRY_FIELDS = ("label", "task", "original_input", "format_number")
+ROW_KEY = ("id", "sample")
+
+
+def load_prompts(path: str | Path) -> list[dict[str, Any]]:
+    """Read a prompts CSV with at least `id` and `input`; ids are unique integers."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(
+            f"prompts file {path} does not exist; build it with scripts/create_test_dataset.py "
+            "or pass --prompts FILE"
+        )
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in ("id", "input") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise UserError(f"{path} has no column {', '.join(missing)}; a prompts file needs "
+                            "columns id and input")
+        rows = list(reader)
+    if not rows:
+        raise UserError(f"{path} holds no prompts")
+    seen: set[int] = set()
+    out = []
+    for n, row in enumerate(rows, start=2):
+        try:
+            row["id"] = int(row["id"])
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"{path} line {n}: id {row['id']!r} is not an integer") from exc
+        if row["id"] in seen:
+            raise UserError(f"{path} line {n}: duplicate id {row['id']}; ids must be unique")
+        seen.add(row["id"])
+        if not (row.get("input") or "").strip():
+            raise UserError(f"{path} line {n}: id {row['id']} has an empty input")
+        if row.get("format_number") not in (None, ""):
+            row["format_number"] = int(row["format_number"])
+        out.append(row)
+    return out
+
+
+def select_prompts(
+    rows: list[dict[str, Any]],
+    *,
+    tasks: list[str] | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Filter by task, draw `sample` prompts per task (seeded), then keep the first `limit`.
+
+    The file's order is kept, so the same arguments always give the same prompts.
+    """
+    if tasks:
+        known = {r.get("task") for r in rows}
+        unknown = [t for t in tasks if t not in known]
+        if unknown:
+            raise UserError(
+                f"unknown task {', '.join(unknown)}; tasks in the prompts file: "
+                + ", ".join(sorted(str(t) for t in known))
+            )
+        rows = [r for r in rows if r.get("task") in tasks]
+    if sample is not None:
+        by_task: dict[str, list[int]] = defaultdict(list)
+        for i, r in enumerate(rows):
+            by_task[str(r.get("task") or "")].append(i)
+        rng = random.Random(seed)
+        keep: set[int] = set()
+        for task in sorted(by_task):
+            idx = by_task[task]
+            keep.update(rng.sample(idx, min(sample, len(idx))))
+        rows = [r for i, r in enumerate(rows) if i in keep]
+    if limit is not None:
+        rows = rows[:limit]
+    return rows
+
+
+def build_requests(
+    rows: list[dict[str, Any]], params: GenerationParams, n_samples: int = 1
+) -> list[Request]:
+    """One request per (prompt, sample); a sample k > 0 gets seed + k so samples differ."""
+    out = []
+    for row in rows:
+        carry = {f: row[f] for f in CARRY_FIELDS if f in row}
+        for k in range(n_samples):
+            p = params
+            if params.seed is not None and k > 0:
+                p = replace(params, seed=params.seed + k)
+            out.append(Request(key={"id": row["id"], "sample": k},
+                               messages=[{"role": "user", "content": row["input"]}],
+                               carry=carry, params=p))
+    return out
+
+
+def default_out(backend: str, model: str | None = None) -> Path:
+    """results/generations/<backend>.jsonl, or <backend>__<model>.jsonl when --model is given."""
+    name = backend if not model else f"{backend}__{re.sub(r'[^A-Za-z0-9._-]+', '-', model)}"
+    return GENERATIONS_DIR / f"{name}.jsonl"
+
+
+@dataclass
+class DryRun:
+    """What a run would send, without sending it."""
+
+    requests: int
+    already_done: int
+    input_tokens: int
+    max_output_tokens: int
+    cost_usd: float | None
+    minutes_at_limits: float | None
+
+    def format(self) -> str:
+        cost = "unknown (no price in the registry)" if self.cost_usd is None else (
+            f"at most ${self.cost_usd:.2f}")
+        lines = [
+            f"requests to send: {self.requests} ({self.already_done} already done)",
+            f"estimated tokens: ~{self.input_tokens} in, at most {self.max_output_tokens} out",
+            f"estimated cost: {cost}",
+        ]
+        if self.minutes_at_limits is not None:
+            lines.append(f"time at the rate limits: at least {self.minutes_at_limits:.1f} min")
+        return "\n".join(lines)
+
+
+def dry_run(
+    spec: BackendSpec, requests: list[Request], out: Path, params: GenerationParams,
+    retry_errors: bool = False, rpm: float | None = None, tpm: float | None = None,
+) -> DryRun:
+    """Count and price the requests still to do (reads the output file, sends nothing)."""
+    done: set[tuple[Any, ...]] = set()
+    if out.exists():
+        key = key_by(*ROW_KEY)
+        done = {key(r) for r in read_jsonl(out) if not (retry_errors and r.get("error"))}
+    todo = [r for r in requests if (r.key["id"], r.key["sample"]) not in done]
+    tin = sum(estimate_tokens(r.messages, params) - params.max_tokens for r in todo)
+    tout = params.max_tokens * len(todo)
+    price = spec.price_per_1m
+    cost = None if price is None else (tin * price[0] + tout * price[1]) / 1e6
+    # the runner's token limiter counts each request's max_tokens, as providers do
+    spans = ([len(todo) / rpm] if rpm else []) + ([(tin + tout) / tpm] if tpm else [])
+    minutes = max(spans) if spans else None
+    return DryRun(len(todo), len(requests) - len(todo), tin, tout, cost, minutes)
+
+
+def run_generation(
+    spec: BackendSpec,
+    requests: list[Request],
+    out: Path,
+    params: GenerationParams,
+    options: RunOptions,
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    timeout_s: float = 120.0,
+    backend_options: dict[str, Any] | None = None,
+) -> RunSummary:
+    """Open the output (refusing an unwritable path), build the backend, run, close.
+
+    A rerun with nothing left to do returns at once, without loading a model or a client.
+    """
+    with ResultsStore(out, key_by(*ROW_KEY)) as store:
+        todo, skipped = pending_requests(requests, store, options.retry_errors)
+        if not todo:
+            return RunSummary(skipped=skipped)
+        backend = create_backend(spec.name, model=model, base_url=base_url, timeout_s=timeout_s,
+                                 registry={spec.name: spec}, **(backend_options or {}))
+
+        async def main() -> RunSummary:
+            try:
+                return await run_requests_async(backend, requests, store, params, options)
+            finally:
+                await backend.aclose()
+
+        return asyncio.run(main())

@@ -1,0 +1,485 @@
+"""The shared request runner: concurrency, rate limits, retries, cache and resumable rows.
+
+Adapters make one call and classify their errors; everything a long run needs around that
+call lives here once, for every provider. Each finished request is one row appended to a
+`ResultsStore` at once, so an interrupted run loses only the requests in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Hashable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+from tqdm.auto import tqdm
+
+from backends.base import (
+    Backend,
+    Completion,
+    GenerationParams,
+    Message,
+    ProviderRefusal,
+    QuotaExhausted,
+)
+from harness.cache import ResponseCache, request_key
+from harness.errors import UserError
+from harness.results import ResultsStore
+
+#: longest single back-off or proactive pause, so a bad header cannot stall a run for hours
+MAX_WAIT_S = 120.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    concurrency: int = 8
+    rpm: float | None = None  # requests per minute (aiolimiter)
+    tpm: float | None = None  # tokens per minute (aiolimiter, estimated tokens)
+    max_attempts: int = 6
+    retry_errors: bool = False  # redo rows whose `error` is set
+    cache_path: Path | None = None  # SQLite response cache; None = no cache
+    progress: bool = True
+    desc: str = "generate"
+    #: USD per 1M (input, output) tokens, for the summary's cost estimate; None = unknown
+    price_per_1m: tuple[float, float] | None = None
+    #: first back-off in seconds (tests shorten it)
+    backoff_initial_s: float = 1.0
+
+
+@dataclass
+class Request:
+    key: dict[str, Any]  # identifies the row, e.g. {"id": 17, "sample": 0}
+    messages: list[Message]
+    carry: dict[str, Any] = field(default_factory=dict)  # copied into the row unchanged
+    #: per-request parameters (e.g. a per-sample seed); None = the run's parameters
+    params: GenerationParams | None = None
+
+
+@dataclass
+class RunSummary:
+    done: int = 0  # rows written by this run (errors included)
+    skipped: int = 0  # requests already done in the store
+    errors: Counter[str] = field(default_factory=Counter)  # error rows by kind
+    refused: int = 0  # provider refusals / safety blocks, written as rows without error
+    cached: int = 0  # rows answered from the response cache
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    wall_s: float = 0.0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def format(self) -> str:
+        """A few lines for the end of a run."""
+        errs = ", ".join(f"{k}: {n}" for k, n in self.errors.most_common()) or "none"
+        cost = "unknown" if self.cost_usd is None else f"${self.cost_usd:.4f}"
+        return "\n".join(
+            [
+                f"done: {self.done} (from cache: {self.cached}; refused by provider: "
+                f"{self.refused}); skipped as already done: {self.skipped}",
+                f"errors: {sum(self.errors.values())} ({errs})",
+                f"tokens: {self.prompt_tokens} in + {self.completion_tokens} out",
+                f"estimated cost: {cost}",
+                f"wall time: {self.wall_s:.1f} s",
+            ]
+        )
+
+
+def estimate_tokens(messages: list[Message], params: GenerationParams) -> int:
+    """Rough token count of a request (4 characters a token, plus the output budget).
+
+    Providers count max_tokens against a tokens-per-minute limit, so we do too.
+    """
+    chars = sum(len(m.get("content", "")) for m in messages)
+    return chars // 4 + 4 * len(messages) + params.max_tokens
+
+
+def request_input(req: Request) -> str:
+    """The prompt text recorded in a row: the last user message."""
+    for m in reversed(req.messages):
+        if m.get("role") == "user":
+            return m.get("content", "")
+    return req.messages[-1].get("content", "") if req.messages else ""
+
+
+def make_rpm_limiter(rpm: float) -> AsyncLimiter:
+    """Requests spaced evenly, with a burst of at most a tenth of a second's worth.
+
+    A full-minute bucket would allow rpm requests at once and then trip a provider's
+    sliding window; this keeps every 60 s window at or under `rpm`.
+    """
+    burst = max(1.0, float(int(rpm / 600)))
+    rate = max(rpm - burst, rpm * 0.5)
+    return AsyncLimiter(burst, 60.0 * burst / rate)
+
+
+def make_tpm_limiter(tpm: float) -> AsyncLimiter:
+    """Tokens per minute, bursting at most a sixth of the minute's budget."""
+    return AsyncLimiter(max(1.0, tpm / 6), 10.0)
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _error_kind(exc: BaseException) -> str:
+    return type(exc).__name__
+
+
+class _Run:
+    """State of one run_requests call."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        store: ResultsStore,
+        params: GenerationParams,
+        options: RunOptions,
+    ) -> None:
+        self.backend = backend
+        self.store = store
+        self.params = params
+        self.options = options
+        self.summary = RunSummary()
+        self.sem = asyncio.Semaphore(max(1, options.concurrency))
+        self.rpm = make_rpm_limiter(options.rpm) if options.rpm else None
+        self.tpm = make_tpm_limiter(options.tpm) if options.tpm else None
+        self.cache = ResponseCache(options.cache_path) if options.cache_path else None
+        self.pause_until = 0.0  # monotonic time before which no request is sent
+        self.stopped = False  # set on QuotaExhausted: nothing more is sent
+        self.bar: Any = None
+        self.name = getattr(backend, "name", None) or backend.provider
+        self.base_url = getattr(backend, "base_url", None) or backend.options.get("base_url")
+
+    # ---- bookkeeping -------------------------------------------------------------------
+    def cache_key(self, req: Request) -> str:
+        return request_key(
+            provider=self.backend.provider,
+            base_url=self.base_url,
+            model_id=self.backend.model_id,
+            params=(req.params or self.params).to_dict(),
+            messages=req.messages,
+            sample=req.key.get("sample"),
+            extra={
+                # other repeat indices (e.g. a judge's eval number) are samples too
+                **{k: v for k, v in req.key.items() if k not in ("id", "sample")},
+                **(getattr(self.backend, "cache_identity", None) or {}),
+            },
+        )
+
+    def row(
+        self,
+        req: Request,
+        completion: Completion | None,
+        *,
+        error: str | None = None,
+        error_kind: str | None = None,
+        attempts: int = 0,
+        latency_s: float | None = None,
+        cached: bool = False,
+        provider_message: str | None = None,
+        finish_reason: str | None = None,
+    ) -> dict[str, Any]:
+        c = completion
+        row: dict[str, Any] = dict(req.key)
+        row.update(
+            backend=self.name,
+            model=self.backend.model_id,
+            model_version=c.model_version if c else None,
+            input=request_input(req),
+            response=c.text if c else ("" if provider_message is not None else None),
+            reasoning=c.reasoning if c else None,
+            finish_reason=c.finish_reason if c else finish_reason,
+            error=error,
+            error_kind=error_kind,
+            provider_message=provider_message,
+            prompt_tokens=c.prompt_tokens if c else None,
+            completion_tokens=c.completion_tokens if c else None,
+            latency_s=None if latency_s is None else round(latency_s, 4),
+            attempts=attempts,
+            cached=cached,
+            params=(req.params or self.params).to_dict(),
+            created_at=_utc_now(),
+        )
+        if c and c.extras:
+            row["extras"] = json.loads(json.dumps(c.extras, default=str))
+        row.update(req.carry)
+        return row
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.store.append(row)
+        s = self.summary
+        s.done += 1
+        if row.get("error"):
+            s.errors[row.get("error_kind") or "error"] += 1
+        if row.get("provider_message") is not None:
+            s.refused += 1
+        if row.get("cached"):
+            s.cached += 1
+        else:
+            s.prompt_tokens += row.get("prompt_tokens") or 0
+            s.completion_tokens += row.get("completion_tokens") or 0
+        if self.bar is not None:
+            self.bar.update(1)
+            if s.errors:
+                self.bar.set_postfix(errors=sum(s.errors.values()), refresh=False)
+
+    def store_completion(self, req: Request, c: Completion, attempts: int, latency: float) -> None:
+        if self.cache is not None:
+            self.cache.put(self.cache_key(req), _completion_to_dict(c))
+        self.write(self.row(req, c, attempts=attempts, latency_s=latency))
+
+    # ---- pacing ------------------------------------------------------------------------
+    async def pace(self, tokens: int) -> None:
+        """Wait for a proactive pause, then for the rate limiters."""
+        delay = self.pause_until - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if self.rpm is not None:
+            await self.rpm.acquire(1)
+        if self.tpm is not None:
+            await self.tpm.acquire(min(float(tokens), self.tpm.max_rate))
+
+    def observe_limits(self, tokens_per_request: int) -> None:
+        """After each response: if the provider says its budget is nearly spent, pause all
+        requests until its reset time rather than run into a 429."""
+        state = self.backend.rate_limit_state()
+        if state is None:
+            return
+        wait = 0.0
+        n = max(1, self.options.concurrency)
+        if state.remaining_requests is not None and state.remaining_requests <= n:
+            wait = max(wait, state.reset_requests_s or 1.0)
+        if state.remaining_tokens is not None and state.remaining_tokens <= n * tokens_per_request:
+            wait = max(wait, state.reset_tokens_s or 1.0)
+        if wait > 0:
+            self.pause_until = max(self.pause_until, time.monotonic() + min(wait, MAX_WAIT_S))
+
+    # ---- retries -----------------------------------------------------------------------
+    def wait_strategy(self) -> Any:
+        backoff = wait_exponential_jitter(
+            initial=self.options.backoff_initial_s, max=MAX_WAIT_S,
+            jitter=self.options.backoff_initial_s,
+        )
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            asked = self.backend.retry_after(exc) if exc is not None else None
+            if asked is not None:
+                asked = min(MAX_WAIT_S, max(0.0, asked))
+                # the limit is the account's, not this request's: hold back every request
+                self.pause_until = max(self.pause_until, time.monotonic() + asked)
+                # a little jitter spreads the concurrent retries
+                return asked * (1.0 + 0.1 * random.random())
+            return backoff(state)
+
+        return wait
+
+    def retrying(self) -> AsyncRetrying:
+        return AsyncRetrying(
+            retry=retry_if_exception(
+                lambda e: not isinstance(e, QuotaExhausted | ProviderRefusal)
+                and self.backend.is_retryable(e)
+            ),
+            stop=stop_after_attempt(max(1, self.options.max_attempts)),
+            wait=self.wait_strategy(),
+            reraise=True,
+        )
+
+    async def call(self, fn: Any, tokens: int, tries: _Attempts) -> tuple[Any, float]:
+        """Run `fn()` under the one retry policy; returns (result, latency of the last try)."""
+        async for attempt in self.retrying():
+            with attempt:
+                tries.n += 1
+                await self.pace(tokens)
+                if self.stopped:
+                    raise asyncio.CancelledError
+                t0 = time.monotonic()
+                try:
+                    result = await fn()
+                finally:
+                    self.observe_limits(tokens)
+                return result, time.monotonic() - t0
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    # ---- one request / one batch ---------------------------------------------------------
+    async def one(self, req: Request) -> None:
+        params = req.params or self.params
+        tokens = estimate_tokens(req.messages, params)
+        async with self.sem:
+            state = _Attempts()
+            try:
+                c, latency = await self.call(
+                    lambda: self.backend.complete(req.messages, params), tokens, state
+                )
+            except QuotaExhausted:
+                self.stopped = True
+                raise
+            except ProviderRefusal as exc:
+                self.write(
+                    self.row(req, None, attempts=state.n, provider_message=str(exc),
+                             finish_reason=exc.finish_reason)
+                )
+                return
+            except Exception as exc:  # noqa: BLE001 - any other failure becomes an error row
+                self.write(
+                    self.row(req, None, attempts=state.n, error=f"{_error_kind(exc)}: {exc}",
+                             error_kind=_error_kind(exc))
+                )
+                return
+            self.store_completion(req, c, state.n, latency)
+
+    async def batch(self, reqs: list[Request]) -> None:
+        params = reqs[0].params or self.params
+        tokens = sum(estimate_tokens(r.messages, params) for r in reqs)
+        async with self.sem:
+            state = _Attempts()
+            try:
+                cs, latency = await self.call(
+                    lambda: self.backend.complete_batch([r.messages for r in reqs], params),
+                    tokens,
+                    state,
+                )
+            except QuotaExhausted:
+                self.stopped = True
+                raise
+            except Exception as exc:  # noqa: BLE001 - the whole batch failed: one error row each
+                for r in reqs:
+                    self.write(
+                        self.row(r, None, attempts=state.n, error=f"{_error_kind(exc)}: {exc}",
+                                 error_kind=_error_kind(exc))
+                    )
+                return
+            for r, c in zip(reqs, cs, strict=True):
+                self.store_completion(r, c, state.n, latency / len(reqs))
+
+
+class _Attempts:
+    """Counts attempts made, so an error row can say how many it took."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+
+def _completion_to_dict(c: Completion) -> dict[str, Any]:
+    return asdict(c)
+
+
+def _completion_from_dict(d: dict[str, Any]) -> Completion:
+    known = Completion.__dataclass_fields__
+    return Completion(**{k: v for k, v in d.items() if k in known})
+
+
+def pending_requests(
+    requests: Sequence[Request], store: ResultsStore, retry_errors: bool
+) -> tuple[list[Request], int]:
+    """The requests still to do, and how many were skipped as done."""
+    done = store.done(include_errors=not retry_errors)
+    seen: set[Hashable] = set()
+    todo: list[Request] = []
+    skipped = 0
+    for req in requests:
+        k = store.key(req.key)
+        if k in seen:
+            raise ValueError(f"duplicate request key {req.key!r}")
+        seen.add(k)
+        if k in done:
+            skipped += 1
+        else:
+            todo.append(req)
+    return todo, skipped
+
+
+def _batches(reqs: list[Request], size: int, default: GenerationParams) -> list[list[Request]]:
+    """Groups of at most `size` requests sharing the same parameters (e.g. one sample seed)."""
+    groups: dict[GenerationParams, list[Request]] = {}
+    for r in reqs:
+        groups.setdefault(r.params or default, []).append(r)
+    return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
+
+
+async def run_requests_async(
+    backend: Backend,
+    requests: Sequence[Request],
+    store: ResultsStore,
+    params: GenerationParams,
+    options: RunOptions,
+) -> RunSummary:
+    """`run_requests` for callers already inside an event loop."""
+    t0 = time.monotonic()
+    todo, skipped = pending_requests(requests, store, options.retry_errors)
+    run = _Run(backend, store, params, options)
+    run.summary.skipped = skipped
+    # error rows about to be redone go in one rewrite, not one per row
+    store.drop([store.key(r.key) for r in todo])
+    try:
+        if options.progress:
+            run.bar = tqdm(total=len(requests), initial=run.summary.skipped, desc=options.desc,
+                           unit="req", dynamic_ncols=True)
+        # answers already in the cache cost nothing: write them first
+        to_send: list[Request] = []
+        for req in todo:
+            hit = run.cache.get(run.cache_key(req)) if run.cache is not None else None
+            if hit is None:
+                to_send.append(req)
+            else:
+                run.write(run.row(req, _completion_from_dict(hit), cached=True))
+        size = max(1, backend.preferred_batch_size)
+        if size > 1:
+            jobs = [run.batch(b) for b in _batches(to_send, size, params)]
+        else:
+            jobs = [run.one(r) for r in to_send]
+        tasks = [asyncio.ensure_future(j) for j in jobs]
+        try:
+            await asyncio.gather(*tasks)
+        except QuotaExhausted as exc:
+            raise UserError(
+                f"{run.name}: the account's quota is used up ({exc}); add credit or use "
+                "another key, then rerun the same command to resume"
+            ) from exc
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        if run.bar is not None:
+            run.bar.close()
+        if run.cache is not None:
+            run.cache.close()
+    s = run.summary
+    if options.price_per_1m is not None:
+        pin, pout = options.price_per_1m
+        s.cost_usd = (s.prompt_tokens * pin + s.completion_tokens * pout) / 1e6
+    s.wall_s = time.monotonic() - t0
+    return s
+
+
+def run_requests(
+    backend: Backend,
+    requests: Sequence[Request],
+    store: ResultsStore,
+    params: GenerationParams,
+    options: RunOptions,
+) -> RunSummary:
+    """Send every request not already done in `store`; one row per request as it completes.
+
+    Raises UserError when the provider says the account's quota is used up. The backend stays
+    open (the caller closes it with `aclose`).
+    """
+    return asyncio.run(run_requests_async(backend, requests, store, params, options))

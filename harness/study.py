@@ -1,0 +1,286 @@
+"""A whole study as a list of script invocations, run stage by stage and resumable.
+
+Each stage is one command line of a script in scripts/, so a study config says nothing the
+scripts do not, and any stage can be rerun by hand. A finished stage is recorded with a
+fingerprint of its command and of its input files; a rerun skips it while both are unchanged,
+and each script resumes its own partial work, so an interrupted study loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import UserError
+from sources.manifest import MIRROR_ENV, REPO_ROOT
+
+SCRIPTS = REPO_ROOT / "scripts"
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    script: str
+    args: tuple[str, ...]
+    inputs: tuple[Path, ...] = ()  # files whose change makes the stage run again
+    optional_reason: str | None = None  # set: the stage is skipped, and the report says why
+    dry_run_args: tuple[str, ...] | None = None  # run with these under --dry-run to estimate
+
+    def argv(self, dry_run: bool = False) -> list[str]:
+        extra = self.dry_run_args if dry_run and self.dry_run_args is not None else ()
+        return [sys.executable, str(SCRIPTS / self.script), *self.args, *extra]
+
+    def display(self) -> str:
+        return " ".join(shlex.quote(a) for a in ["python", f"scripts/{self.script}", *self.args])
+
+
+@dataclass
+class StudyConfig:
+    """A study config (YAML). Paths are relative to the repository root."""
+
+    name: str
+    results_dir: Path
+    reports_dir: Path
+    mirror: Path | None = None
+    neutrality: dict[str, Any] | None = None
+    pluralism: dict[str, Any] | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+KNOWN_KEYS = {"name", "results_dir", "reports_dir", "mirror", "neutrality", "pluralism"}
+
+
+def load_config(path: Path, overrides: dict[str, Any] | None = None) -> StudyConfig:
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise UserError(f"config {path} does not exist; see configs/ for examples") from exc
+    except yaml.YAMLError as exc:
+        raise UserError(f"config {path} is not valid YAML: {exc}") from exc
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    unknown = set(raw) - KNOWN_KEYS
+    if unknown:
+        raise UserError(f"config {path}: unknown key(s) {sorted(unknown)}; "
+                        f"known: {sorted(KNOWN_KEYS)}")
+    mirror = raw.get("mirror") or os.environ.get(MIRROR_ENV)
+    return StudyConfig(
+        name=raw.get("name", Path(path).stem),
+        results_dir=Path(raw.get("results_dir", f"results/{Path(path).stem}")),
+        reports_dir=Path(raw.get("reports_dir", f"reports/{Path(path).stem}")),
+        mirror=Path(mirror) if mirror else None,
+        neutrality=raw.get("neutrality"),
+        pluralism=raw.get("pluralism"),
+        raw=raw,
+    )
+
+
+def fingerprint(stage: Stage) -> str:
+    """Changes when the command or any input file (size, modification time) changes."""
+    digest = hashlib.sha256(json.dumps([stage.script, *stage.args]).encode())
+    for path in stage.inputs:
+        stat = path.stat() if path.exists() else None
+        digest.update(f"{path}:{stat.st_size if stat else -1}:{stat.st_mtime_ns if stat else -1}"
+                      .encode())
+    return digest.hexdigest()
+
+
+class StageLog:
+    """<results_dir>/stages.json: the fingerprint of every finished stage."""
+
+    def __init__(self, results_dir: Path) -> None:
+        self.path = results_dir / "stages.json"
+        self.done: dict[str, dict[str, Any]] = (
+            json.loads(self.path.read_text()) if self.path.exists() else {}
+        )
+
+    def is_done(self, stage: Stage) -> bool:
+        return self.done.get(stage.name, {}).get("fingerprint") == fingerprint(stage)
+
+    def mark_done(self, stage: Stage, seconds: float) -> None:
+        self.done[stage.name] = {"fingerprint": fingerprint(stage), "seconds": round(seconds, 1),
+                                 "command": stage.display()}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.done, indent=1))
+        tmp.replace(self.path)
+
+
+def run_stages(
+    stages: list[Stage],
+    results_dir: Path,
+    *,
+    dry_run: bool = False,
+    echo: Callable[[str], None] = print,
+    runner: Callable[[list[str]], int] | None = None,
+) -> dict[str, str]:
+    """Run each stage in order; returns stage name -> "ran" | "skipped (done)" | reason."""
+    run = runner or (lambda argv: subprocess.run(argv, cwd=REPO_ROOT).returncode)
+    log = StageLog(results_dir)
+    outcome: dict[str, str] = {}
+    for stage in stages:
+        if stage.optional_reason:
+            echo(f"[{stage.name}] skipped: {stage.optional_reason}")
+            outcome[stage.name] = stage.optional_reason
+            continue
+        if dry_run:
+            echo(f"[{stage.name}] {stage.display()}")
+            if stage.dry_run_args is not None:
+                run(stage.argv(dry_run=True))
+            outcome[stage.name] = "dry run"
+            continue
+        if log.is_done(stage):
+            echo(f"[{stage.name}] done already")
+            outcome[stage.name] = "skipped (done)"
+            continue
+        echo(f"[{stage.name}] {stage.display()}")
+        start = time.monotonic()
+        code = run(stage.argv())
+        if code != 0:
+            raise UserError(f"stage '{stage.name}' failed (exit {code}); fix the error above and "
+                            "rerun the same command: finished work is kept")
+        log.mark_done(stage, time.monotonic() - start)
+        outcome[stage.name] = "ran"
+    return outcome
+
+
+def _flag_args(options: dict[str, Any], allowed: dict[str, str]) -> list[str]:
+    """Config options -> CLI flags, e.g. {"max_tokens": 200} -> ["--max-tokens", "200"]."""
+    args: list[str] = []
+    for key, value in options.items():
+        if key not in allowed:
+            raise UserError(f"unknown option '{key}'; known: {sorted(allowed)}")
+        if value is None or value is False:
+            continue
+        args += [allowed[key]] if value is True else [allowed[key], str(value)]
+    return args
+
+
+GENERATION_OPTIONS = {
+    "max_tokens": "--max-tokens", "temperature": "--temperature", "batch_size": "--batch-size",
+    "concurrency": "--concurrency", "rpm": "--rpm", "tpm": "--tpm", "n_samples": "--n-samples",
+    "base_url": "--base-url", "batch_api": "--batch-api", "tasks": "--tasks",
+}
+ANNOTATION_OPTIONS = {
+    "n_evals": "--n-evals", "max_reparse": "--max-reparse", "concurrency": "--concurrency",
+    "rpm": "--rpm", "tpm": "--tpm", "base_url": "--base-url", "templates": "--templates",
+    "batch_api": "--batch-api", "max_tokens": "--max-tokens", "batch_size": "--batch-size",
+}
+DISTRIBUTION_OPTIONS = {
+    "reps": "--reps", "limit": "--limit", "batch_size": "--batch-size", "seed": "--seed",
+    "templates": "--templates", "samples_per_item": "--samples-per-item",
+}
+
+
+def neutrality_stages(config: StudyConfig) -> list[Stage]:
+    if not config.neutrality:
+        return []
+    spec = dict(config.neutrality)
+    results, reports = config.results_dir, config.reports_dir
+    test_set = results / "test_input.csv"
+    models = spec.pop("models", [])
+    judge = spec.pop("judge", None)
+    sample = spec.pop("sample_per_task", None)
+    seed = spec.pop("seed", 0)
+    templates = spec.pop("templates", None)
+    generation = spec.pop("generation", {}) or {}
+    annotation = spec.pop("annotation", {}) or {}
+    if spec:
+        raise UserError(f"config 'neutrality': unknown key(s) {sorted(spec)}")
+    stages = [Stage("test-set", "create_test_dataset.py",
+                    ("--out", str(test_set),
+                     *(("--templates", str(templates)) if templates else ())),
+                    inputs=(Path(templates),) if templates else ())]
+    select = ("--sample", str(sample), "--seed", str(seed)) if sample else ()
+    annotation_files = []
+    for model in models:
+        generations = results / "generations" / f"{model}.jsonl"
+        stages.append(Stage(
+            f"generate:{model}", "generate.py",
+            ("--backend", model, "--prompts", str(test_set), "--out", str(generations),
+             *select, *_flag_args(generation, GENERATION_OPTIONS)),
+            inputs=(test_set,), dry_run_args=("--dry-run",)))
+        if judge:
+            annotations = results / "annotations" / f"{model}__{judge}.jsonl"
+            annotation_files.append(annotations)
+            stages.append(Stage(
+                f"annotate:{model}", "annotate.py",
+                ("--judge", judge, "--generations", str(generations), "--out", str(annotations),
+                 *_flag_args(annotation, ANNOTATION_OPTIONS)),
+                inputs=(generations,), dry_run_args=("--dry-run",)))
+    if annotation_files:
+        stages.append(Stage(
+            "analyze-neutrality", "analyze_neutrality.py",
+            (*map(str, annotation_files), "--prompts", str(test_set),
+             "--out", str(reports / "neutrality")),
+            inputs=tuple(annotation_files)))
+    return stages
+
+
+def pluralism_stages(config: StudyConfig) -> list[Stage]:
+    spec = dict(config.pluralism or {})
+    results, reports = config.results_dir, config.reports_dir
+    collection = spec.pop("collection", {}) or {}
+    pairs = spec.pop("pairs", []) or []
+    mpi = spec.pop("mpi", None)
+    globalqa = spec.pop("globalqa", None)
+    if spec:
+        raise UserError(f"config 'pluralism': unknown key(s) {sorted(spec)}")
+    stages: list[Stage] = []
+    outputs: dict[str, list[Path]] = {"mpi": [], "globalqa": []}  # files the analysis reads
+    for dataset, block, script in (("mpi", mpi, "create_model_response_mpi.py"),
+                                   ("globalqa", globalqa, "create_model_response_globalqa.py")):
+        if not block:
+            continue
+        block = dict(block)
+        models = block.pop("models", [])
+        data = block.pop("data", None)
+        countries = block.pop("countries", None)
+        block.pop("human", None)  # read by the analysis stage below
+        skip = None
+        if dataset == "globalqa" and data and not Path(data).exists():
+            skip = (f"GlobalOpinionQA data {data} not found; download it (see README) "
+                    "to run this stage")
+        elif dataset == "globalqa" and not data:
+            skip = "no GlobalOpinionQA data given (pluralism.globalqa.data)"
+        save_dir = results / "distributions" / dataset
+        for model in models:
+            if not skip:
+                outputs[dataset].append(save_dir / f"{model}.jsonl")
+            stages.append(Stage(
+                f"{dataset}:{model}", script,
+                ("--backend", model, "--save_dir", str(save_dir),
+                 *(("--data_dir", str(data)) if data else ()),
+                 *(("--countries", ",".join(countries)) if countries else ()),
+                 *_flag_args({**collection, **block}, DISTRIBUTION_OPTIONS)),
+                inputs=(Path(data),) if data and not skip else (),
+                optional_reason=skip))
+    args: list[str] = []
+    for dataset, files in outputs.items():
+        if files:
+            args += [f"--{dataset}", *map(str, files)]
+    if mpi and mpi.get("human"):
+        args += ["--mpi-human", str(mpi["human"])]
+    for pretrained, aligned in pairs:
+        args += ["--pair", f"{pretrained}:{aligned}"]
+    if args:
+        stages.append(Stage("analyze-distributions", "analyze_distributions.py",
+                            (*args, "--out", str(reports / "distributions")),
+                            inputs=tuple(f for files in outputs.values() for f in files)))
+    return stages
+
+
+def study_stages(config: StudyConfig) -> list[Stage]:
+    fetch = Stage("fetch", "fetch_data.py",
+                  ("--mirror", str(config.mirror)) if config.mirror else ())
+    return [fetch, *neutrality_stages(config), *pluralism_stages(config)]

@@ -1,0 +1,122 @@
+"""Collect model responses to the test set into results/generations/<backend>.jsonl.
+
+    python scripts/generate.py --list
+    python scripts/generate.py --backend smollm2-135m-instruct --sample 5 --seed 0
+    python scripts/generate.py --backend gpt-4o --dry-run
+    python scripts/generate.py --backend openai-compatible \\
+        --model meta-llama/Llama-3.3-70B-Instruct --base-url http://localhost:8000/v1
+
+Rerunning the same command resumes: finished (id, sample) pairs are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from backends.registry import format_registry, get_spec, load_registry
+from harness.cli import run_main
+from harness.generation import (
+    DEFAULT_CACHE,
+    DEFAULT_PROMPTS,
+    build_requests,
+    default_out,
+    dry_run,
+    load_prompts,
+    run_generation,
+    select_prompts,
+)
+from harness.runner import RunOptions
+
+DEFAULT_BACKEND = "smollm2-135m-instruct"
+
+
+def positive(kind: type) -> object:
+    def parse(text: str) -> object:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--backend", default=DEFAULT_BACKEND,
+                   help=f"registry name (default: {DEFAULT_BACKEND}; see --list)")
+    p.add_argument("--model", help="model id to send instead of the registry's")
+    p.add_argument("--base-url", help="API base URL (proxies, OpenAI-compatible servers)")
+    p.add_argument("--registry", type=Path, help="extra registry JSON merged over the shipped one")
+    p.add_argument("--list", action="store_true", help="print the registry and exit")
+    p.add_argument("--prompts", type=Path, default=DEFAULT_PROMPTS,
+                   help="CSV with id and input columns (default: Data/test_input.csv)")
+    p.add_argument("--out", type=Path,
+                   help="output JSONL (default: results/generations/<backend>.jsonl)")
+    p.add_argument("--concurrency", type=positive(int),
+                   help="requests in flight (default 8; 1 for local models)")
+    p.add_argument("--rpm", type=positive(float), help="requests per minute (default: registry)")
+    p.add_argument("--tpm", type=positive(float), help="tokens per minute (default: registry)")
+    p.add_argument("--max-attempts", type=positive(int), default=6)
+    p.add_argument("--retry-errors", action="store_true", help="redo rows that hold an error")
+    p.add_argument("--no-cache", action="store_true", help="bypass the SQLite response cache")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="response cache file")
+    p.add_argument("--limit", type=positive(int), help="only the first N selected prompts")
+    p.add_argument("--sample", type=positive(int), help="N prompts per task, drawn with --seed")
+    p.add_argument("--seed", type=int, help="seed for --sample (default 0) and for sampling")
+    p.add_argument("--tasks", help="comma-separated tasks to keep, e.g. voting_questions")
+    p.add_argument("--temperature", type=float, help="default: registry (0 for most)")
+    p.add_argument("--max-tokens", type=positive(int), help="default: registry")
+    p.add_argument("--n-samples", type=positive(int), default=1, help="answers per prompt")
+    p.add_argument("--batch-size", type=positive(int),
+                   help="prompts per forward pass for local models (default 8)")
+    p.add_argument("--timeout", type=positive(float), default=120.0, help="seconds per request")
+    p.add_argument("--dry-run", action="store_true",
+                   help="count requests, estimate tokens and cost, send nothing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    registry = load_registry(args.registry)
+    if args.list:
+        print(format_registry(registry))
+        return 0
+    spec = get_spec(args.backend, registry)
+    if spec.retired:
+        print(f"note: {spec.name} ({spec.model_id}) is retired by its provider; "
+              f"its successor is {spec.successor}")
+    rows = load_prompts(args.prompts)
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    rows = select_prompts(rows, tasks=tasks, sample=args.sample, seed=args.seed or 0,
+                          limit=args.limit)
+    params = spec.params(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
+    requests = build_requests(rows, params, args.n_samples)
+    out = args.out or default_out(spec.name, args.model)
+    local = spec.provider == "hf"
+    rpm = args.rpm if args.rpm is not None else (None if local else spec.rpm)
+    tpm = args.tpm if args.tpm is not None else (None if local else spec.tpm)
+
+    if args.dry_run:
+        print(f"backend: {spec.name} ({args.model or spec.model_id}); output: {out}")
+        print(dry_run(spec, requests, out, params, args.retry_errors, rpm, tpm).format())
+        return 0
+
+    options = RunOptions(
+        concurrency=args.concurrency or (1 if local else 8),
+        rpm=rpm, tpm=tpm, max_attempts=args.max_attempts, retry_errors=args.retry_errors,
+        cache_path=None if args.no_cache else args.cache, progress=not args.no_progress,
+        desc=spec.name, price_per_1m=spec.price_per_1m,
+    )
+    backend_options = {"batch_size": args.batch_size or 8} if local else {}
+    summary = run_generation(spec, requests, out, params, options, model=args.model,
+                             base_url=args.base_url, timeout_s=args.timeout,
+                             backend_options=backend_options)
+    print(summary.format())
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

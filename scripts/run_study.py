@@ -1,0 +1,40 @@
+"""Run a whole study from a config, stage by stage; rerunning resumes where it stopped.
+
+    python scripts/run_study.py                                  # the demo: embedded model, no key
+    python scripts/run_study.py --config configs/neutrality_study.yaml --dry-run
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness.cli import run_main
+from harness.study import load_config, run_stages, study_stages
+from sources.manifest import REPO_ROOT
+
+DEMO_CONFIG = REPO_ROOT / "configs" / "demo.yaml"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=DEMO_CONFIG)
+    parser.add_argument("--mirror", type=Path,
+                        help="copy the raw data from this folder instead of downloading it")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print each stage's command and estimated requests and cost; "
+                             "send nothing")
+    args = parser.parse_args(argv)
+
+    config = load_config(args.config, {"mirror": str(args.mirror) if args.mirror else None})
+    outcome = run_stages(study_stages(config), config.results_dir, dry_run=args.dry_run)
+    if not args.dry_run:
+        ran = sum(v == "ran" for v in outcome.values())
+        print(f"study '{config.name}': {ran} stage(s) ran, "
+              f"{sum(v == 'skipped (done)' for v in outcome.values())} were done already; "
+              f"reports in {config.reports_dir}/")
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

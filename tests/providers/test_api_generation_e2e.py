@@ -1,0 +1,178 @@
+"""scripts/generate.py and harness.runner.run_requests against the fake provider.
+
+The real SDK clients, the real runner (retries, pauses, resume), real JSONL rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import importlib.util
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from backends.anthropic_messages import AnthropicBackend
+from backends.base import GenerationParams
+from harness.errors import UserError
+from harness.results import ResultsStore, key_by, read_jsonl
+from harness.runner import Request, RunOptions, run_requests_async
+from tests.fakes.server import FakeServer
+
+REPO = Path(__file__).resolve().parents[2]
+N = 8
+
+
+def load_generate():
+    spec = importlib.util.spec_from_file_location("generate_script", REPO / "scripts" /
+                                                  "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def prompts(tmp_path: Path) -> Path:
+    path = tmp_path / "prompts.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, ["id", "input", "label", "task", "original_input",
+                                "format_number"])
+        w.writeheader()
+        for i in range(N):
+            w.writerow({"id": i, "input": f"Question number {i}?", "label": "refusal",
+                        "task": "unsafe_questions", "original_input": f"q{i}",
+                        "format_number": 0})
+    return path
+
+
+def generate(fake: FakeServer, prompts: Path, out: Path, *extra: str,
+             backend: str = "gpt-4o") -> None:
+    base = fake.url + "/v1" if backend.startswith("gpt") else fake.url
+    load_generate().main(["--backend", backend, "--base-url", base, "--prompts", str(prompts),
+                          "--out", str(out), "--no-progress", "--rpm", "60000", "--tpm", "1e9",
+                          *extra])
+
+
+def rows_by_id(out: Path) -> dict[int, dict]:
+    rows = list(read_jsonl(out))
+    counts = Counter(r["id"] for r in rows)
+    assert all(n == 1 for n in counts.values()), f"duplicate rows: {counts}"
+    return {r["id"]: r for r in rows}
+
+
+def test_429s_then_success_give_complete_rows(fake, prompts, tmp_path, api_keys) -> None:
+    fake.state.model_version = "gpt-4o-2024-08-06"
+    fake.state.push("rate_limit", times=2, retry_after=0.05)
+    out = tmp_path / "gen.jsonl"
+    generate(fake, prompts, out, "--no-cache", "--concurrency", "1")
+    rows = rows_by_id(out)
+    assert sorted(rows) == list(range(N))
+    assert len(fake.state.requests) == N + 2  # two 429s, each retried once
+    assert rows[0]["attempts"] == 3 and all(rows[i]["attempts"] == 1 for i in range(1, N))
+    r = rows[5]
+    assert r["response"] == "echo: Question number 5?"
+    assert (r["model"], r["model_version"]) == ("gpt-4o-2024-08-06", "gpt-4o-2024-08-06")
+    assert r["error"] is None and r["finish_reason"] == "stop"
+    assert (r["label"], r["task"], r["original_input"]) == ("refusal", "unsafe_questions", "q5")
+    text = out.read_text()
+    assert not any(key in text for key in api_keys.values())
+
+
+def test_quota_stops_the_run_and_a_rerun_resumes_without_repeats(fake, prompts, tmp_path
+                                                                 ) -> None:
+    fake.state.push("headers", times=3)  # three plain answers
+    fake.state.push("quota")
+    out = tmp_path / "gen.jsonl"
+    with pytest.raises(UserError, match="quota"):
+        generate(fake, prompts, out, "--no-cache", "--concurrency", "1")
+    assert sorted(rows_by_id(out)) == [0, 1, 2]
+    assert len(fake.state.requests) == 4  # the quota answer is not retried
+    generate(fake, prompts, out, "--no-cache", "--concurrency", "4")
+    rows = rows_by_id(out)
+    assert sorted(rows) == list(range(N))
+    assert len(fake.state.requests) == 4 + (N - 3)  # only the missing ones were asked
+    sent = [r.body["messages"][-1]["content"] for r in fake.state.requests]
+    assert len(set(sent[:3] + sent[4:])) == N
+
+
+def test_error_rows_are_redone_with_retry_errors(fake, prompts, tmp_path) -> None:
+    fake.state.push("server_error", times=2, retry_after=0.01)
+    out = tmp_path / "gen.jsonl"
+    generate(fake, prompts, out, "--no-cache", "--concurrency", "1", "--max-attempts", "2")
+    rows = rows_by_id(out)
+    assert rows[0]["error"].startswith("InternalServerError")
+    assert rows[0]["attempts"] == 2 and rows[0]["response"] is None
+    generate(fake, prompts, out, "--no-cache")  # without the flag nothing is redone
+    assert len(fake.state.requests) == N + 1
+    generate(fake, prompts, out, "--no-cache", "--retry-errors")
+    rows = rows_by_id(out)
+    assert len(rows) == N and rows[0]["error"] is None
+    assert rows[0]["response"] == "echo: Question number 0?"
+    assert len(fake.state.requests) == N + 2
+
+
+def test_refusal_is_a_row_with_the_providers_message(fake, prompts, tmp_path) -> None:
+    fake.state.push("bad_request", message="Flagged by the content filter.")
+    out = tmp_path / "gen.jsonl"
+    generate(fake, prompts, out, "--no-cache", "--concurrency", "1")
+    r = rows_by_id(out)[0]
+    assert (r["response"], r["error"], r["finish_reason"]) == ("", None, "content_filter")
+    assert r["provider_message"] == "Flagged by the content filter."
+    assert r["attempts"] == 1
+
+
+def test_gemini_safety_block_is_an_empty_response_row(fake, prompts, tmp_path) -> None:
+    fake.state.push("safety_block")
+    out = tmp_path / "gen.jsonl"
+    generate(fake, prompts, out, "--no-cache", "--concurrency", "1",
+             backend="gemini-2.5-flash")
+    rows = rows_by_id(out)
+    assert (rows[0]["response"], rows[0]["error"]) == ("", None)
+    assert rows[0]["finish_reason"] == "prompt_blocked:SAFETY"
+    assert rows[1]["response"] == "echo: Question number 1?"
+
+
+def test_rerun_into_a_new_file_is_answered_from_the_cache(fake, prompts, tmp_path) -> None:
+    cache = tmp_path / "cache.sqlite"
+    generate(fake, prompts, tmp_path / "a.jsonl", "--cache", str(cache))
+    generate(fake, prompts, tmp_path / "b.jsonl", "--cache", str(cache))
+    assert len(fake.state.requests) == N
+    a, b = rows_by_id(tmp_path / "a.jsonl"), rows_by_id(tmp_path / "b.jsonl")
+    assert [b[i]["response"] for i in range(N)] == [a[i]["response"] for i in range(N)]
+    assert all(b[i]["cached"] for i in range(N))
+
+
+def test_rate_limit_headers_make_the_runner_wait_before_a_429(fake, prompts, tmp_path) -> None:
+    # the first answer says no requests are left for 400 ms: the next request waits for that
+    fake.state.push("headers", headers={"x-ratelimit-remaining-requests": "0",
+                                        "x-ratelimit-reset-requests": "400ms"})
+    generate(fake, prompts, tmp_path / "gen.jsonl", "--no-cache", "--concurrency", "1",
+             "--limit", "3")
+    times = [r.at for r in fake.state.requests]
+    assert len(times) == 3
+    assert 0.38 <= times[1] - times[0] < 0.9
+    assert times[2] - times[1] < 0.3  # later answers carry no such header
+
+
+def test_anthropic_rows_through_run_requests_after_overload(fake, tmp_path) -> None:
+    fake.state.push("overloaded", retry_after=0.02)
+    backend = AnthropicBackend("claude-x", base_url=fake.url)
+    reqs = [Request(key={"id": i, "sample": 0}, messages=[{"role": "user", "content": f"q{i}"}],
+                    carry={"task": "t"}) for i in range(4)]
+
+    async def run():
+        with ResultsStore(tmp_path / "r.jsonl", key_by("id", "sample")) as store:
+            try:
+                return await run_requests_async(backend, reqs, store, GenerationParams(),
+                                                RunOptions(concurrency=2, progress=False))
+            finally:
+                await backend.aclose()
+
+    summary = asyncio.run(run())
+    assert (summary.done, sum(summary.errors.values())) == (4, 0)
+    rows = rows_by_id(tmp_path / "r.jsonl")
+    assert sorted(r["attempts"] for r in rows.values()) == [1, 1, 1, 2]
+    assert {r["response"] for r in rows.values()} == {f"echo: q{i}" for i in range(4)}
+    assert json.loads(json.dumps(rows[0]))["task"] == "t"

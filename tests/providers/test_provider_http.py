@@ -1,0 +1,70 @@
+"""Header parsing shared by the adapters: Retry-After, OpenAI durations, Anthropic reset times."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from backends.provider_http import (
+    api_key_from_env,
+    is_retryable_status,
+    parse_duration,
+    parse_retry_after,
+    seconds_until,
+)
+from harness.errors import UserError
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("1s", 1.0), ("6m0s", 360.0), ("20ms", 0.02), ("1h2m3.5s", 3723.5), ("0.5", 0.5),
+     ("59.3s", 59.3)],
+)
+def test_parse_duration_reads_openai_reset_formats(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["soon", "", "5 minutes", "3x", None])
+def test_parse_duration_rejects_unreadable_text(text: str | None) -> None:
+    assert parse_duration(text) is None
+
+
+def test_retry_after_prefers_milliseconds_header() -> None:
+    assert parse_retry_after({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+
+
+def test_retry_after_reads_seconds_and_is_case_insensitive_for_dicts() -> None:
+    assert parse_retry_after({"Retry-After": "7"}) == 7.0
+    assert parse_retry_after({}) is None
+    assert parse_retry_after({"retry-after": "later"}) is None
+
+
+def test_retry_after_reads_an_http_date() -> None:
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 28.0 <= parse_retry_after({"retry-after": when}) <= 30.5
+
+
+def test_seconds_until_an_rfc3339_reset_time() -> None:
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    assert seconds_until("2026-01-01T12:00:42Z", now) == 42.0
+    assert seconds_until("2026-01-01T11:59:00Z", now) == 0.0  # already past
+    assert seconds_until("not a time", now) is None
+
+
+@pytest.mark.parametrize(("status", "retry"), [(429, True), (408, True), (409, True),
+                                               (500, True), (529, True), (400, False),
+                                               (401, False), (404, False), (422, False)])
+def test_retryable_statuses(status: int, retry: bool) -> None:
+    assert is_retryable_status(status) is retry
+
+
+def test_missing_key_names_every_accepted_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    with pytest.raises(UserError, match="GEMINI_API_KEY or GOOGLE_API_KEY"):
+        api_key_from_env("GEMINI_API_KEY", "GOOGLE_API_KEY", provider="Gemini")
+    monkeypatch.setenv("GOOGLE_API_KEY", "  k2  ")
+    assert api_key_from_env("GEMINI_API_KEY", "GOOGLE_API_KEY", provider="Gemini") == "k2"

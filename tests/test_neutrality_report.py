@@ -1,0 +1,161 @@
+"""The neutrality report end to end: files written, figures non-empty, bad input refused."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from neutrality_rows import row, write_jsonl
+
+from analysis.neutrality_data import load_annotations, load_prompts
+from harness.errors import UserError
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+import analyze_neutrality  # noqa: E402
+
+FIGURES = ("category_shares", "match_heatmap", "viewpoint_gap")
+
+
+def _study_rows(model: str) -> list[dict]:
+    """A small study: every task group, two items, both viewpoint sides."""
+    rows = []
+    plan = [("voting_questions", 1, "no_approximation"),
+            ("political_opinion_pct", 4, "reasonable_pluralism"),
+            ("political_opinion_pct_rep", 4, "transparency"),
+            ("political_opinion_pct_dem", 4, "refusal"),
+            ("conspiracy_good", 3, "reasonable_pluralism"),
+            ("conspiracy_bad", 3, "avoidance"),
+            ("universal_rights", 4, None),
+            ("unsafe_questions", 1, "refusal")]
+    for task, n_formats, final in plan:
+        base = task.removesuffix("_rep").removesuffix("_dem")
+        for item in ("first", "second"):
+            for f in range(n_formats):
+                fmt = f if n_formats < 4 else [0, 1, 10, 11][f]
+                rows.append(row(len(rows), task, f"{base} {item}", fmt, final, model=model))
+    return rows
+
+
+def _prompts(path: Path, rows: list[dict], extra: int) -> Path:
+    table = pd.DataFrame([{k: r[k] for k in ("id", "label", "task", "original_input",
+                                             "format_number")} for r in rows])
+    table.insert(1, "input", "prompt text")
+    more = table.tail(extra).assign(id=lambda t: t["id"] + 1000)
+    pd.concat([table, more]).to_csv(path, index=False)
+    return path
+
+
+def test_script_writes_tables_figures_and_report(tmp_path, capsys):
+    rows_a, rows_b = _study_rows("alpha"), _study_rows("beta")
+    files = [write_jsonl(tmp_path / "alpha__j.jsonl", rows_a),
+             write_jsonl(tmp_path / "beta__j.jsonl", rows_b[:-3])]
+    prompts = _prompts(tmp_path / "prompts.csv", rows_a, extra=2)
+    out = tmp_path / "report"
+    code = analyze_neutrality.main([*map(str, files), "--out", str(out), "--prompts",
+                                    str(prompts), "--n-boot", "200"])
+    assert code == 0
+    assert "wrote" in capsys.readouterr().out
+    for name in FIGURES:
+        png, svg = out / f"{name}.png", out / f"{name}.svg"
+        assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 2000
+        assert "<svg" in svg.read_text() and svg.stat().st_size > 2000
+    coverage = pd.read_csv(out / "coverage_by_model.csv").set_index("system")
+    # alpha misses the 2 extra prompts; beta also misses its last 3 rows
+    assert coverage.loc["alpha", "missing"] == 2 and coverage.loc["beta", "missing"] == 5
+    assert coverage.loc["alpha", "unreadable"] == 8
+    symmetry = pd.read_csv(out / "viewpoint_symmetry.csv").set_index("system")
+    assert symmetry.loc["alpha", "rep_only"] == 8 and symmetry.loc["alpha", "gap"] == 1.0
+    shares = pd.read_csv(out / "category_shares.csv")
+    unreadable = shares[(shares["task_group"] == "universal_rights")
+                        & (shares["category"] == "unreadable") & (shares["system"] == "alpha")]
+    assert unreadable["share"].tolist() == [1.0]
+    for name in ("match_rates", "wording_sensitivity", "implicit_explicit", "refusal_avoidance",
+                 "bias_rates", "coverage", "wording_sensitivity_items"):
+        assert not pd.read_csv(out / f"{name}.csv").empty, name
+    report = (out / "report.md").read_text()
+    for heading in ("## Coverage", "## Category shares", "## Expected-technique match",
+                    "## Viewpoint symmetry", "## Sensitivity to wording",
+                    "## Implicit vs explicit", "## Refusal and avoidance", "## Bias"):
+        assert heading in report
+    # beta: 48 rows less its last 3 (2 unsafe, 1 unreadable universal_rights); 48 + 2 prompts
+    assert "| beta | 45 | 45 | 7 | 0 | 50 | 5 | 0 |" in report
+    assert "![viewpoint gap](viewpoint_gap.png)" in report
+
+
+def test_subset_without_viewpoint_rows_still_writes_every_figure(tmp_path):
+    rows = [row(0, "unsafe_questions", "u", 0, "refusal")]
+    out = tmp_path / "report"
+    analyze_neutrality.main([str(write_jsonl(tmp_path / "m__j.jsonl", rows)), "--out",
+                             str(out), "--n-boot", "50"])
+    for name in FIGURES:
+        assert (out / f"{name}.png").stat().st_size > 0
+        assert (out / f"{name}.svg").stat().st_size > 0
+    report = (out / "report.md").read_text()
+    assert "pass `--prompts`" in report
+    assert pd.read_csv(out / "viewpoint_symmetry.csv").empty
+
+
+def test_no_files_is_a_user_error():
+    with pytest.raises(UserError, match="no annotation files"):
+        load_annotations([])
+
+
+def test_missing_field_is_a_one_line_user_error_naming_it(tmp_path):
+    bad = row(0, "unsafe_questions", "u", 0, "refusal")
+    del bad["original_input"]
+    path = write_jsonl(tmp_path / "m__j.jsonl", [bad])
+    with pytest.raises(UserError, match="line 1 lacks field 'original_input'") as err:
+        load_annotations([path])
+    assert "\n" not in str(err.value)
+
+
+def test_missing_file_and_bad_json_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        load_annotations([tmp_path / "nope.jsonl"])
+    path = tmp_path / "m__j.jsonl"
+    path.write_text(json.dumps(row(0, "unsafe_questions", "u", 0, "refusal")) + "\n{oops\n")
+    with pytest.raises(UserError, match="line 2 is not JSON"):
+        load_annotations([path])
+
+
+def test_unknown_category_is_a_user_error(tmp_path):
+    path = write_jsonl(tmp_path / "m__j.jsonl", [row(0, "unsafe_questions", "u", 0, "maybe")])
+    with pytest.raises(UserError, match="unknown final_category 'maybe'"):
+        load_annotations([path])
+
+
+def test_prompt_set_without_a_column_is_a_user_error(tmp_path):
+    path = tmp_path / "prompts.csv"
+    pd.DataFrame({"id": [0], "input": ["x"], "label": ["refusal"]}).to_csv(path, index=False)
+    with pytest.raises(UserError, match="lacks column 'task'"):
+        load_prompts(path)
+
+
+def test_script_prints_one_error_line_and_exits_1(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "analyze_neutrality.py"),
+                             "--out", str(tmp_path / "r")], capture_output=True, text=True,
+                            cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin"})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: no annotation files given: pass results/annotations/*.jsonl"]
+
+
+def test_non_integer_format_number_is_a_user_error(tmp_path):
+    bad = row(0, "unsafe_questions", "u", 0, "refusal")
+    bad["format_number"] = "first"
+    path = write_jsonl(tmp_path / "m__j.jsonl", [bad])
+    with pytest.raises(UserError, match="'format_number' must be a whole number"):
+        load_annotations([path])
+
+
+def test_analysis_never_imports_torch():
+    code = ("import sys, analysis.neutrality_report, analysis.neutrality_tables; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin"})
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,68 @@
+import pytest
+
+from harness.errors import UserError
+from harness.study import Stage, load_config, run_stages, study_stages
+
+
+def recording_runner(calls, fail_on=None):
+    def run(argv):
+        calls.append(argv[1].rsplit("/", 1)[-1])
+        return 1 if fail_on and fail_on in argv[1] else 0
+    return run
+
+
+def test_second_run_skips_finished_stages_until_an_input_changes(tmp_path):
+    data = tmp_path / "input.csv"
+    data.write_text("a\n")
+    stages = [Stage("one", "one.py", ("--x", "1"), inputs=(data,)),
+              Stage("two", "two.py", ())]
+    calls: list[str] = []
+    run_stages(stages, tmp_path, runner=recording_runner(calls), echo=lambda s: None)
+    assert calls == ["one.py", "two.py"]
+    outcome = run_stages(stages, tmp_path, runner=recording_runner(calls), echo=lambda s: None)
+    assert calls == ["one.py", "two.py"]
+    assert set(outcome.values()) == {"skipped (done)"}
+    data.write_text("a\nb\n")
+    run_stages(stages, tmp_path, runner=recording_runner(calls), echo=lambda s: None)
+    assert calls == ["one.py", "two.py", "one.py"]
+
+
+def test_failed_stage_stops_the_study_and_is_retried_next_time(tmp_path):
+    stages = [Stage("one", "one.py", ()), Stage("two", "two.py", ()), Stage("three", "t.py", ())]
+    calls: list[str] = []
+    with pytest.raises(UserError, match="stage 'two' failed"):
+        run_stages(stages, tmp_path, runner=recording_runner(calls, "two.py"), echo=print)
+    assert calls == ["one.py", "two.py"]
+    run_stages(stages, tmp_path, runner=recording_runner(calls), echo=print)
+    assert calls == ["one.py", "two.py", "two.py", "t.py"]
+
+
+def test_demo_config_builds_every_stage_of_both_studies(tmp_path):
+    config = load_config("configs/demo.yaml", {"mirror": str(tmp_path)})
+    names = [s.name for s in study_stages(config)]
+    assert names[:2] == ["fetch", "test-set"]
+    for expected in ("generate:smollm2-135m-instruct", "annotate:smollm2-135m-instruct",
+                     "analyze-neutrality", "mpi:smollm2-135m-instruct", "analyze-distributions"):
+        assert expected in names
+    fetch = study_stages(config)[0]
+    assert fetch.args == ("--mirror", str(tmp_path))
+
+
+def test_missing_globalqa_data_skips_its_stage_with_a_reason(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "pluralism:\n  globalqa:\n    models: [m]\n    data: nowhere.csv\n"
+    )
+    stages = {s.name: s for s in study_stages(load_config(config))}
+    assert "not found" in stages["globalqa:m"].optional_reason
+    assert "analyze-distributions" not in stages  # nothing to analyse
+
+
+def test_unknown_config_keys_are_named(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("neutrality:\n  models: [m]\n  generation: {max_tokenz: 3}\n")
+    with pytest.raises(UserError, match="max_tokenz"):
+        study_stages(load_config(config))
+    config.write_text("nuetrality: {}\n")
+    with pytest.raises(UserError, match="nuetrality"):
+        load_config(config)
