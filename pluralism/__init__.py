@@ -1,0 +1,1 @@
+"""The pluralism study's distribution experiments: model and human answer distributions."""
