@@ -116,6 +116,7 @@ def load_distribution_files(paths: Sequence[str | Path], dataset: str,
                 dataset=dataset, model=str(row["model"]), item_id=int(row["item_id"]),
                 probs=probs, human=_human(row.get("human"), len(probs), where),
                 question=str(row.get("question") or ""), options=options,
+                backend=str(row.get("backend") or ""),
                 letter_mass=mass_mean, flags=tuple(row.get("flags") or ()),
             )
             key = (item.model, item.item_id)
@@ -146,18 +147,35 @@ def attach_mpi_human(items: Iterable[ItemDistribution], human: HumanMPI,
     return out
 
 
-def resolve_pair(spec: str, models: Iterable[str]) -> tuple[str, str]:
-    """'PRETRAINED:ALIGNED' -> the two model names; names may themselves hold colons
-    (e.g. 'llama2:13b'), so the split that names two known models is taken."""
-    known = set(models)
+def model_names(items: Iterable[ItemDistribution]) -> dict[str, str]:
+    """Names a --pair may use -> the rows' model name: each model name, and each backend name
+    (e.g. the registry name 'llama-2-13b' for model 'meta-llama/Llama-2-13b-hf') that stands
+    for exactly one model."""
+    names = {i.model: i.model for i in items}
+    by_backend: dict[str, set[str]] = {}
+    for i in items:
+        if i.backend:
+            by_backend.setdefault(i.backend, set()).add(i.model)
+    for backend, models in by_backend.items():
+        if len(models) == 1 and backend not in names:
+            names[backend] = next(iter(models))
+    return names
+
+
+def resolve_pair(spec: str, names: dict[str, str] | Iterable[str]) -> tuple[str, str]:
+    """'PRETRAINED:ALIGNED' -> the two rows' model names. A side may be a model name or a backend
+    name (see model_names); names may hold colons (e.g. 'llama2:13b'), so the split that names
+    two known models is taken."""
+    names = names if isinstance(names, dict) else {n: n for n in names}
     splits = [(spec[:i], spec[i + 1:]) for i, ch in enumerate(spec) if ch == ":"]
     if not splits:
         raise UserError(f"--pair {spec!r} must be PRETRAINED:ALIGNED (the rows' model names)")
-    matching = [s for s in splits if s[0] in known and s[1] in known]
+    matching = [s for s in splits if s[0] in names and s[1] in names]
     if len(matching) == 1:
-        return matching[0]
+        return names[matching[0][0]], names[matching[0][1]]
     if len(matching) > 1:
         raise UserError(f"--pair {spec!r} can be split in more than one way; rename a model")
-    unknown = [name for name in splits[0] if name not in known] if len(splits) == 1 else [spec]
+    unknown = [n for n in splits[0] if n not in names] if len(splits) == 1 else [spec]
+    known = sorted(set(names.values()))
     raise UserError(f"--pair {spec!r} names unknown model(s) {', '.join(map(repr, unknown))}; "
-                    f"known models: {', '.join(sorted(known)) or 'none'}")
+                    f"known models: {', '.join(known) or 'none'}")

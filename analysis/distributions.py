@@ -34,6 +34,7 @@ class ItemDistribution:
     options: tuple[str, ...] = ()
     letter_mass: float = float("nan")  # mean share of probability the option letters held
     flags: tuple[str, ...] = ()
+    backend: str = ""  # the backend (registry) name that produced the row
 
 
 # column names of the per-item table

@@ -17,6 +17,7 @@ from analysis.distribution_inputs import (
     MPI_HUMAN_GROUP,
     attach_mpi_human,
     load_distribution_files,
+    model_names,
     resolve_pair,
 )
 from analysis.distribution_report import write_report
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "study did: right for a file of trait-scored values, wrong for a raw "
                         "export of the answers ticked (default: recode)")
     p.add_argument("--pair", action="append", default=[], metavar="PRETRAINED:ALIGNED",
-                   help="compare two models (the rows' `model` names); repeatable")
+                   help="compare two models (the rows' `model` or `backend` names); repeatable")
     p.add_argument("--shuffles", type=int, default=10,
                    help="seeded permutations per item for the shuffled baseline (default 10)")
     p.add_argument("--seed", type=int, default=0)
@@ -82,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.mpi:
         loaded["mpi"] = (*load_distribution_files(args.mpi, "mpi"), [])
     # check the pairs before reading a large human file
-    models = {i.model for items, _, _ in loaded.values() for i in items}
-    pairs = [resolve_pair(spec, models) for spec in args.pair]
+    names = model_names([i for items, _, _ in loaded.values() for i in items])
+    pairs = [resolve_pair(spec, names) for spec in args.pair]
 
     if args.mpi:
         items, report, notes = loaded["mpi"]

@@ -261,3 +261,19 @@ def test_missing_mpi_item_file_is_a_user_error(tmp_path, mpi_files, mpi_human):
     with pytest.raises(UserError, match="MPI item file .* is missing.*--mpi-items"):
         load_script()(["--mpi", str(mpi_files[0]), "--mpi-human", str(human_path),
                        "--mpi-items", str(tmp_path / "none.tsv"), "--out", str(tmp_path)])
+
+
+def test_pair_by_backend_names(tmp_path):
+    # the study runner pairs registry (backend) names; the rows' model is the provider's id
+    base = [{**row("globalqa", "meta-llama/Llama-2-13b-hf", i, BASE[i], GLOBALQA_HUMAN[i]),
+             "backend": "llama-2-13b"} for i in BASE]
+    chat = [{**row("globalqa", "meta-llama/Llama-2-13b-chat-hf", i, CHAT[i], GLOBALQA_HUMAN[i]),
+             "backend": "llama-2-13b-chat"} for i in CHAT]
+    a = write_jsonl(tmp_path / "llama-2-13b.jsonl", base)
+    b = write_jsonl(tmp_path / "llama-2-13b-chat.jsonl", chat)
+    out = tmp_path / "out"
+    load_script()(["--globalqa", str(a), str(b), "--pair", "llama-2-13b:llama-2-13b-chat",
+                   "--bootstrap", "50", "--items", "", "--out", str(out)])
+    pairs = pd.read_csv(out / "globalqa_pairs.csv")
+    assert set(pairs["pretrained"]) == {"meta-llama/Llama-2-13b-hf"}
+    assert set(pairs["aligned"]) == {"meta-llama/Llama-2-13b-chat-hf"}
