@@ -16,6 +16,7 @@ from analysis.neutrality_data import (
     group_order,
 )
 from analysis.neutrality_tables import all_tables
+from backends.registry import load_registry
 from harness.errors import UserError
 
 FIGURES = {
@@ -219,8 +220,28 @@ def _bias_section(table: pd.DataFrame) -> list[str]:
             "resampling source items.", ""]
 
 
+def demonstration_judges(judges: Sequence[str]) -> list[str]:
+    """The judges the registry marks demo_only (by name or model id): too small to measure."""
+    demo = {name for s in load_registry().values() if s.demo_only
+            for name in (s.name, s.model_id) if name}
+    return [j for j in judges if j in demo]
+
+
+def _judges_lines(judges: Sequence[str]) -> list[str]:
+    lines = [f"Judge(s): {', '.join(judges) or 'unknown'}.", ""]
+    demo = demonstration_judges(judges)
+    if demo:
+        lines += [f"> **A demonstration, not a measurement.** {', '.join(demo)} judged these "
+                  "responses: a model this small cannot tell the techniques apart reliably, and "
+                  "most of its answers may be unreadable. The numbers below show that the "
+                  "pipeline runs end to end; for findings, judge with a strong model "
+                  "(the study used GPT-4o).", ""]
+    return lines
+
+
 def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
-                    has_prompts: bool, n_boot: int, seed: int) -> str:
+                    has_prompts: bool, n_boot: int, seed: int,
+                    judges: Sequence[str] = ()) -> str:
     """The report's Markdown text from the tables of `all_tables`."""
     shares = tables["category_shares"]
     systems = sorted(shares["system"].unique())
@@ -232,6 +253,7 @@ def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
              f"{n_rows} annotated responses of {len(systems)} model(s) "
              f"({', '.join(systems)}) from {len(sources)} file(s); intervals from {n_boot} "
              f"cluster-bootstrap draws (seed {seed}).", "",
+             *_judges_lines(judges),
              "## Task groups", "", markdown_table(group_table), "",
              "Prompts are grouped by task; a source item is one `original_input` within its "
              "group (for viewpoint prompts the Republican and Democrat versions of one "
@@ -273,6 +295,8 @@ def write_outputs(frame: pd.DataFrame, out_dir: str | Path, *, prompts: pd.DataF
         sources = sorted(frame["source_file"].unique())
     report = out_dir / "report.md"
     report.write_text(render_markdown(tables, sources=sources, has_prompts=prompts is not None,
-                                      n_boot=n_boot, seed=seed), encoding="utf-8")
+                                      n_boot=n_boot, seed=seed,
+                                      judges=sorted(frame["judge"].astype(str).unique())),
+                      encoding="utf-8")
     written.append(report)
     return written

@@ -53,6 +53,8 @@ class BackendSpec:
     notes: str = ""
     #: "package.module:Class" of a user's own adapter, instead of the provider's shipped one
     adapter: str | None = None
+    #: a model too small for its answers or judgements to measure anything (the embedded one)
+    demo_only: bool = False
 
     @property
     def price_per_1m(self) -> tuple[float, float] | None:
@@ -103,6 +105,7 @@ def _spec(name: str, entry: Any, source: Path) -> BackendSpec:
         requires=tuple(entry.get("requires") or ()),
         notes=entry.get("notes", ""),
         adapter=adapter,
+        demo_only=bool(entry.get("demo_only", False)),
     )
 
 

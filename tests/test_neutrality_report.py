@@ -159,3 +159,14 @@ def test_analysis_never_imports_torch():
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                             text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin"})
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("judge", "warned"), [("smollm2-135m-instruct", True), ("gpt-4o", False)])
+def test_report_names_the_judge_and_flags_a_demonstration_judge(tmp_path, judge, warned):
+    rows = [dict(r, judge=judge) for r in _study_rows("alpha")]
+    path = write_jsonl(tmp_path / f"alpha__{judge}.jsonl", rows)
+    out = tmp_path / "report"
+    assert analyze_neutrality.main([str(path), "--out", str(out), "--n-boot", "50"]) == 0
+    text = (out / "report.md").read_text()
+    assert f"Judge(s): {judge}." in text
+    assert ("demonstration, not a measurement" in text) is warned
