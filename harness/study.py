@@ -36,6 +36,8 @@ class Stage:
     inputs: tuple[Path, ...] = ()  # files whose change makes the stage run again
     optional_reason: str | None = None  # set: the stage is skipped, and the report says why
     dry_run_args: tuple[str, ...] | None = None  # run with these under --dry-run to estimate
+    #: local and free (fetch, test set): a dry run runs it, so later stages can be estimated
+    free: bool = False
 
     def argv(self, dry_run: bool = False) -> list[str]:
         extra = self.dry_run_args if dry_run and self.dry_run_args is not None else ()
@@ -133,10 +135,14 @@ def run_stages(
             echo(f"[{stage.name}] skipped: {stage.optional_reason}")
             outcome[stage.name] = stage.optional_reason
             continue
-        if dry_run:
+        if dry_run and not stage.free:
             echo(f"[{stage.name}] {stage.display()}")
-            if stage.dry_run_args is not None:
-                run(stage.argv(dry_run=True))
+            missing = [str(p) for p in stage.inputs if not p.exists()]
+            if stage.dry_run_args is not None and missing:
+                echo(f"  no estimate yet: {', '.join(missing)} is written by an earlier stage")
+            elif stage.dry_run_args is not None and run(stage.argv(dry_run=True)) != 0:
+                raise UserError(f"stage '{stage.name}' cannot run (see the error above); fix "
+                                "it before spending anything")
             outcome[stage.name] = "dry run"
             continue
         if log.is_done(stage):
@@ -200,7 +206,7 @@ def neutrality_stages(config: StudyConfig) -> list[Stage]:
     stages = [Stage("test-set", "create_test_dataset.py",
                     ("--out", str(test_set),
                      *(("--templates", str(templates)) if templates else ())),
-                    inputs=(Path(templates),) if templates else ())]
+                    inputs=(Path(templates),) if templates else (), free=True)]
     select = ("--sample", str(sample), "--seed", str(seed)) if sample else ()
     annotation_files = []
     for model in models:
@@ -264,7 +270,7 @@ def pluralism_stages(config: StudyConfig) -> list[Stage]:
                  *(("--countries", ",".join(countries)) if countries else ()),
                  *_flag_args({**collection, **block}, DISTRIBUTION_OPTIONS)),
                 inputs=(Path(data),) if data and not skip else (),
-                optional_reason=skip))
+                optional_reason=skip, dry_run_args=("--dry-run",)))
     args: list[str] = []
     for dataset, files in outputs.items():
         if files:
@@ -282,5 +288,5 @@ def pluralism_stages(config: StudyConfig) -> list[Stage]:
 
 def study_stages(config: StudyConfig) -> list[Stage]:
     fetch = Stage("fetch", "fetch_data.py",
-                  ("--mirror", str(config.mirror)) if config.mirror else ())
+                  ("--mirror", str(config.mirror)) if config.mirror else (), free=True)
     return [fetch, *neutrality_stages(config), *pluralism_stages(config)]

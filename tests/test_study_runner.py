@@ -66,3 +66,29 @@ def test_unknown_config_keys_are_named(tmp_path):
     config.write_text("nuetrality: {}\n")
     with pytest.raises(UserError, match="nuetrality"):
         load_config(config)
+
+
+def test_dry_run_runs_free_stages_and_asks_paid_ones_for_estimates(tmp_path):
+    made = tmp_path / "made.csv"
+    stages = [Stage("fetch", "fetch.py", (), free=True),
+              Stage("gen", "gen.py", ("--x",), inputs=(tmp_path,), dry_run_args=("--dry-run",)),
+              Stage("judge", "judge.py", (), inputs=(made,), dry_run_args=("--dry-run",)),
+              Stage("report", "report.py", ())]
+    argvs: list[list[str]] = []
+    lines: list[str] = []
+    outcome = run_stages(stages, tmp_path, dry_run=True, echo=lines.append,
+                         runner=lambda argv: argvs.append(argv) or 0)
+    assert [a[1].rsplit("/", 1)[-1] for a in argvs] == ["fetch.py", "gen.py"]
+    assert argvs[1][-1] == "--dry-run" and "--dry-run" not in argvs[0]
+    assert any("no estimate yet" in line and str(made) in line for line in lines)
+    assert outcome == {"fetch": "ran", "gen": "dry run", "judge": "dry run", "report": "dry run"}
+
+
+def test_dry_run_stops_when_a_stage_refuses_its_input(tmp_path):
+    stages = [Stage("gen", "gen.py", (), dry_run_args=("--dry-run",)),
+              Stage("later", "later.py", (), dry_run_args=("--dry-run",))]
+    calls: list[str] = []
+    with pytest.raises(UserError, match="stage 'gen' cannot run"):
+        run_stages(stages, tmp_path, dry_run=True, echo=lambda s: None,
+                   runner=recording_runner(calls, "gen.py"))
+    assert calls == ["gen.py"]
