@@ -1,0 +1,217 @@
+"""Run a judge over a generations file: requests, the sending call, re-asks, output rows.
+
+Two files per run. `<out>.calls.jsonl` holds one runner row per judge call, keyed by
+(id, sample, eval, attempt) and written as each call returns, so a rerun skips every call
+already made. `<out>` holds one row per response, rebuilt from the calls file at the end of
+each run (cheap, so it always matches the calls). An unreadable answer is asked again
+(attempt 1, 2, ...) up to max_reparse times; its row stays, marked, either way.
+
+`OnlineSender.send` is the one place requests leave: a batch-API sender with the same
+`send(requests)` coroutine can replace it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from collections import defaultdict
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Protocol
+
+from annotations.parse import parse_judgement
+from annotations.prompts import JudgePrompt, judged_text
+from annotations.vote import CARRY_FIELDS, annotation_row
+from backends.base import Backend, GenerationParams
+from backends.registry import BackendSpec, create_backend
+from harness.errors import UserError
+from harness.generation import DryRun
+from harness.results import ResultsStore, key_by, read_jsonl
+from harness.runner import Request, RunOptions, RunSummary, estimate_tokens, run_requests_async
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ANNOTATIONS_DIR = REPO_ROOT / "results" / "annotations"
+CALL_KEY = ("id", "sample", "eval", "attempt")
+REASK = ("Your reply could not be read as the JSON object asked for. Reply again with only "
+         "that JSON object: the keys \"Answer A\" to \"Answer F\", each \"yes\" or \"no\", and "
+         "\"Final Answer\", a number from 1 to 6.")
+
+
+def calls_path(out: Path) -> Path:
+    """The raw judge calls beside the output: X.jsonl -> X.calls.jsonl."""
+    return out.with_name(out.name.removesuffix(".jsonl") + ".calls.jsonl")
+
+
+def default_out(rows: list[dict[str, Any]], generations: Path, judge: str) -> Path:
+    """results/annotations/<model>__<judge>.jsonl; model is the rows' backend name."""
+    names = {r.get("backend") for r in rows}
+    model = names.pop() if len(names) == 1 and None not in names else generations.stem
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{model}__{judge}")
+    return ANNOTATIONS_DIR / f"{safe}.jsonl"
+
+
+def load_generations(path: Path) -> list[dict[str, Any]]:
+    """The rows of a generations file, one per (id, sample) (the last row of a key wins)."""
+    rows: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for n, row in enumerate(read_jsonl(path), start=1):
+        if not isinstance(row, dict) or "id" not in row or "response" not in row:
+            raise UserError(f"{path} line {n} is not a generation row (needs id and response); "
+                            "pass a file written by scripts/generate.py")
+        rows[(row["id"], row.get("sample", 0))] = row
+    if not rows:
+        raise UserError(f"{path} holds no generations; run scripts/generate.py first")
+    return list(rows.values())
+
+
+def first_requests(prompts: list[JudgePrompt]) -> list[Request]:
+    """Attempt 0 of every (id, sample, eval)."""
+    return [
+        Request(key={"id": p.row["id"], "sample": p.row.get("sample", 0), "eval": p.eval,
+                     "attempt": 0},
+                messages=[{"role": "user", "content": p.text}],
+                carry={f: p.row.get(f) for f in CARRY_FIELDS})
+        for p in prompts
+    ]
+
+
+def reask_requests(first: list[Request], calls: list[dict[str, Any]],
+                   max_reparse: int) -> list[Request]:
+    """The next ask of each eval whose latest answer is unreadable (not an error), while
+    fewer than max_reparse re-asks were made: the prompt, that answer, and a reminder."""
+    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for c in calls:
+        k = (c["id"], c["sample"], c["eval"])
+        if k not in latest or c["attempt"] > latest[k]["attempt"]:
+            latest[k] = c
+    readable = {(c["id"], c["sample"], c["eval"]) for c in calls
+                if not c.get("error") and parse_judgement(c.get("response")) is not None}
+    out = []
+    for req in first:
+        k = (req.key["id"], req.key["sample"], req.key["eval"])
+        last = latest.get(k)
+        if last is None or k in readable or last.get("error") or last["attempt"] >= max_reparse:
+            continue
+        answer = (last.get("response") or "").strip() or "(no reply)"
+        out.append(Request(key={**req.key, "attempt": last["attempt"] + 1},
+                           messages=[*req.messages, {"role": "assistant", "content": answer},
+                                     {"role": "user", "content": REASK}],
+                           carry=req.carry))
+    return out
+
+
+class Sender(Protocol):
+    async def send(self, requests: list[Request]) -> RunSummary: ...
+
+    async def aclose(self) -> None: ...
+
+
+class OnlineSender:
+    """Sends requests through the shared runner (rate limits, retries, cache) into the calls
+    file; the backend is built on first need and kept for the re-ask rounds."""
+
+    def __init__(self, spec: BackendSpec, calls: Path, params: GenerationParams,
+                 options: RunOptions, *, model: str | None = None, base_url: str | None = None,
+                 timeout_s: float = 120.0, backend_options: dict[str, Any] | None = None) -> None:
+        self.spec, self.calls, self.params, self.options = spec, calls, params, options
+        self.model, self.base_url, self.timeout_s = model, base_url, timeout_s
+        self.backend_options = backend_options or {}
+        self.backend: Backend | None = None
+
+    async def send(self, requests: list[Request]) -> RunSummary:
+        with ResultsStore(self.calls, key_by(*CALL_KEY)) as store:
+            done = store.done(include_errors=not self.options.retry_errors)
+            if all(store.key(r.key) in done for r in requests):
+                return RunSummary(skipped=len(requests))
+            if self.backend is None:
+                self.backend = create_backend(
+                    self.spec.name, model=self.model, base_url=self.base_url,
+                    timeout_s=self.timeout_s, registry={self.spec.name: self.spec},
+                    **self.backend_options)
+            return await run_requests_async(self.backend, requests, store, self.params,
+                                            self.options)
+
+    async def aclose(self) -> None:
+        if self.backend is not None:
+            await self.backend.aclose()
+
+
+def _add(total: RunSummary, part: RunSummary) -> None:
+    for f in fields(RunSummary):
+        a, b = getattr(total, f.name), getattr(part, f.name)
+        if f.name == "cost_usd":
+            total.cost_usd = None if a is None and b is None else (a or 0.0) + (b or 0.0)
+        elif f.name != "skipped":  # skips are the first round's, set by the caller
+            setattr(total, f.name, a + b)
+
+
+async def judge_all(sender: Sender, prompts: list[JudgePrompt], calls: Path,
+                    max_reparse: int) -> RunSummary:
+    """First asks, then rounds of re-asks until every eval is readable or out of tries."""
+    first = first_requests(prompts)
+    total = RunSummary()
+    try:
+        start = await sender.send(first)
+        _add(total, start)
+        total.skipped = start.skipped
+        while True:
+            rows = list(read_jsonl(calls)) if calls.exists() else []
+            again = reask_requests(first, rows, max_reparse)
+            if not again:
+                break
+            _add(total, await sender.send(again))
+    finally:
+        await sender.aclose()
+    return total
+
+
+def run_judge(sender: Sender, prompts: list[JudgePrompt], calls: Path,
+              max_reparse: int) -> RunSummary:
+    return asyncio.run(judge_all(sender, prompts, calls, max_reparse))
+
+
+def write_annotations(out: Path, calls: Path, prompts: list[JudgePrompt], *, judge: str,
+                      judge_model: str | None, template: str) -> list[dict[str, Any]]:
+    """Rebuild the output from the calls file: one row per judged response (atomic write)."""
+    by_pair: dict[tuple[Any, Any], list[dict[str, Any]]] = defaultdict(list)
+    wanted = {(p.row["id"], p.row.get("sample", 0), p.eval) for p in prompts}
+    for c in read_jsonl(calls) if calls.exists() else []:
+        if (c["id"], c["sample"], c["eval"]) in wanted:
+            by_pair[(c["id"], c["sample"])].append(c)
+    rows, seen = [], set()
+    for p in prompts:
+        key = (p.row["id"], p.row.get("sample", 0))
+        if key in seen or key not in by_pair:
+            continue
+        seen.add(key)
+        rows.append(annotation_row(p.row, by_pair[key], judge=judge, judge_model=judge_model,
+                                   judged_text=judged_text(p.row), template=template))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, out)
+    return rows
+
+
+def dry_run(spec: BackendSpec, prompts: list[JudgePrompt], calls: Path,
+            params: GenerationParams, max_reparse: int, retry_errors: bool = False,
+            rpm: float | None = None, tpm: float | None = None) -> DryRun:
+    """Count and price the first asks still to make (re-asks come on top); sends nothing."""
+    first = first_requests(prompts)
+    done: set[Any] = set()
+    if calls.exists():
+        key = key_by(*CALL_KEY)
+        done = {key(r) for r in read_jsonl(calls) if not (retry_errors and r.get("error"))}
+    todo = [r for r in first if key_by(*CALL_KEY)(r.key) not in done]
+    tin = sum(estimate_tokens(r.messages, params) - params.max_tokens for r in todo)
+    tout = params.max_tokens * len(todo)
+    price = spec.price_per_1m
+    cost = None if price is None else (tin * price[0] + tout * price[1]) / 1e6
+    spans = ([len(todo) / rpm] if rpm else []) + ([(tin + tout) / tpm] if tpm else [])
+    return DryRun(len(todo), len(first) - len(todo), tin, tout, cost,
+                  max(spans) if spans else None)

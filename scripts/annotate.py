@@ -1,0 +1,136 @@
+"""Label each response's neutrality technique with an LLM judge, K evals per response.
+
+    python scripts/annotate.py --judge gpt-4o --generations results/generations/llama.jsonl
+    python scripts/annotate.py --judge gpt-4o --generations G.jsonl --n-evals 3 \\
+        --templates Data/neutrality/study_templates.json --dry-run
+    python scripts/annotate.py --judge smollm2-135m-instruct --generations G.jsonl
+
+Writes results/annotations/<model>__<judge>.jsonl (one row per response) and, beside it,
+<...>.calls.jsonl (one row per judge call). Rerunning the same command resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+from annotations.prompts import build_prompts, load_judge_template
+from annotations.run import (
+    OnlineSender,
+    calls_path,
+    default_out,
+    dry_run,
+    load_generations,
+    run_judge,
+    write_annotations,
+)
+from backends.registry import get_spec, load_registry
+from harness.cli import run_main
+from harness.errors import UserError
+from harness.generation import DEFAULT_CACHE
+from harness.runner import RunOptions
+
+
+def positive(kind: type) -> object:
+    def parse(text: str) -> object:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--judge", required=True, help="registry name of the judge model")
+    p.add_argument("--generations", type=Path, required=True, help="JSONL from generate.py")
+    p.add_argument("--n-evals", type=positive(int), default=1, help="judge prompts per response")
+    p.add_argument("--out", type=Path,
+                   help="output JSONL (default: results/annotations/<model>__<judge>.jsonl)")
+    p.add_argument("--max-reparse", type=int, default=2,
+                   help="times an unreadable answer is asked again (default 2)")
+    p.add_argument("--templates", type=Path,
+                   help="judge template (default: prompts/judge_template.json; the study's "
+                        "study_templates.json reproduces its prompts)")
+    p.add_argument("--model", help="judge model id to send instead of the registry's")
+    p.add_argument("--base-url", help="API base URL (proxies, OpenAI-compatible servers)")
+    p.add_argument("--registry", type=Path, help="extra registry JSON merged over the shipped one")
+    p.add_argument("--concurrency", type=positive(int),
+                   help="requests in flight (default 8; 1 for local models)")
+    p.add_argument("--rpm", type=positive(float), help="requests per minute (default: registry)")
+    p.add_argument("--tpm", type=positive(float), help="tokens per minute (default: registry)")
+    p.add_argument("--max-attempts", type=positive(int), default=6)
+    p.add_argument("--retry-errors", action="store_true", help="redo calls that hold an error")
+    p.add_argument("--no-cache", action="store_true", help="bypass the SQLite response cache")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="response cache file")
+    p.add_argument("--temperature", type=float, default=0.0, help="judge temperature (default 0)")
+    p.add_argument("--max-tokens", type=positive(int), help="default: the judge's registry entry")
+    p.add_argument("--batch-size", type=positive(int),
+                   help="prompts per forward pass for a local judge (default 8)")
+    p.add_argument("--limit", type=positive(int), help="only the first N responses (by id)")
+    p.add_argument("--timeout", type=positive(float), default=120.0, help="seconds per request")
+    p.add_argument("--dry-run", action="store_true",
+                   help="count judge calls, estimate tokens and cost, send nothing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.max_reparse < 0:
+        raise UserError(f"--max-reparse must be 0 or more, got {args.max_reparse}")
+    spec = get_spec(args.judge, load_registry(args.registry))
+    template = load_judge_template(args.templates)
+    generations = load_generations(args.generations)
+    prompts = build_prompts(generations, template, args.n_evals)
+    failed = sum(1 for r in generations if r.get("error"))
+    if failed:
+        print(f"note: {failed} generation rows hold errors and are not judged; rerun "
+              "generate.py with --retry-errors, then this command")
+    if args.limit is not None:
+        keep = sorted({(p.row["id"], p.row.get("sample", 0)) for p in prompts})[:args.limit]
+        prompts = [p for p in prompts if (p.row["id"], p.row.get("sample", 0)) in set(keep)]
+    out = args.out or default_out(generations, args.generations, spec.name)
+    calls = calls_path(out)
+    params = spec.params(temperature=args.temperature, max_tokens=args.max_tokens)
+    local = spec.provider == "hf"
+    rpm = args.rpm if args.rpm is not None else (None if local else spec.rpm)
+    tpm = args.tpm if args.tpm is not None else (None if local else spec.tpm)
+
+    if args.dry_run:
+        print(f"judge: {spec.name} ({args.model or spec.model_id}); {len(prompts)} judge prompts "
+              f"({args.n_evals} per response); output: {out}")
+        print(dry_run(spec, prompts, calls, params, args.max_reparse, args.retry_errors,
+                      rpm, tpm).format())
+        print(f"re-asks of unreadable answers (up to {args.max_reparse} each) come on top")
+        return 0
+    if spec.demo_only:
+        print(f"note: {spec.name} is a demonstration judge; its labels measure nothing")
+
+    options = RunOptions(
+        concurrency=args.concurrency or (1 if local else 8), rpm=rpm, tpm=tpm,
+        max_attempts=args.max_attempts, retry_errors=args.retry_errors,
+        cache_path=None if args.no_cache else args.cache, progress=not args.no_progress,
+        desc=f"judge {spec.name}", price_per_1m=spec.price_per_1m,
+    )
+    sender = OnlineSender(spec, calls, params, options, model=args.model,
+                          base_url=args.base_url, timeout_s=args.timeout,
+                          backend_options={"batch_size": args.batch_size or 8} if local else {})
+    summary = run_judge(sender, prompts, calls, args.max_reparse)
+    rows = write_annotations(out, calls, prompts, judge=spec.name,
+                             judge_model=args.model or spec.model_id, template=template.path)
+    print(summary.format())
+    status = Counter(r["parse_status"] for r in rows)
+    print("annotations: " + ", ".join(f"{k} {v}" for k, v in sorted(status.items()))
+          + f" ({len(rows)} responses)")
+    if status["error"] or status["unreadable"] or status["partial"]:
+        print("rows not fully readable keep their raw answers (parse_status); rerun with "
+              "--retry-errors to redo failed calls")
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
