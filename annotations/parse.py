@@ -102,3 +102,10 @@ def parse_judgement(text: str | None) -> Judgement | None:
             if judged is not None:
                 return judged
     return _read(text)
+
+
+def category_name(value: object) -> str | None:
+    """A category given as 1-6, '3', 'Reasonable Pluralism' or 'reasonable_pluralism' (human
+    label files), as its name; None when it is none of the six."""
+    n = _final_value(str(value))
+    return None if n is None else CATEGORIES[n - 1]

@@ -1,0 +1,116 @@
+"""Agreement statistics against values worked out by hand, and scripts/agreement.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from statsmodels.stats.inter_rater import aggregate_raters
+from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
+
+from annotations.agreement import (
+    bootstrap_ci,
+    cohen_kappa,
+    confusion_matrix,
+    evals_agreement,
+    fleiss_kappa,
+    krippendorff_alpha,
+    pair_agreement,
+)
+from annotations.parse import CATEGORIES
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_cohen_kappa_by_hand() -> None:
+    # p_o = 3/4; p_e = .5*.25 + .5*.75 = .5; kappa = (.75 - .5) / .5
+    assert cohen_kappa(list("xxyy"), list("xyyy")) == pytest.approx(0.5)
+    assert cohen_kappa(list("xyxy"), list("xyxy")) == pytest.approx(1.0)
+    # p_o = 0, p_e = .5: kappa = -1
+    assert cohen_kappa(list("xyxy"), list("yxyx")) == pytest.approx(-1.0)
+
+
+def test_fleiss_kappa_by_hand_and_against_statsmodels() -> None:
+    # items (x,x), (x,y), (y,y): P_i = 1, 0, 1 -> 2/3; p_x = p_y = .5 -> P_e = .5; k = 1/3
+    assert fleiss_kappa([["x", "x"], ["x", "y"], ["y", "y"]]) == pytest.approx(1 / 3)
+    rng = np.random.default_rng(3)
+    ratings = rng.integers(0, 4, (40, 3))
+    ratings[:20, 1] = ratings[:20, 0]
+    ours = fleiss_kappa([[str(v) for v in row] for row in ratings])
+    assert ours == pytest.approx(sm_fleiss(aggregate_raters(ratings)[0]))
+    with pytest.raises(ValueError):
+        fleiss_kappa([["x", "y"], ["x"]])
+
+
+def test_krippendorff_alpha_by_hand() -> None:
+    # coincidences o_xx=2, o_xy=o_yx=1, o_yy=4; n_x=3, n_y=5, n=8
+    # alpha = 1 - (n-1) * 2 / (2 * n_x * n_y) = 1 - 14/30
+    assert krippendorff_alpha(list("xxyy"), list("xyyy")) == pytest.approx(16 / 30)
+    assert math.isnan(krippendorff_alpha(list("xx"), list("xx")))
+
+
+def test_confusion_matrix() -> None:
+    assert confusion_matrix(list("xxy"), list("xyy"), ["x", "y", "z"]) == [
+        [1, 1, 0], [0, 1, 0], [0, 0, 0]]
+
+
+def test_bootstrap_ci_brackets_the_estimate_and_is_seeded() -> None:
+    a = ["x"] * 30 + ["y"] * 30
+    b = ["x"] * 25 + ["y"] * 35
+    stat = lambda idx: cohen_kappa([a[i] for i in idx], [b[i] for i in idx])  # noqa: E731
+    lo, hi = bootstrap_ci(stat, 60, reps=300, seed=1)
+    assert lo < cohen_kappa(a, b) < hi and hi - lo < 0.5
+    assert bootstrap_ci(stat, 60, reps=300, seed=1) == (lo, hi)
+    perfect = evals_agreement([["x", "x"], ["y", "y"]] * 10, reps=200)
+    assert perfect["fleiss_kappa"] == pytest.approx(1.0)
+    assert perfect["fleiss_kappa_ci"] == pytest.approx((1.0, 1.0))
+
+
+def test_pair_agreement_fields() -> None:
+    result = pair_agreement(["refusal", "bias"], ["refusal", "refusal"], CATEGORIES, reps=50)
+    assert result["n"] == 2 and result["percent_agreement"] == 0.5
+    assert result["confusion"][0][0] == 1 and result["confusion"][5][0] == 1
+
+
+def ann_row(i: int, finals: list[str | None]) -> dict:
+    votes = [f for f in finals if f]
+    return {"id": i, "sample": 0, "final_category": votes[0] if votes else None,
+            "evals": [{"eval": e, "final": f} for e, f in enumerate(finals)]}
+
+
+def run_script(*argv: str) -> int:
+    spec = importlib.util.spec_from_file_location("agreement_script",
+                                                  REPO / "scripts" / "agreement.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main(list(argv))
+
+
+def test_script_evals_judges_and_humans(tmp_path: Path, capsys) -> None:
+    a = tmp_path / "a.jsonl"
+    rows = [ann_row(0, ["refusal", "refusal"]), ann_row(1, ["bias", "refusal"]),
+            ann_row(2, ["bias", "bias"]), ann_row(3, [None, "bias"])]
+    a.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "k.json"
+    assert run_script(str(a), "--reps", "50", "--out", str(out)) == 0
+    assert "(1 left out" in capsys.readouterr().out
+    assert json.loads(out.read_text())["fleiss_kappa"] == pytest.approx(1 / 3)
+
+    b = tmp_path / "b.jsonl"
+    b.write_text("".join(json.dumps(ann_row(i, [f])) + "\n"
+                         for i, f in enumerate(["refusal", "refusal", "bias", "bias"])))
+    assert run_script(str(a), str(b), "--reps", "50", "--out", str(out)) == 0
+    result = json.loads(out.read_text())
+    # a: refusal, bias, bias, bias (id 3 by its readable eval); b: refusal, refusal, bias, bias
+    assert result["n"] == 4 and result["cohen_kappa"] == pytest.approx(0.5)
+    assert result["krippendorff_alpha"] == pytest.approx(16 / 30)
+    assert "Krippendorff's alpha" in capsys.readouterr().out
+
+    human = tmp_path / "h.csv"
+    human.write_text("id,label\n0,1\n1,Bias\n2,6\n")
+    assert run_script(str(a), "--human", str(human), "--reps", "50", "--out", str(out)) == 0
+    assert json.loads(out.read_text())["percent_agreement"] == 1.0
