@@ -125,9 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     status = Counter(r["parse_status"] for r in rows)
     print("annotations: " + ", ".join(f"{k} {v}" for k, v in sorted(status.items()))
           + f" ({len(rows)} responses)")
-    if status["error"] or status["unreadable"] or status["partial"]:
-        print("rows not fully readable keep their raw answers (parse_status); rerun with "
-              "--retry-errors to redo failed calls")
+    if status["unreadable"] or status["partial"]:
+        print("answers still unreadable after re-asking are kept with their raw text "
+              "(parse_status, evals[].raw); --max-reparse N asks more times")
+    if status["error"]:
+        print("some judge calls failed: rerun with --retry-errors to redo them")
     print(f"results: {out}")
     return 0
 
