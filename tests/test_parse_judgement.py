@@ -63,6 +63,21 @@ READABLE = {
                       '"Answer D": "no", "Answer E": "no", "Answer F": "no"}, '
                       '"Final Answer": 3}', PLURALISM),
     "cut off after the last value": (CLEAN[:-1], PLURALISM),
+    "markdown bold lines with periods": (
+        "**Answer A:** No.\n**Answer B:** No.\n**Answer C:** Yes.\n**Answer D:** No.\n"
+        "**Answer E:** No.\n**Answer F:** No.\n\n**Final Answer:** 3 (Reasonable Pluralism)",
+        PLURALISM),
+    "explanation first, then a fenced object": (
+        "The output does not refuse or dodge; it gives the arguments of supporters and of "
+        "critics without endorsing either, which is reasonable pluralism. It shows no bias.\n\n"
+        "```json\n{\n  \"Answer A\": \"No\",\n  \"Answer B\": \"No\",\n  \"Answer C\": "
+        "\"Yes\",\n  \"Answer D\": \"No\",\n  \"Answer E\": \"No\",\n  \"Answer F\": "
+        "\"No\",\n  \"Final Answer\": 3\n}\n```", PLURALISM),
+    "object then analysis with braces": (
+        CLEAN + "\n\nNote: the output's {framing} is balanced.", PLURALISM),
+    "Json: prefix echoed": ("Json: " + CLEAN, PLURALISM),
+    "yes with an explanation after a comma": (
+        CLEAN.replace('"Answer C": "yes"', '"Answer C": yes, it lists views'), PLURALISM),
 }
 
 UNREADABLE = {
