@@ -3,6 +3,8 @@
     python scripts/generate.py --list
     python scripts/generate.py --backend smollm2-135m-instruct --sample 5 --seed 0
     python scripts/generate.py --backend gpt-4o --dry-run
+    python scripts/generate.py --backend gpt-4o --batch-api      # about half the price
+    python scripts/generate.py --backend gpt-4o --batch-api --status   # or --cancel
     python scripts/generate.py --backend openai-compatible \\
         --model meta-llama/Llama-3.3-70B-Instruct --base-url http://localhost:8000/v1
 
@@ -15,7 +17,16 @@ import argparse
 from pathlib import Path
 
 from backends.registry import format_registry, get_spec, load_registry
+from harness.batch import (
+    FAILED_POLICIES,
+    BatchOptions,
+    batch_cancel,
+    batch_status,
+    check_batch_backend,
+    run_batch,
+)
 from harness.cli import run_main
+from harness.errors import UserError
 from harness.generation import (
     DEFAULT_CACHE,
     DEFAULT_PROMPTS,
@@ -74,6 +85,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--dry-run", action="store_true",
                    help="count requests, estimate tokens and cost, send nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    b = p.add_argument_group("provider batch APIs (OpenAI, Anthropic; about half the price)")
+    b.add_argument("--batch-api", action="store_true",
+                   help="send through the provider's batch API; a rerun polls what was submitted")
+    b.add_argument("--batch-failed", choices=FAILED_POLICIES, default="rebatch",
+                   help="requests a batch did not answer: a new batch (default), the online "
+                        "path, or keep them as error rows")
+    b.add_argument("--poll-interval", type=positive(float), default=30.0,
+                   help="first wait between polls in seconds (grows to 10 min)")
+    b.add_argument("--status", action="store_true", help="print our batches' state and exit")
+    b.add_argument("--cancel", action="store_true", help="cancel our running batches and exit")
     return p.parse_args(argv)
 
 
@@ -94,6 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     params = spec.params(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
     requests = build_requests(rows, params, args.n_samples)
     out = args.out or default_out(spec.name, args.model)
+    if (args.status or args.cancel) and not args.batch_api:
+        raise UserError("--status and --cancel manage batches: add --batch-api")
+    if args.batch_api:
+        check_batch_backend(spec)
+        if args.status or args.cancel:
+            manage = batch_cancel if args.cancel else batch_status
+            print(manage(spec, out, model=args.model, base_url=args.base_url,
+                         timeout_s=args.timeout).format())
+            return 0
     local = spec.provider == "hf"
     rpm = args.rpm if args.rpm is not None else (None if local else spec.rpm)
     tpm = args.tpm if args.tpm is not None else (None if local else spec.tpm)
@@ -101,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         print(f"backend: {spec.name} ({args.model or spec.model_id}); output: {out}")
         print(dry_run(spec, requests, out, params, args.retry_errors, rpm, tpm).format())
+        if args.batch_api:
+            print("through the batch API the provider charges about half that, with no "
+                  "per-minute limits; results come within 24 h")
         return 0
 
     options = RunOptions(
@@ -109,6 +142,13 @@ def main(argv: list[str] | None = None) -> int:
         cache_path=None if args.no_cache else args.cache, progress=not args.no_progress,
         desc=spec.name, price_per_1m=spec.price_per_1m,
     )
+    if args.batch_api:
+        batch = BatchOptions(failed=args.batch_failed, poll_initial_s=args.poll_interval)
+        summary = run_batch(spec, requests, out, params, options, batch=batch, model=args.model,
+                            base_url=args.base_url, timeout_s=args.timeout)
+        print(summary.format())
+        print(f"results: {out}")
+        return 0
     backend_options = {"batch_size": args.batch_size or 8} if local else {}
     summary = run_generation(spec, requests, out, params, options, model=args.model,
                              base_url=args.base_url, timeout_s=args.timeout,

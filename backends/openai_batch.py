@@ -1,0 +1,103 @@
+"""OpenAI's Batch API for chat completions: a JSONL file of requests, one batch per file.
+
+The entries' bodies are `openai_chat.request_body`, the answers go through
+`openai_chat.completion_from_body`: the same mapping as the online path.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from backends.base import GenerationParams, Message
+from backends.batch_base import BatchAdapter, BatchInfo, ItemResult
+from backends.openai_chat import OpenAIChatBackend, completion_from_body, request_body
+from backends.provider_http import MalformedResponse
+
+ENDPOINT = "/v1/chat/completions"
+#: a batch's status once it will change no more
+ENDED = {"completed", "failed", "expired", "cancelled"}
+#: per-request error codes in the error file -> our failure kinds
+FAILURE_KINDS = {"batch_expired": "expired", "batch_cancelled": "canceled"}
+
+
+class OpenAIBatch(BatchAdapter):
+    provider = "openai"
+    max_requests = 50_000
+    max_bytes = 200 * 1024 * 1024
+
+    def __init__(self, backend: OpenAIChatBackend) -> None:
+        super().__init__(backend)
+        self.chat = backend
+
+    def entry(self, cid: str, messages: list[Message], params: GenerationParams) -> dict[str, Any]:
+        body = request_body(self.chat.model_id, messages, params,
+                            max_tokens_field=self.chat.options.get("max_tokens_field",
+                                                                   "max_tokens"))
+        return {"custom_id": cid, "method": "POST", "url": ENDPOINT, "body": body}
+
+    async def submit(self, entries: list[dict[str, Any]]) -> str:
+        client = self.chat._clients.get()
+        data = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries).encode("utf-8")
+        upload = await client.files.create(file=("requests.jsonl", data, "application/jsonl"),
+                                           purpose="batch")
+        batch = await client.batches.create(input_file_id=upload.id, endpoint=ENDPOINT,
+                                            completion_window="24h")
+        return batch.id
+
+    def _info(self, batch: Any) -> BatchInfo:
+        counts = batch.request_counts
+        return BatchInfo(
+            id=batch.id, status=batch.status, ended=batch.status in ENDED,
+            counts={} if counts is None else {"total": counts.total,
+                                              "completed": counts.completed,
+                                              "failed": counts.failed},
+            extra={"output_file_id": batch.output_file_id,
+                   "error_file_id": batch.error_file_id},
+        )
+
+    async def retrieve(self, batch_id: str) -> BatchInfo:
+        return self._info(await self.chat._clients.get().batches.retrieve(batch_id))
+
+    async def cancel(self, batch_id: str) -> BatchInfo:
+        return self._info(await self.chat._clients.get().batches.cancel(batch_id))
+
+    async def results(self, info: BatchInfo) -> list[ItemResult]:
+        client = self.chat._clients.get()
+        out: list[ItemResult] = []
+        for name in ("output_file_id", "error_file_id"):
+            file_id = info.extra.get(name)
+            if not file_id:
+                continue
+            content = await client.files.content(file_id)
+            for line in content.content.decode("utf-8").splitlines():
+                if line.strip():
+                    out.append(item_result(json.loads(line)))
+        return out
+
+
+def item_result(line: dict[str, Any]) -> ItemResult:
+    """One line of an output or error file -> ItemResult."""
+    cid = str(line.get("custom_id"))
+    error = line.get("error")
+    response = line.get("response") or {}
+    if error:
+        code = str(error.get("code") or "failed")
+        return ItemResult(cid, failure=FAILURE_KINDS.get(code, code),
+                          message=str(error.get("message") or code))
+    status = response.get("status_code")
+    body = response.get("body") or {}
+    if status == 200:
+        try:
+            return ItemResult(cid, completion=completion_from_body(body))
+        except MalformedResponse as exc:
+            return ItemResult(cid, failure="malformed", message=str(exc))
+    err = body.get("error") if isinstance(body, dict) else None
+    err = err if isinstance(err, dict) else {}
+    message = str(err.get("message") or f"HTTP {status}")
+    if status in (400, 422):
+        # as the online path: a rejected request is a row carrying the provider's message
+        code = str(err.get("code") or "")
+        reason = "content_filter" if "content" in code or "policy" in code else "error"
+        return ItemResult(cid, refusal=(message, reason))
+    return ItemResult(cid, failure=f"http_{status}", message=message)
