@@ -6,8 +6,8 @@ already made. `<out>` holds one row per response, rebuilt from the calls file at
 each run (cheap, so it always matches the calls). An unreadable answer is asked again
 (attempt 1, 2, ...) up to max_reparse times; its row stays, marked, either way.
 
-`OnlineSender.send` is the one place requests leave: a batch-API sender with the same
-`send(requests)` coroutine can replace it.
+`OnlineSender.send` is the one place requests leave; `BatchSender` (the providers' batch
+APIs, `--batch-api`) has the same `send(requests)` coroutine and writes the same calls rows.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from annotations.prompts import JudgePrompt, judged_text
 from annotations.vote import CARRY_FIELDS, annotation_row
 from backends.base import Backend, GenerationParams
 from backends.registry import BackendSpec, create_backend
+from harness.batch import BatchOptions, check_batch_backend, run_batch_async, state_path
 from harness.errors import UserError
 from harness.generation import DryRun
 from harness.results import ResultsStore, key_by, read_jsonl
@@ -131,6 +132,36 @@ class OnlineSender:
                     **self.backend_options)
             return await run_requests_async(self.backend, requests, store, self.params,
                                             self.options)
+
+    async def aclose(self) -> None:
+        if self.backend is not None:
+            await self.backend.aclose()
+
+
+class BatchSender:
+    """Sends each round of requests as provider batches (`harness.batch`) into the calls
+    file; submitted batches are recorded beside it (<calls>.batches.json), so a rerun polls
+    them instead of submitting again."""
+
+    def __init__(self, spec: BackendSpec, calls: Path, params: GenerationParams,
+                 options: RunOptions, batch: BatchOptions, *, model: str | None = None,
+                 base_url: str | None = None, timeout_s: float = 120.0) -> None:
+        check_batch_backend(spec)
+        self.spec, self.calls, self.params, self.options = spec, calls, params, options
+        self.batch, self.model, self.base_url, self.timeout_s = batch, model, base_url, timeout_s
+        self.backend: Backend | None = None
+
+    async def send(self, requests: list[Request]) -> RunSummary:
+        with ResultsStore(self.calls, key_by(*CALL_KEY)) as store:
+            done = store.done(include_errors=not self.options.retry_errors)
+            if all(store.key(r.key) in done for r in requests):
+                return RunSummary(skipped=len(requests))
+            if self.backend is None:
+                self.backend = create_backend(
+                    self.spec.name, model=self.model, base_url=self.base_url,
+                    timeout_s=self.timeout_s, registry={self.spec.name: self.spec})
+            return await run_batch_async(self.spec, self.backend, requests, store, self.params,
+                                         self.options, self.batch, state_path(self.calls))
 
     async def aclose(self) -> None:
         if self.backend is not None:

@@ -4,6 +4,7 @@
     python scripts/annotate.py --judge gpt-4o --generations G.jsonl --n-evals 3 \\
         --templates Data/neutrality/study_templates.json --dry-run
     python scripts/annotate.py --judge smollm2-135m-instruct --generations G.jsonl
+    python scripts/annotate.py --judge gpt-4o --generations G.jsonl --batch-api  # half price
 
 Writes results/annotations/<model>__<judge>.jsonl (one row per response) and, beside it,
 <...>.calls.jsonl (one row per judge call). Rerunning the same command resumes.
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from annotations.prompts import build_prompts, load_judge_template
 from annotations.run import (
+    BatchSender,
     OnlineSender,
     calls_path,
     default_out,
@@ -26,6 +28,13 @@ from annotations.run import (
     write_annotations,
 )
 from backends.registry import get_spec, load_registry
+from harness.batch import (
+    FAILED_POLICIES,
+    BatchOptions,
+    batch_cancel,
+    batch_status,
+    check_batch_backend,
+)
 from harness.cli import run_main
 from harness.errors import UserError
 from harness.generation import DEFAULT_CACHE
@@ -74,6 +83,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--dry-run", action="store_true",
                    help="count judge calls, estimate tokens and cost, send nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    b = p.add_argument_group("provider batch APIs (OpenAI, Anthropic; about half the price)")
+    b.add_argument("--batch-api", action="store_true",
+                   help="send judge calls (and each round of re-asks) through the provider's "
+                        "batch API; a rerun polls what was submitted")
+    b.add_argument("--batch-failed", choices=FAILED_POLICIES, default="rebatch",
+                   help="calls a batch did not answer: a new batch (default), the online "
+                        "path, or keep them as error rows")
+    b.add_argument("--poll-interval", type=positive(float), default=30.0,
+                   help="first wait between polls in seconds (grows to 10 min)")
+    b.add_argument("--status", action="store_true", help="print our batches' state and exit")
+    b.add_argument("--cancel", action="store_true", help="cancel our running batches and exit")
     return p.parse_args(argv)
 
 
@@ -82,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_reparse < 0:
         raise UserError(f"--max-reparse must be 0 or more, got {args.max_reparse}")
     spec = get_spec(args.judge, load_registry(args.registry))
+    if (args.status or args.cancel) and not args.batch_api:
+        raise UserError("--status and --cancel manage batches: add --batch-api")
+    if args.batch_api:
+        check_batch_backend(spec)
     template = load_judge_template(args.templates)
     generations = load_generations(args.generations)
     prompts = build_prompts(generations, template, args.n_evals)
@@ -99,12 +123,20 @@ def main(argv: list[str] | None = None) -> int:
     rpm = args.rpm if args.rpm is not None else (None if local else spec.rpm)
     tpm = args.tpm if args.tpm is not None else (None if local else spec.tpm)
 
+    if args.status or args.cancel:
+        manage = batch_cancel if args.cancel else batch_status
+        print(manage(spec, calls, model=args.model, base_url=args.base_url,
+                     timeout_s=args.timeout).format())
+        return 0
     if args.dry_run:
         print(f"judge: {spec.name} ({args.model or spec.model_id}); {len(prompts)} judge prompts "
               f"({args.n_evals} per response); output: {out}")
         print(dry_run(spec, prompts, calls, params, args.max_reparse, args.retry_errors,
                       rpm, tpm).format())
         print(f"re-asks of unreadable answers (up to {args.max_reparse} each) come on top")
+        if args.batch_api:
+            print("through the batch API the provider charges about half that; each round "
+                  "of re-asks is one more batch")
         return 0
     if spec.demo_only:
         print(f"note: {spec.name} is a demonstration judge; its labels measure nothing")
@@ -115,9 +147,17 @@ def main(argv: list[str] | None = None) -> int:
         cache_path=None if args.no_cache else args.cache, progress=not args.no_progress,
         desc=f"judge {spec.name}", price_per_1m=spec.price_per_1m,
     )
-    sender = OnlineSender(spec, calls, params, options, model=args.model,
-                          base_url=args.base_url, timeout_s=args.timeout,
-                          backend_options={"batch_size": args.batch_size or 8} if local else {})
+    sender: OnlineSender | BatchSender
+    if args.batch_api:
+        sender = BatchSender(spec, calls, params, options,
+                             BatchOptions(failed=args.batch_failed,
+                                          poll_initial_s=args.poll_interval),
+                             model=args.model, base_url=args.base_url, timeout_s=args.timeout)
+    else:
+        sender = OnlineSender(spec, calls, params, options, model=args.model,
+                              base_url=args.base_url, timeout_s=args.timeout,
+                              backend_options={"batch_size": args.batch_size or 8} if local
+                              else {})
     summary = run_judge(sender, prompts, calls, args.max_reparse)
     rows = write_annotations(out, calls, prompts, judge=spec.name,
                              judge_model=args.model or spec.model_id, template=template.path)
