@@ -39,6 +39,7 @@ class BatchInfo:
     ended: bool  # no more processing: results can be read
     counts: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. output and error file ids
+    message: str = ""  # why the batch failed as a whole, if the provider said
 
     def format_counts(self) -> str:
         return ", ".join(f"{k} {v}" for k, v in self.counts.items())

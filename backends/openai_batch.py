@@ -54,6 +54,7 @@ class OpenAIBatch(BatchAdapter):
                                               "failed": counts.failed},
             extra={"output_file_id": batch.output_file_id,
                    "error_file_id": batch.error_file_id},
+            message=_errors(batch),
         )
 
     async def retrieve(self, batch_id: str) -> BatchInfo:
@@ -74,6 +75,12 @@ class OpenAIBatch(BatchAdapter):
                 if line.strip():
                     out.append(item_result(json.loads(line)))
         return out
+
+
+def _errors(batch: Any) -> str:
+    """Why a batch failed as a whole (e.g. its input file did not validate)."""
+    data = getattr(getattr(batch, "errors", None), "data", None) or []
+    return "; ".join(f"{e.code}: {e.message}" for e in data[:3])
 
 
 def item_result(line: dict[str, Any]) -> ItemResult:

@@ -187,6 +187,9 @@ class _BatchRun:
                 "collected": False, "custom_ids": [e["custom_id"] for e in part],
             })
             self.state.save()
+            if self.run.bar is not None:
+                self.run.bar.write(f"submitted batch {batch_id} ({len(part)} requests); "
+                                   f"recorded in {self.state.path}")
 
     # ---- reading results back --------------------------------------------------------------
     def done(self, req: Request) -> bool:
@@ -216,7 +219,8 @@ class _BatchRun:
         for cid in record["custom_ids"]:
             req = self.by_cid.get(cid)
             if req is not None and cid not in seen and not self.done(req):
-                failed.append((req, f"batch_{info.status}", "no result in the batch"))
+                failed.append((req, info.status.replace("cancelled", "canceled"),
+                               info.message or f"no result in batch {info.id}"))
         await self.route_failed(failed, attempts)
         record["collected"] = True
         record["status"] = info.status
@@ -234,7 +238,8 @@ class _BatchRun:
             self.state.online.extend(custom_id(r.key) for r, _, _ in failed)
             return
         for req, kind, message in failed:
-            error_kind = "Batch" + "".join(p.title() for p in kind.split("_"))
+            error_kind = "Batch" + "".join(p.title() for p in kind.removeprefix("batch_")
+                                           .split("_"))
             self.run.write(self.run.row(req, None, attempts=attempts, error_kind=error_kind,
                                         error=f"{error_kind}: {message}"))
 

@@ -34,6 +34,7 @@ class FakeBatches:
         self.answers = FakeProvider()  # reply text and model version, as the online fake
         self.polls_to_end = 1
         self.hold = False
+        self.invalid = False  # OpenAI batches fail validation as a whole
         self.fail: dict[str, str] = {}
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
@@ -105,6 +106,14 @@ def _iso(t: float) -> str:
 def openai_batch(batch: dict[str, Any]) -> dict[str, Any]:
     ended = batch["ended"]
     status = "in_progress"
+    if batch.get("invalid"):
+        return {"id": batch["id"], "object": "batch", "endpoint": batch["endpoint"],
+                "input_file_id": batch["input_file_id"], "completion_window": "24h",
+                "status": "failed", "created_at": int(batch["created"]),
+                "errors": {"object": "list", "data": [
+                    {"code": "invalid_json_line", "message": "line 1 is not valid",
+                     "line": 1, "param": None}]},
+                "request_counts": {"total": 0, "completed": 0, "failed": 0}}
     if batch["cancelled"]:
         status = "cancelled" if ended else "cancelling"
     elif ended:
@@ -237,7 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._404()
             entries = [json.loads(ln) for ln in data.decode().splitlines() if ln.strip()]
             batch = self._new("openai", entries, endpoint=body["endpoint"],
-                              input_file_id=body["input_file_id"])
+                              input_file_id=body["input_file_id"], invalid=s.invalid)
             return self._send(200, openai_batch(batch))
         if path == "/v1/messages/batches":
             batch = self._new("anthropic", json.loads(raw)["requests"])

@@ -238,6 +238,20 @@ def test_split_to_size_limits(batches, prompts, tmp_path, api_keys, backend) -> 
     assert sorted(rows(out2)) == list(range(N))
 
 
+def test_a_batch_failing_as_a_whole_is_retried_then_kept(batches, prompts, tmp_path) -> None:
+    out = tmp_path / "gen.jsonl"
+    batches.state.invalid = True
+    batch_generate(batches, prompts, out)
+    assert len(batches.state.created) == 3  # the first batch and two rebatches, then no more
+    got = rows(out)
+    assert sorted(got) == list(range(N))
+    assert {r["error_kind"] for r in got.values()} == {"BatchFailed"}
+    assert "invalid_json_line" in got[0]["error"]
+    batches.state.invalid = False
+    batch_generate(batches, prompts, out, "--retry-errors")
+    assert all(r["error"] is None for r in rows(out).values())
+
+
 def test_split_keeps_order_and_refuses_an_oversized_request() -> None:
     entries = [{"custom_id": str(i)} for i in range(5)]
     assert split(entries, [4, 4, 4, 1, 9], max_requests=10, max_bytes=9) == [
