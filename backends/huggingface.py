@@ -121,6 +121,7 @@ class HuggingFaceBackend(Backend):
         batch_size: int = 1,
         reasoning: bool = False,
         model_path: str | None = None,
+        cache_dir: str | None = None,
         **options: Any,
     ) -> None:
         super().__init__(model_id, **options)
@@ -136,14 +137,15 @@ class HuggingFaceBackend(Backend):
             source = str(gguf_package_dir(gguf_package))
             if gguf_file and not (Path(source) / gguf_file).is_file():
                 raise UserError(f"{gguf_file} not found in {source}; reinstall {gguf_package}")
-        self.tokenizer, self.model = self._load(source, dtype, quantization, device, gguf_file)
+        self.tokenizer, self.model = self._load(source, dtype, quantization, device, gguf_file,
+                                                cache_dir)
         self.model_version = gguf_file or getattr(self.model.config, "_commit_hash", None)
         # the same model id at another precision answers differently: keep their caches apart
         self.cache_identity = {"dtype": dtype, "quantization": quantization,
                                "gguf_file": gguf_file}
 
     def _load(self, source: str, dtype: str, quantization: str | None, device: str | None,
-              gguf_file: str | None) -> tuple[Any, Any]:
+              gguf_file: str | None, cache_dir: str | None = None) -> tuple[Any, Any]:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -151,7 +153,9 @@ class HuggingFaceBackend(Backend):
         kwargs = load_kwargs(dtype=dtype, quantization=quantization, device=device,
                              cuda_available=cuda, gguf_file=gguf_file,
                              token=os.environ.get("HF_TOKEN"))
-        tok_kwargs = {k: kwargs[k] for k in ("gguf_file", "token") if k in kwargs}
+        if cache_dir:  # where downloaded weights go (default: the Hugging Face cache)
+            kwargs["cache_dir"] = str(cache_dir)
+        tok_kwargs = {k: kwargs[k] for k in ("gguf_file", "token", "cache_dir") if k in kwargs}
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, **tok_kwargs)
             model = AutoModelForCausalLM.from_pretrained(source, **kwargs)

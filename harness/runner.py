@@ -219,6 +219,8 @@ class _Run:
         )
         if c and c.extras:
             row["extras"] = json.loads(json.dumps(c.extras, default=str))
+        if c and c.first_token_logprobs is not None:  # asked for with params.top_logprobs
+            row["first_token_logprobs"] = c.first_token_logprobs
         row.update(req.carry)
         return row
 

@@ -1,0 +1,454 @@
+"""Collect a model's answer distributions: items x repetitions -> one JSON line per item.
+
+Each repetition (and, for the sampling estimate, each sampled answer) is first written as a
+row of `<save_dir>/requests/<backend>.jsonl` the moment it is done; an item's row in
+`<save_dir>/<backend>.jsonl` is written as soon as all its repetitions are in. A rerun of the
+same command skips what is done, redoes failed requests, and never writes a row twice. Rows
+made with other settings (model, template, seed, repetitions, ...) are never mixed in: the
+run stops and says so.
+
+Three ways to read a distribution, chosen from the backend's provider:
+- logprobs: a local transformers model, one forward pass per prompt (pluralism.local_probs);
+- top_logprobs: an API that returns the top-k first tokens (OpenAI chat 20, the legacy
+  completions endpoint 5, Gemini 20); letters missing from the list are imputed and flagged;
+- sampling: `--samples-per-item N` answers sampled per repetition (temperature 1), for
+  providers without log-probabilities (Anthropic); flagged as an estimate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from backends.base import GenerationParams
+from backends.registry import BackendSpec, create_backend
+from harness.errors import UserError
+from harness.results import ResultsStore, key_by
+from harness.runner import Request, RunOptions, estimate_tokens, run_requests_async
+from pluralism.items import SurveyItem
+from pluralism.letters import (
+    FLAG_IMPUTED,
+    FLAG_NO_LETTER,
+    FLAG_REFUSED,
+    FLAG_SAMPLED,
+    RepDistribution,
+    distribution,
+    letters_from_samples,
+    letters_from_top_logprobs,
+)
+from pluralism.prompts import DatasetTemplate, Prompt, Templates, item_prompts, letters_for
+
+#: providers that return the top-k first tokens, and how many they allow
+TOP_K = {"openai": 20, "openai-compatible": 20, "openai-completions": 5, "gemini": 20}
+LOCAL_PROVIDERS = ("hf",)
+SAMPLE_TEMPERATURE = 1.0
+SAMPLE_MAX_TOKENS = 8
+ITEM_KEY = ("item_id",)
+REP_KEY = ("item_id", "rep", "sample")
+
+
+@dataclass
+class CollectOptions:
+    """Everything a collection run needs besides the items and the templates."""
+
+    dataset: str
+    spec: BackendSpec
+    save_dir: Path
+    model: str | None = None
+    reps: int = 5
+    seed: int = 0
+    batch_size: int = 8
+    samples_per_item: int | None = None
+    chat_template: bool = False
+    prefix_cache: bool = True
+    base_url: str | None = None
+    timeout_s: float = 120.0
+    concurrency: int = 8
+    rpm: float | None = None
+    tpm: float | None = None
+    max_attempts: int = 6
+    cache_path: Path | None = None
+    progress: bool = True
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    extra_identity: dict[str, Any] = field(default_factory=dict)  # e.g. GlobalQA countries
+
+    @property
+    def model_id(self) -> str:
+        return self.model or self.spec.model_id or ""
+
+    @property
+    def out_path(self) -> Path:
+        return self.save_dir / f"{self.spec.name}.jsonl"
+
+    @property
+    def requests_path(self) -> Path:
+        # a sub-folder, so `<save_dir>/*.jsonl` globs only the item rows
+        return self.save_dir / "requests" / f"{self.spec.name}.jsonl"
+
+
+def choose_method(spec: BackendSpec, samples_per_item: int | None) -> str:
+    """logprobs (local), top_logprobs (API), or sampling; a UserError where none fits."""
+    if spec.provider in LOCAL_PROVIDERS:
+        if samples_per_item:
+            raise UserError(f"backend {spec.name!r} is a local model: its letter probabilities "
+                            "are read exactly; drop --samples-per-item")
+        return "logprobs"
+    if samples_per_item:
+        return "sampling"
+    if spec.provider in TOP_K and not spec.adapter:
+        return "top_logprobs"
+    raise UserError(f"backend {spec.name!r} ({spec.provider}) gives no log-probabilities; "
+                    "pass --samples-per-item N to estimate each distribution from N sampled "
+                    "answers per repetition")
+
+
+def request_params(method: str, provider: str) -> GenerationParams:
+    if method == "top_logprobs":
+        return GenerationParams(temperature=0.0, max_tokens=1, top_logprobs=TOP_K[provider])
+    return GenerationParams(temperature=SAMPLE_TEMPERATURE, max_tokens=SAMPLE_MAX_TOKENS)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One request: an item's repetition (and sample, for the sampling estimate)."""
+
+    item: SurveyItem
+    rep: int
+    sample: int
+    prompt: Prompt
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.item.item_id, self.rep, self.sample)
+
+
+class _HookedStore(ResultsStore):
+    """A ResultsStore that tells the collection about each row before/after it is written."""
+
+    def __init__(self, path: Path, key: Callable[[dict[str, Any]], Hashable],
+                 check: Callable[[dict[str, Any]], None],
+                 after: Callable[[dict[str, Any]], None]) -> None:
+        super().__init__(path, key)
+        self._check = check
+        self._after = after
+
+    def append(self, row: dict[str, Any]) -> None:
+        self._check(row)
+        super().append(row)
+        self._after(row)
+
+
+class Collection:
+    """One run over `items` with one backend; see the module docstring."""
+
+    def __init__(self, options: CollectOptions, items: Sequence[SurveyItem],
+                 templates: Templates) -> None:
+        self.o = options
+        self.items = {i.item_id: i for i in items}
+        self.template: DatasetTemplate = templates.for_dataset(options.dataset)
+        self.templates = templates
+        self.method = choose_method(options.spec, options.samples_per_item)
+        self.samples = options.samples_per_item or 1
+        self.params = (request_params(self.method, options.spec.provider)
+                       if self.method != "logprobs" else None)
+        self.prompts = {i.item_id: item_prompts(self.template, i, options.reps, options.seed)
+                        for i in items}
+        self.identity = self._identity()
+        self.run_id = hashlib.sha256(json.dumps(self.identity, sort_keys=True).encode()
+                                     ).hexdigest()[:16]
+        self.model_version: str | None = None
+        self.extra_params: dict[str, Any] = {}
+        self.items_written = 0
+        self.item_store: ResultsStore | None = None
+        self.rep_store: _HookedStore | None = None
+
+    # ---- settings ---------------------------------------------------------------------
+    def _identity(self) -> dict[str, Any]:
+        """What decides the numbers: rows made with other values are never mixed."""
+        o = self.o
+        ident: dict[str, Any] = {
+            "dataset": o.dataset, "method": self.method, "model": o.model_id,
+            "reps": o.reps, "seed": o.seed, "templates": self.templates.name,
+            "templates_sha256": self.templates.sha256,
+        }
+        if self.method == "logprobs":
+            ident["chat_template"] = o.chat_template
+            ident.update({k: v for k, v in {**o.spec.options, **o.backend_options}.items()
+                          if k in ("dtype", "quantization", "gguf_file")})
+        else:
+            ident.update(self.params.to_dict() if self.params else {})
+            ident["samples_per_item"] = o.samples_per_item
+            ident["base_url"] = o.base_url
+        ident.update(o.extra_identity)
+        return ident
+
+    def row_params(self) -> dict[str, Any]:
+        return {**self.identity, "run_id": self.run_id, "batch_size": self.o.batch_size,
+                "prefix_cache": self.o.prefix_cache if self.method == "logprobs" else None,
+                **self.extra_params}
+
+    # ---- jobs -------------------------------------------------------------------------
+    def jobs(self) -> list[Job]:
+        return [Job(self.items[i], r, s, p)
+                for i, prompts in self.prompts.items()
+                for r, p in enumerate(prompts) for s in range(self.samples)]
+
+    def _keys_of(self, item_id: int) -> list[tuple[int, int, int]]:
+        return [(item_id, r, s) for r in range(self.o.reps) for s in range(self.samples)]
+
+    def _check_run_id(self, rows: dict[Hashable, dict[str, Any]], path: Path) -> None:
+        for row in rows.values():
+            rid = row.get("run_id") or (row.get("params") or {}).get("run_id")
+            if rid != self.run_id:
+                theirs = row.get("params") or {}
+                diff = [f"{k}: {theirs.get(k)!r} there, {v!r} now" for k, v in
+                        self.identity.items() if k in theirs and theirs.get(k) != v]
+                why = f" ({'; '.join(diff[:3])})" if diff else ""
+                raise UserError(f"{path} holds rows made with other settings{why}; use another "
+                                "--save_dir, or delete the file (and its requests/ file) to "
+                                "start over")
+
+    # ---- dry run ----------------------------------------------------------------------
+    def dry_run(self) -> str:
+        done_items: set[Hashable] = set()
+        done_reps: set[Hashable] = set()
+        if self.o.out_path.exists():
+            with ResultsStore(self.o.out_path, key_by(*ITEM_KEY)) as s:
+                done_items = {k for k, r in s.rows.items() if not r.get("error")}
+        if self.o.requests_path.exists():
+            with ResultsStore(self.o.requests_path, key_by(*REP_KEY)) as s:
+                done_reps = s.done(include_errors=False)
+        todo = [j for j in self.jobs() if (j.item.item_id,) not in done_items
+                and j.key not in done_reps]
+        lines = [f"{self.o.dataset}: {len(self.items)} items x {self.o.reps} repetitions"
+                 + (f" x {self.samples} samples" if self.samples > 1 else "")
+                 + f" with {self.o.spec.name} ({self.o.model_id}); method: {self.method}",
+                 f"output: {self.o.out_path}",
+                 f"to do: {len(todo)} of {len(self.jobs())} "
+                 + ("forward passes" if self.method == "logprobs" else "requests")]
+        if self.method == "logprobs":
+            lines.append("estimated cost: none (a local model)")
+            return "\n".join(lines)
+        assert self.params is not None
+        messages = [[{"role": "user", "content": j.prompt.text}] for j in todo]
+        tin = sum(estimate_tokens(m, self.params) - self.params.max_tokens for m in messages)
+        tout = self.params.max_tokens * len(todo)
+        price = self.o.spec.price_per_1m
+        cost = "unknown (no price in the registry)" if price is None else (
+            f"at most ${(tin * price[0] + tout * price[1]) / 1e6:.2f}")
+        lines += [f"estimated tokens: ~{tin} in, at most {tout} out", f"estimated cost: {cost}"]
+        return "\n".join(lines)
+
+    # ---- running ----------------------------------------------------------------------
+    def run(self) -> str:
+        self.o.save_dir.mkdir(parents=True, exist_ok=True)
+        with ResultsStore(self.o.out_path, key_by(*ITEM_KEY)) as items, _HookedStore(
+                self.o.requests_path, key_by(*REP_KEY), self._check_rep_row,
+                self._after_rep_row) as reps:
+            self._check_run_id(items.rows, self.o.out_path)
+            self._check_run_id(reps.rows, self.o.requests_path)
+            self.item_store, self.rep_store = items, reps
+            done_items = {k[0] for k, r in items.rows.items() if not r.get("error")}
+            # items finished in an earlier run whose item row was not yet written
+            for item_id in self.items:
+                if item_id not in done_items:
+                    self._maybe_assemble(item_id)
+            done_items = {k[0] for k, r in items.rows.items() if not r.get("error")}
+            done_reps = reps.done(include_errors=False)
+            todo = [j for j in self.jobs()
+                    if j.item.item_id not in done_items and j.key not in done_reps]
+            if todo:
+                if self.method == "logprobs":
+                    self._run_local(todo, len(self.jobs()))
+                else:
+                    self._run_api(todo)
+            missing = [i for i in self.items
+                       if (i,) not in items.rows or items.rows[(i,)].get("error")]
+        lines = [f"{self.o.dataset}: {len(self.items) - len(missing)} of {len(self.items)} "
+                 f"items done ({self.items_written} written now); results: {self.o.out_path}"]
+        if missing:
+            lines.append(f"{len(missing)} item(s) have failed requests; rerun the same command "
+                         "to retry them")
+        return "\n".join(lines)
+
+    def _check_rep_row(self, row: dict[str, Any]) -> None:
+        if row.get("finish_reason") == "logprobs_unavailable":
+            # a model that refuses log-probabilities: stop, naming the sampling fallback
+            raise UserError(str(row.get("provider_message")))
+
+    def _after_rep_row(self, row: dict[str, Any]) -> None:
+        if row.get("model_version"):
+            self.model_version = row["model_version"]
+        self._maybe_assemble(int(row["item_id"]))
+
+    def _maybe_assemble(self, item_id: int) -> None:
+        assert self.rep_store is not None and self.item_store is not None
+        rows = self.rep_store.rows
+        keys = self._keys_of(item_id)
+        if not all(k in rows for k in keys):
+            return
+        current = self.item_store.rows.get((item_id,))
+        if current is not None and not current.get("error"):
+            return
+        row = self.assemble(self.items[item_id], [rows[k] for k in keys])
+        self.item_store.append(row)
+        self.items_written += 1
+
+    def _run_local(self, todo: list[Job], total: int) -> None:
+        from tqdm.auto import tqdm
+
+        from pluralism.local_probs import LocalScorer, ScoreJob
+
+        o = self.o
+        backend = create_backend(o.spec.name, model=o.model, registry={o.spec.name: o.spec},
+                                 batch_size=o.batch_size, **o.backend_options)
+        templated = o.chat_template and bool(getattr(backend.tokenizer, "chat_template", None))
+        if o.chat_template and not templated:
+            raise UserError(f"--chat-template: the tokenizer of {o.model_id} has no chat "
+                            "template; run without it")
+        self.model_version = getattr(backend, "model_version", None)
+        scorer = LocalScorer(backend.model, backend.tokenizer, batch_size=o.batch_size,
+                             prefix_cache=o.prefix_cache, add_special_tokens=not templated)
+        texts = [backend.prompt_text([{"role": "user", "content": j.prompt.text}])
+                 if templated else j.prompt.text for j in todo]
+        letters = {j.item.item_id: letters_for(len(self.template.options_of(j.item)))
+                   for j in todo}
+        score_jobs = [ScoreJob(t, letters[j.item.item_id], group=j.prompt.prefix)
+                      for t, j in zip(texts, todo, strict=True)]
+        assert self.rep_store is not None
+        bar = tqdm(total=total, initial=total - len(todo), desc=f"{o.dataset} {o.spec.name}",
+                   unit="prompt", dynamic_ncols=True, disable=not o.progress)
+        try:
+            for batch in scorer.score(score_jobs):
+                for i, scores in batch:
+                    job = todo[i]
+                    self.extra_params["letter_token_ids"] = {
+                        c: list(v) for c, v in scores.token_ids.items()}
+                    self.rep_store.append({
+                        "item_id": job.item.item_id, "rep": job.rep, "sample": job.sample,
+                        "run_id": self.run_id, "input": texts[i], "drawn": list(job.prompt.drawn),
+                        "letters": list(score_jobs[i].letters),
+                        "letter_logprobs": [round(x, 8) for x in scores.logprobs],
+                        "top_tokens": scores.top_tokens, "model_version": self.model_version,
+                        "error": None, "created_at": _now(),
+                    })
+                bar.update(len(batch))
+        finally:
+            bar.close()
+
+    def _run_api(self, todo: list[Job]) -> None:
+        o = self.o
+        assert self.params is not None and self.rep_store is not None
+        requests = [Request(key={"item_id": j.item.item_id, "rep": j.rep, "sample": j.sample},
+                            messages=[{"role": "user", "content": j.prompt.text}],
+                            carry={"run_id": self.run_id, "drawn": list(j.prompt.drawn)})
+                    for j in todo]
+        spec = o.spec
+        options = RunOptions(
+            concurrency=o.concurrency, rpm=o.rpm if o.rpm is not None else spec.rpm,
+            tpm=o.tpm if o.tpm is not None else spec.tpm, max_attempts=o.max_attempts,
+            retry_errors=True, cache_path=o.cache_path, progress=o.progress,
+            desc=f"{o.dataset} {spec.name}", price_per_1m=spec.price_per_1m)
+        backend = create_backend(spec.name, model=o.model, base_url=o.base_url,
+                                 timeout_s=o.timeout_s, registry={spec.name: spec},
+                                 **o.backend_options)
+        store = self.rep_store
+
+        async def main() -> None:
+            try:
+                await run_requests_async(backend, requests, store, self.params, options)
+            finally:
+                await backend.aclose()
+
+        asyncio.run(main())
+
+    # ---- one item's row ---------------------------------------------------------------
+    def rep_distribution(self, rows: list[dict[str, Any]], letters: tuple[str, ...]
+                         ) -> tuple[RepDistribution | None, set[str]]:
+        """One repetition's distribution from its request row(s), and the flags it raises."""
+        flags: set[str] = set()
+        answered = [r for r in rows if r.get("provider_message") is None]
+        if len(answered) < len(rows):
+            flags.add(FLAG_REFUSED)
+        if self.method == "logprobs":
+            lps = rows[0]["letter_logprobs"]
+            return distribution([math.exp(x) for x in lps]), flags
+        if self.method == "sampling":
+            flags.add(FLAG_SAMPLED)
+            if not answered:
+                return None, flags
+            return letters_from_samples([r.get("response") for r in answered], letters), flags
+        if not answered:
+            return None, flags
+        dist = letters_from_top_logprobs(answered[0].get("first_token_logprobs"), letters)
+        if dist is None:
+            flags.add(FLAG_NO_LETTER)
+        elif dist.imputed:
+            flags.add(FLAG_IMPUTED)
+        return dist, flags
+
+    def assemble(self, item: SurveyItem, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """The item's row from its requests' rows (ordered by repetition, then sample)."""
+        options = self.template.options_of(item)
+        letters = letters_for(len(options))
+        by_rep: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for r in rows:
+            by_rep[int(r["rep"])].append(r)
+        errors = [r["error"] for r in rows if r.get("error")]
+        flags: set[str] = set()
+        rep_probs: list[list[float] | None] = []
+        rep_raw: list[list[float] | None] = []
+        masses: list[float] = []
+        for rep in range(self.o.reps):
+            dist, f = (None, set()) if errors else self.rep_distribution(by_rep[rep], letters)
+            flags |= f
+            rep_probs.append(None if dist is None or dist.probs is None
+                             else [round(p, 8) for p in dist.probs])
+            rep_raw.append(None if dist is None else [round(p, 8) for p in dist.raw])
+            masses.append(0.0 if dist is None else round(dist.letter_mass, 8))
+        usable = [p for p in rep_probs if p is not None]
+        probs = ([round(sum(col) / len(usable), 8) for col in zip(*usable, strict=True)]
+                 if usable and not errors else None)
+        first = by_rep[0][0] if by_rep.get(0) else {}
+        row: dict[str, Any] = {
+            "dataset": self.o.dataset, "item_id": item.item_id, "question": item.question,
+            "options": list(options), "letters": list(letters),
+            "probs": probs, "rep_probs": rep_probs, "rep_letter_probs": rep_raw,
+            "letter_mass": masses, "flags": sorted(flags),
+            "prompts": [by_rep[r][0].get("input") for r in range(self.o.reps)],
+            "drawn": [by_rep[r][0].get("drawn") for r in range(self.o.reps)],
+            "method": self.method, "model": self.o.model_id,
+            "model_version": first.get("model_version") or self.model_version,
+            "backend": self.o.spec.name, "params": self.row_params(), "meta": item.meta,
+            "error": "; ".join(sorted(set(errors)))[:500] if errors else None,
+            "created_at": _now(),
+        }
+        if self.method == "logprobs":
+            row["top_tokens"] = [by_rep[r][0].get("top_tokens") for r in range(self.o.reps)]
+        elif self.method == "top_logprobs":
+            row["top_logprobs"] = [by_rep[r][0].get("first_token_logprobs")
+                                   for r in range(self.o.reps)]
+        else:
+            row["responses"] = [[x.get("response") for x in by_rep[r]]
+                                for r in range(self.o.reps)]
+        if item.human is not None:
+            row["human"] = item.human
+        return row
+
+
+def with_limit(items: list[SurveyItem], limit: int | None) -> list[SurveyItem]:
+    """The first `limit` items (all with None)."""
+    return items if limit is None else items[:limit]
+

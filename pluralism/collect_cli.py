@@ -1,0 +1,142 @@
+"""The command line shared by scripts/create_model_response_{mpi,globalqa}.py.
+
+The study's flags are kept (--model-name, --model, --data_dir, --save_dir, --cache_dir,
+--huggingface_token; each also with dashes), and ours added. The Hugging Face token comes
+from --huggingface_token or $HF_TOKEN and is only handed to the hub client: never printed,
+never written to a row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from backends.registry import get_spec, load_registry
+from harness.errors import UserError
+from harness.generation import DEFAULT_CACHE, REPO_ROOT
+from pluralism.collect import Collection, CollectOptions, with_limit
+from pluralism.globalqa import DEFAULT_COUNTRIES, load_globalqa_items, resolve_globalqa_path
+from pluralism.items import load_mpi_items
+from pluralism.prompts import load_templates
+
+DEFAULT_BACKEND = "smollm2-135m-instruct"
+DISTRIBUTIONS_DIR = REPO_ROOT / "results" / "distributions"
+
+
+def _positive(kind: type) -> object:
+    def parse(text: str) -> object:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--backend", default=DEFAULT_BACKEND,
+                   help=f"registry name (default: {DEFAULT_BACKEND}; see generate.py --list)")
+    p.add_argument("--model", "--model-name", "--model_name", dest="model",
+                   help="model id instead of the registry's (the study's --model-name)")
+    p.add_argument("--data_dir", "--data-dir", dest="data_dir",
+                   help=("mpi_questions.tsv, or a data folder holding it (default: "
+                         "Data/pluralism/mpi_questions.tsv)") if dataset == "mpi" else
+                   ("GlobalOpinionQA CSV or Parquet, or a folder holding global_opinions.csv "
+                    "(default: Data/pluralism/global_opinions.csv, else the Hugging Face hub)"))
+    p.add_argument("--save_dir", "--save-dir", dest="save_dir", type=Path,
+                   help=f"output folder (default: results/distributions/{dataset}/); rows go "
+                        "to <save_dir>/<backend>.jsonl")
+    p.add_argument("--cache_dir", "--cache-dir", dest="cache_dir",
+                   help="where downloaded models and data go (default: the Hugging Face cache)")
+    p.add_argument("--huggingface_token", "--huggingface-token", dest="hf_token",
+                   default=os.environ.get("HF_TOKEN"),
+                   help="Hugging Face token for gated models (default: $HF_TOKEN)")
+    p.add_argument("--reps", type=_positive(int), default=5,
+                   help="repetitions per item, each with its own drawn example labels")
+    p.add_argument("--batch-size", type=_positive(int), default=8,
+                   help="prompts per forward pass (local models)")
+    p.add_argument("--limit", type=_positive(int), help="only the first N items")
+    p.add_argument("--seed", type=int, default=0, help="seed of the example-label draws")
+    p.add_argument("--templates", type=Path,
+                   help="prompt file (default: prompts/pluralism_template.json; the study's: "
+                        "Data/pluralism/study_prompts.json)")
+    p.add_argument("--samples-per-item", type=_positive(int),
+                   help="estimate each repetition's distribution from N sampled answers "
+                        "(for APIs without log-probabilities, e.g. Anthropic); flagged")
+    p.add_argument("--dry-run", action="store_true",
+                   help="count items and requests, estimate tokens and cost; send nothing")
+    if dataset == "globalqa":
+        p.add_argument("--countries", default=",".join(DEFAULT_COUNTRIES),
+                       help="comma-separated countries whose answers every kept item has "
+                            f"(default: {','.join(DEFAULT_COUNTRIES)})")
+    local = p.add_argument_group("local models")
+    local.add_argument("--dtype", choices=["auto", "bf16", "fp16", "fp32"],
+                       help="weights' precision (default: registry)")
+    local.add_argument("--quantization", choices=["4bit", "none"],
+                       help="4-bit NF4 through bitsandbytes on a GPU (default: registry)")
+    local.add_argument("--chat-template", action="store_true",
+                       help="wrap each prompt in the model's chat template (default: plain text, "
+                            "as the study)")
+    local.add_argument("--no-prefix-cache", action="store_true",
+                       help="run every prompt in full instead of sharing the examples' states")
+    api = p.add_argument_group("API models")
+    api.add_argument("--base-url", help="API base URL (proxies, OpenAI-compatible servers)")
+    api.add_argument("--registry", type=Path, help="extra registry JSON")
+    api.add_argument("--concurrency", type=_positive(int), default=8)
+    api.add_argument("--rpm", type=_positive(float), help="requests per minute (default: registry)")
+    api.add_argument("--tpm", type=_positive(float), help="tokens per minute (default: registry)")
+    api.add_argument("--max-attempts", type=_positive(int), default=6)
+    api.add_argument("--timeout", type=_positive(float), default=120.0)
+    api.add_argument("--no-cache", action="store_true", help="bypass the response cache")
+    api.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="response cache file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(dataset: str, description: str, argv: list[str] | None = None) -> int:
+    args = build_parser(dataset, description).parse_args(argv)
+    if args.hf_token:
+        os.environ["HF_TOKEN"] = args.hf_token  # read by transformers and the hub client
+    spec = get_spec(args.backend, load_registry(args.registry))
+    if spec.retired:
+        print(f"note: {spec.name} ({spec.model_id}) is retired by its provider; "
+              f"its successor is {spec.successor}")
+    templates = load_templates(args.templates)
+    extra: dict = {}
+    if dataset == "mpi":
+        items = load_mpi_items(args.data_dir)
+    else:
+        countries = [c.strip() for c in args.countries.split(",") if c.strip()]
+        path = resolve_globalqa_path(args.data_dir, cache_dir=args.cache_dir,
+                                     token=args.hf_token, download=not args.dry_run)
+        items, report = load_globalqa_items(path, countries,
+                                            max_options=len(templates.globalqa.labels))
+        print(report.format())
+        extra["countries"] = countries
+    items = with_limit(items, args.limit)
+    backend_options: dict = {}
+    if spec.provider == "hf":
+        if args.dtype:
+            backend_options["dtype"] = args.dtype
+        if args.quantization:
+            backend_options["quantization"] = args.quantization
+        if args.cache_dir:
+            backend_options["cache_dir"] = args.cache_dir
+    options = CollectOptions(
+        dataset=dataset, spec=spec, save_dir=args.save_dir or DISTRIBUTIONS_DIR / dataset,
+        model=args.model, reps=args.reps, seed=args.seed, batch_size=args.batch_size,
+        samples_per_item=args.samples_per_item, chat_template=args.chat_template,
+        prefix_cache=not args.no_prefix_cache, base_url=args.base_url, timeout_s=args.timeout,
+        concurrency=args.concurrency, rpm=args.rpm, tpm=args.tpm,
+        max_attempts=args.max_attempts, cache_path=None if args.no_cache else args.cache,
+        progress=not args.no_progress, backend_options=backend_options, extra_identity=extra)
+    if not items:
+        raise UserError(f"no {dataset} items to ask about; check --data_dir and --limit")
+    collection = Collection(options, items, templates)
+    if args.dry_run:
+        print(collection.dry_run())
+        return 0
+    print(collection.run())
+    return 0

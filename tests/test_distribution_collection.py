@@ -1,0 +1,302 @@
+"""Collecting answer distributions: items, prompts, letter tokens, local letter probabilities,
+the scripts' rows (read back by the analysis), resume, and GlobalQA parsing."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from analysis.distribution_inputs import load_distribution_files  # noqa: E402
+from harness.errors import UserError  # noqa: E402
+from pluralism.globalqa import (  # noqa: E402
+    items_from_rows,
+    parse_options,
+    parse_selections,
+)
+from pluralism.items import SurveyItem, load_mpi_items  # noqa: E402
+from pluralism.letters import (  # noqa: E402
+    fill_missing,
+    letter_of_answer,
+    letter_token_ids,
+    letters_from_top_logprobs,
+    token_letter,
+)
+from pluralism.local_probs import LocalScorer, ScoreJob  # noqa: E402
+from pluralism.prompts import (  # noqa: E402
+    build_prompt,
+    item_prompts,
+    letters_for,
+    load_templates,
+)
+from tests.distribution_helpers import (  # noqa: E402
+    GLOBALQA_ROWS,
+    build_letter_model,
+    tiny_registry,
+    write_globalqa_csv,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def script_main(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    return build_letter_model(tmp_path_factory.mktemp("letter-llama"))
+
+
+# ---- items and prompts -------------------------------------------------------------------
+def test_mpi_items_come_from_the_manifest_file(fetched_data, tmp_path):
+    items = load_mpi_items(fetched_data)  # a data folder: pluralism/mpi_questions.tsv in it
+    assert len(items) == 120
+    assert [i.item_id for i in items] == list(range(120))
+    assert items[0].question == "Worry about things"
+    assert items[0].meta == {"facet": "Anxiety", "trait": "N", "key": 1}
+    assert {i.meta["key"] for i in items} == {1, -1}
+    with pytest.raises(UserError, match="fetch_data.py"):
+        load_mpi_items(tmp_path / "nowhere.tsv")
+
+
+def test_study_template_loads_and_follows_its_layout(mirror_dir):
+    t = load_templates(mirror_dir / "pluralism" / "study_prompts.json")
+    assert t.name == "study_prompts.json"
+    mpi = t.mpi
+    item = SurveyItem("mpi", 7, "Love to read")
+    p = build_prompt(mpi, item, (0, 3, 1))
+    shots = [mpi.item_template.format(statement=ex.question) + label + "\n\n\n\n"
+             for ex, label in zip(mpi.examples, ("A.", "D.", "B."), strict=True)]
+    assert p.text == " ".join(shots) + mpi.item_template.format(statement="Love to read")
+    assert p.text.endswith("Answer Choice:") and p.prefix == " ".join(shots)
+    g = SurveyItem("globalqa", 3, "Is it good?", ("Yes", "No"))
+    text = build_prompt(t.globalqa, g, (2, 0, 4)).text
+    assert text.endswith(" Is it good? A. Yes B. No \n Answer Choice:")
+    assert "Every election B. Some elections C. No elections \n Answer Choice:C.\n\n " in text
+    # repetitions draw their own labels, reproducibly; MPI examples' labels are distinct
+    reps = item_prompts(mpi, item, 5, seed=0)
+    assert reps == item_prompts(mpi, item, 5, seed=0)
+    assert len({r.drawn for r in reps}) > 1
+    assert all(len(set(r.drawn)) == 3 for r in reps)
+
+
+def test_our_template_is_the_default_and_bad_files_are_one_line_errors(tmp_path):
+    t = load_templates()
+    assert t.name == "pluralism_template.json"
+    assert len(t.mpi.answer_choices) == 5
+    assert t.mpi.answer_choices[0].lower() == "very accurate"  # A = Very Accurate (human data)
+    bad = tmp_path / "t.json"
+    bad.write_text(json.dumps({"mpi": {}, "globalqa": {}}))
+    with pytest.raises(UserError, match="item_template"):
+        load_templates(bad)
+    with pytest.raises(UserError, match="does not exist"):
+        load_templates(tmp_path / "missing.json")
+
+
+# ---- letter tokens -------------------------------------------------------------------------
+def _fast(core):
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", pad_token="<pad>")
+
+
+def test_letter_tokens_follow_how_each_tokenizer_splits_letters():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    # byte-level BPE (GPT-2 style): 'A' and 'ĠA'; the period is always its own token
+    core = Tokenizer(models.BPE(unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    corpus = [f"Question? Answer Choice: {c}. Answer Choice:{c}. ({c})" for c in "ABCD"] * 50
+    core.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<pad>", "<unk>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    bpe = _fast(core)
+    v = bpe.get_vocab()
+    got = letter_token_ids(bpe, "Question? Answer Choice:", "AB")
+    assert set(got["A"]) == {v["A"], v["ĠA"]} and set(got["B"]) == {v["B"], v["ĠB"]}
+
+    # whole words split at whitespace: 'A.' is one token; 'Choice:A' would merge (unknown),
+    # so a letter written right after the colon cannot be read and is not counted
+    vocab = {t: i for i, t in enumerate(["<pad>", "<unk>", "Answer", "Choice:", "A", "A.",
+                                         "B", "B.", "A)"])}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    words = _fast(core)
+    got = letter_token_ids(words, "Answer Choice:", "AB")
+    assert got == {"A": (vocab["A"], vocab["A."], vocab["A)"]), "B": (vocab["B"], vocab["B."])}
+
+    # SentencePiece style (Metaspace): '▁A'
+    vocab = {t: i for i, t in enumerate(["<pad>", "<unk>", "▁Answer", "▁Choice:", "▁A", "▁B",
+                                         "A", "B", "▁"])}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Metaspace()
+    core.decoder = decoders.Metaspace()
+    assert letter_token_ids(_fast(core), "Answer Choice:", "AB") == {
+        "A": (vocab["▁A"],), "B": (vocab["▁B"],)}
+
+
+def test_a_letter_the_tokenizer_cannot_write_is_a_user_error():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {"<pad>": 0, "<unk>": 1, "Answer": 2, "Choice:": 3, "A": 4}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    with pytest.raises(UserError, match="letter 'B'"):
+        letter_token_ids(_fast(core), "Answer Choice:", "AB")
+
+
+# ---- local letter probabilities -----------------------------------------------------------
+def test_letter_probabilities_equal_a_direct_computation(tiny_model):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32).eval()
+    template = load_templates().mpi
+    items = [SurveyItem("mpi", i, q) for i, q in enumerate(
+        ["Yes the", "No", "Maybe do you the Yes", "the the the", "How well"])]
+    # two draws, so prompts share their examples (prefix states) within each draw
+    prompts = [build_prompt(template, it, d) for it in items for d in ((0, 1, 2), (4, 3, 2))]
+    jobs = [ScoreJob(p.text, letters_for(5), group=p.prefix) for p in prompts]
+    vocab = tok.get_vocab()
+
+    def direct(text: str) -> list[float]:
+        ids = tok(text)["input_ids"]
+        with torch.inference_mode():
+            logits = model(torch.tensor([ids])).logits[0, -1]
+        logp = torch.log_softmax(logits.float(), -1)
+        # this word-level tokenizer writes a letter after ':' only as the word 'A'
+        return [math.exp(float(logp[vocab[c]])) for c in "ABCDE"]
+
+    expected = [direct(j.text) for j in jobs]
+    for kw in ({"batch_size": 3, "prefix_cache": True}, {"batch_size": 4, "prefix_cache": False},
+               {"batch_size": 1, "prefix_cache": False}):
+        scorer = LocalScorer(model, tok, **kw)
+        got = {}
+        for batch in scorer.score(jobs):
+            for i, s in batch:
+                got[i] = s.probs
+                assert s.token_ids == {c: (vocab[c],) for c in "ABCDE"}
+        for i, exp in enumerate(expected):
+            assert got[i] == pytest.approx(exp, abs=1e-6), kw
+        assert scorer.prefix_passes == (2 if kw["prefix_cache"] else 0)
+
+
+# ---- distribution rules --------------------------------------------------------------------
+def test_opinionqa_rule_for_letters_missing_from_a_top_k_list():
+    # listed: A 0.5, B 0.2, 'The' 0.1 -> leftover 0.2; C, D missing: min(0.1, 0.2/2) = 0.1
+    filled, missing = fill_missing({"A": 0.5, "B": 0.2}, [0.5, 0.2, 0.1], "ABCD")
+    assert missing == ["C", "D"] and filled["C"] == pytest.approx(0.1)
+    # leftover smaller than the smallest listed: leftover / missing wins
+    filled, _ = fill_missing({"A": 0.9}, [0.9, 0.06], "ABC")
+    assert filled["B"] == pytest.approx(0.02) and filled["C"] == pytest.approx(0.02)
+    top = {" A": math.log(0.5), "B": math.log(0.2), "The": math.log(0.1)}
+    d = letters_from_top_logprobs(top, "ABCD")
+    assert d.raw == pytest.approx([0.5, 0.2, 0.1, 0.1]) and d.imputed == ("C", "D")
+    assert sum(d.probs) == pytest.approx(1.0) and d.letter_mass == pytest.approx(0.9)
+    assert letters_from_top_logprobs({"The": -0.1}, "AB") is None  # nothing to go on
+    assert [token_letter(t, "AB") for t in (" A", "A.", "(B", "An", "C", "a")] == [
+        "A", "A", "B", None, None, None]
+    assert [letter_of_answer(t, "ABC") for t in ("B. Moderately", " (C)", "Answer Choice: A",
+                                                 "I think", "a", "Always", None)] == [
+        "B", "C", "A", None, None, None, None]
+
+
+# ---- GlobalQA parsing ------------------------------------------------------------------------
+def test_globalqa_cells_are_parsed_as_literals_never_evaluated():
+    assert parse_options("['Yes', 'No']") == ("Yes", "No")
+    assert parse_selections("defaultdict(<class 'list'>, {'Japan': [0.25, 0.75]})") == {
+        "Japan": [0.25, 0.75]}
+    assert parse_selections("{'Japan': [1, 0]}") == {"Japan": [1.0, 0.0]}
+    items, report = items_from_rows(GLOBALQA_ROWS, ["United States", "Japan"], max_options=18)
+    assert [i.item_id for i in items] == [0, 2]  # ids are rows of the file
+    assert items[1].options == ("Often", "Sometimes", "Never")
+    assert items[1].human == {"United States": [0.5, 0.3, 0.2], "Japan": [0.4, 0.4, 0.2]}
+    assert report.missing_country == 1
+    assert [r for r, _ in report.malformed] == [3, 4]
+    assert "3 options but 2 probabilities" in report.malformed[0][1]
+    assert "left out 2 malformed" in report.format()
+
+
+# ---- the scripts ---------------------------------------------------------------------------
+def test_mpi_script_rows_load_resume_and_refuse_other_settings(tiny_model, fetched_data,
+                                                               tmp_path, capsys):
+    registry = tiny_registry(tmp_path / "registry.json", tiny_model)
+    out_dir = tmp_path / "mpi"
+    argv = ["--backend", "tiny-local", "--registry", str(registry), "--data_dir",
+            str(fetched_data), "--save_dir", str(out_dir), "--limit", "4", "--reps", "3",
+            "--batch-size", "4", "--no-progress"]
+    main = script_main("create_model_response_mpi")
+    main(argv + ["--dry-run"])
+    assert "to do: 12 of 12 forward passes" in capsys.readouterr().out
+    assert not out_dir.exists()
+    main(argv)
+    out = out_dir / "tiny-local.jsonl"
+    items, report = load_distribution_files([out], "mpi")
+    assert [i.item_id for i in items] == [0, 1, 2, 3] and report.rows == 4
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    for row in rows:
+        assert len(row["prompts"]) == 3 and len(row["letter_mass"]) == 3
+        assert all(p.endswith("Answer Choice:") for p in row["prompts"])
+        assert sum(row["probs"]) == pytest.approx(1.0)
+        assert 0 < row["letter_mass"][0] <= 1
+        means = [sum(c) / 3 for c in zip(*row["rep_probs"], strict=True)]
+        assert row["probs"] == pytest.approx(means, abs=1e-7)
+        assert row["backend"] == "tiny-local" and row["method"] == "logprobs"
+        assert row["params"]["reps"] == 3 and row["params"]["letter_token_ids"]
+    # a crash: the last item row torn, one repetition row lost -> a rerun completes them
+    requests = out_dir / "requests" / "tiny-local.jsonl"
+    lines = out.read_text().splitlines(keepends=True)
+    out.write_text("".join(lines[:-1]) + lines[-1][:20])
+    req_lines = requests.read_text().splitlines(keepends=True)
+    lost = json.loads(req_lines[-1])
+    requests.write_text("".join(req_lines[:-1]))
+    main(argv)
+    rows2 = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["item_id"] for r in rows2) == [0, 1, 2, 3]
+    redone = {(r["item_id"], r["rep"]) for r in map(json.loads, requests.read_text().splitlines())}
+    assert len(redone) == 12 and (lost["item_id"], lost["rep"]) in redone
+    by_id = {r["item_id"]: r for r in rows2}
+    for r in rows:  # the same numbers again (the draws are seeded per item and repetition)
+        assert by_id[r["item_id"]]["probs"] == pytest.approx(r["probs"], abs=1e-6)
+    with pytest.raises(UserError, match="other settings"):
+        main(argv + ["--seed", "1"])
+
+
+def test_globalqa_script_on_a_local_csv_in_the_hub_format(tiny_model, tmp_path, capsys):
+    registry = tiny_registry(tmp_path / "registry.json", tiny_model)
+    data = write_globalqa_csv(tmp_path / "global_opinions.csv", GLOBALQA_ROWS)
+    main = script_main("create_model_response_globalqa")
+    main(["--backend", "tiny-local", "--registry", str(registry), "--data_dir", str(data),
+          "--save_dir", str(tmp_path / "g"), "--reps", "2", "--no-progress"])
+    printed = capsys.readouterr().out
+    assert "5 rows; 2 kept" in printed and "malformed" in printed
+    out = tmp_path / "g" / "tiny-local.jsonl"
+    items, _ = load_distribution_files([out], "globalqa")
+    assert [i.item_id for i in items] == [0, 2]
+    assert set(items[1].human) == {"United States", "Japan"}
+    assert len(items[1].probs) == 3 and items[1].options == ("Often", "Sometimes", "Never")
+    with pytest.raises(UserError, match="no item has answers"):
+        main(["--backend", "tiny-local", "--registry", str(registry), "--data_dir", str(data),
+              "--save_dir", str(tmp_path / "g2"), "--countries", "Atlantis", "--no-progress"])
+    with pytest.raises(UserError, match="does not exist"):
+        main(["--backend", "tiny-local", "--registry", str(registry), "--data_dir",
+              str(tmp_path / "nope.csv"), "--no-progress"])
+
+
+def test_bad_backend_and_local_sampling_are_one_line_errors(fetched_data, tmp_path):
+    main = script_main("create_model_response_mpi")
+    with pytest.raises(UserError, match="unknown backend"):
+        main(["--backend", "no-such-model", "--data_dir", str(fetched_data)])
+    with pytest.raises(UserError, match="drop --samples-per-item"):
+        main(["--data_dir", str(fetched_data), "--samples-per-item", "5", "--dry-run"])
