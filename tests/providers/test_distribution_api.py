@@ -1,0 +1,122 @@
+"""The distribution scripts against API backends on the fake provider (real SDK clients):
+OpenAI chat top_logprobs, the legacy completions endpoint, Gemini (with and without
+log-probabilities) and the sampling estimate for Anthropic."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from analysis.distribution_inputs import load_distribution_files
+from harness.errors import UserError
+from tests.fakes.server import FakeServer
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def mpi_main():
+    spec = importlib.util.spec_from_file_location(
+        "create_model_response_mpi", REPO / "scripts" / "create_model_response_mpi.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def run(fake: FakeServer, tmp_path: Path, backend: str, *extra: str, base: str = "/v1"
+        ) -> list[dict]:
+    data = REPO.parent / "shared" / "data" / "pluralism" / "mpi_questions.tsv"
+    mpi_main()(["--backend", backend, "--base-url", fake.url + base, "--data_dir", str(data),
+                "--save_dir", str(tmp_path / "mpi"), "--limit", "2", "--reps", "2",
+                "--cache", str(tmp_path / "cache.sqlite"), "--no-progress", *extra])
+    out = tmp_path / "mpi" / f"{backend}.jsonl"
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def test_openai_chat_top_logprobs_with_missing_letters_imputed(fake, tmp_path, api_keys):
+    lp = {" B": math.log(0.6), "A": math.log(0.2), "Sure": math.log(0.1)}
+    fake.state.logprobs = lp
+    rows = run(fake, tmp_path, "gpt-4o-mini")
+    body = fake.state.requests[0].body
+    assert (body["logprobs"], body["top_logprobs"], body["max_tokens"]) == (True, 20, 1)
+    assert body["messages"][0]["content"].endswith("Answer Choice:")
+    assert len(fake.state.requests) == 4  # 2 items x 2 repetitions
+    # listed 0.9 -> leftover 0.1 over C, D, E: min(0.1, 0.1 / 3) each (OpinionQA's rule)
+    raw = [0.2, 0.6, 0.1 / 3, 0.1 / 3, 0.1 / 3]
+    for row in rows:
+        assert row["method"] == "top_logprobs"
+        assert row["flags"] == ["missing_letters_imputed"]
+        assert row["rep_letter_probs"][0] == pytest.approx(raw, abs=1e-6)
+        assert row["probs"] == pytest.approx([p / 0.9 for p in raw], abs=1e-6)
+        assert row["letter_mass"] == pytest.approx([0.9, 0.9])
+        assert row["model"] == "gpt-4o-mini-2024-07-18"
+    items, _ = load_distribution_files([tmp_path / "mpi" / "gpt-4o-mini.jsonl"], "mpi")
+    assert len(items) == 2 and "missing_letters_imputed" in items[0].flags
+    text = (tmp_path / "mpi" / "gpt-4o-mini.jsonl").read_text()
+    text += (tmp_path / "mpi" / "requests" / "gpt-4o-mini.jsonl").read_text()
+    assert not any(key in text for key in api_keys.values())
+    # a rerun sends nothing
+    run(fake, tmp_path, "gpt-4o-mini")
+    assert len(fake.state.requests) == 4
+
+
+def test_legacy_completions_ask_for_five_logprobs(fake, tmp_path):
+    fake.state.logprobs = {" A": math.log(0.5), " B": math.log(0.3), " C": math.log(0.1),
+                           " D": math.log(0.05), " E": math.log(0.05)}
+    rows = run(fake, tmp_path, "davinci-002")
+    assert fake.state.requests[0].body["logprobs"] == 5
+    assert "messages" not in fake.state.requests[0].body
+    assert rows[0]["flags"] == []
+    assert rows[0]["probs"] == pytest.approx([0.5, 0.3, 0.1, 0.05, 0.05])
+
+
+def test_gemini_logprobs_and_the_refusal_naming_the_sampling_fallback(fake, tmp_path):
+    fake.state.logprobs = {"A": math.log(0.7), "B": math.log(0.3)}
+    rows = run(fake, tmp_path, "gemini-2.5-flash", base="")
+    assert rows[0]["probs"][:2] == pytest.approx([0.7 / 1.0, 0.3 / 1.0], abs=1e-6)
+    fake.state.push("logprobs_disabled", times=50)
+    with pytest.raises(UserError, match="--samples-per-item"):
+        run(fake, tmp_path / "again", "gemini-2.5-flash", base="")
+
+
+def test_anthropic_needs_sampling_and_is_estimated_from_samples(fake, tmp_path):
+    with pytest.raises(UserError, match="gives no log-probabilities.*--samples-per-item"):
+        run(fake, tmp_path, "claude-sonnet-4.5")
+    assert fake.state.requests == []
+    # the first item is answered with a letter, the second never is
+    fake.state.reply = lambda provider, prompt: (
+        "B. Moderately accurate" if prompt.endswith(_item_end("Worry about things"))
+        else "I would rather not say.")
+    rows = run(fake, tmp_path, "claude-sonnet-4.5", "--samples-per-item", "3")
+    assert len(fake.state.requests) == 2 * 2 * 3
+    body = fake.state.requests[0].body
+    assert body["temperature"] == 1.0
+    first, second = sorted(rows, key=lambda r: r["item_id"])
+    assert first["method"] == "sampling" and "sampled_estimate" in first["flags"]
+    assert first["probs"] == [0.0, 1.0, 0.0, 0.0, 0.0]
+    assert len(first["responses"][0]) == 3
+    assert second["probs"] is None and second["letter_mass"] == [0.0, 0.0]
+    items, report = load_distribution_files([tmp_path / "mpi" / "claude-sonnet-4.5.jsonl"],
+                                            "mpi")
+    assert [i.item_id for i in items] == [0] and report.skipped_no_probs == 1
+
+
+def _item_end(statement: str) -> str:
+    """How our template's item part ends for a statement (prompts end with the item)."""
+    from pluralism.items import SurveyItem
+    from pluralism.prompts import load_templates
+
+    t = load_templates().mpi
+    return t.item_text(SurveyItem("mpi", 0, statement).question, t.answer_choices)
+
+
+def test_dry_run_prices_the_requests_and_sends_nothing(fake, tmp_path, capsys):
+    data = REPO.parent / "shared" / "data" / "pluralism" / "mpi_questions.tsv"
+    mpi_main()(["--backend", "gpt-4o-mini", "--base-url", fake.url + "/v1", "--data_dir",
+                str(data), "--save_dir", str(tmp_path), "--dry-run"])
+    out = capsys.readouterr().out
+    assert "to do: 600 of 600 requests" in out and "estimated cost: at most $" in out
+    assert fake.state.requests == []
