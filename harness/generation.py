@@ -44,13 +44,20 @@ def load_prompts(path: str | Path) -> list[dict[str, Any]]:
             f"prompts file {path} does not exist; build it with scripts/create_test_dataset.py "
             "or pass --prompts FILE"
         )
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in ("id", "input") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise UserError(f"{path} has no column {', '.join(missing)}; a prompts file needs "
-                            "columns id and input")
-        rows = list(reader)
+    # utf-8-sig: the study's CSVs and Excel's "CSV UTF-8" exports begin with a byte-order mark
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in ("id", "input") if c not in (reader.fieldnames or [])]
+            if missing:
+                raise UserError(f"{path} has no column {', '.join(missing)}; a prompts file "
+                                "needs columns id and input")
+            rows = list(reader)
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8 "
+            "(in Excel: CSV UTF-8)"
+        ) from exc
     if not rows:
         raise UserError(f"{path} holds no prompts")
     seen: set[int] = set()
@@ -66,7 +73,13 @@ def load_prompts(path: str | Path) -> list[dict[str, Any]]:
         if not (row.get("input") or "").strip():
             raise UserError(f"{path} line {n}: id {row['id']} has an empty input")
         if row.get("format_number") not in (None, ""):
-            row["format_number"] = int(row["format_number"])
+            try:
+                row["format_number"] = int(row["format_number"])
+            except ValueError as exc:
+                raise UserError(
+                    f"{path} line {n}: format_number {row['format_number']!r} is not an "
+                    "integer; write a whole number such as 3, or leave it empty"
+                ) from exc
         out.append(row)
     return out
 

@@ -62,6 +62,37 @@ def test_bad_prompts_file_is_one_clear_line(tmp_path, fields, rows, message):
         load_prompts(path)
 
 
+def test_prompts_with_a_byte_order_mark_read_like_plain_utf8(tmp_path):
+    plain = write_prompts(tmp_path / "plain.csv", prompt_rows())
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())  # as the study's CSVs and Excel write
+    rows = load_prompts(bom)
+    assert rows == load_prompts(plain)
+    assert [r["id"] for r in rows] == list(range(12)) and "\ufeffid" not in rows[0]
+
+
+@pytest.mark.parametrize("value", ["1.0", "x"])
+def test_non_integer_format_number_is_one_line_naming_file_and_fix(tmp_path, value):
+    rows = [{"id": 0, "input": "a", "format_number": 2},
+            {"id": 1, "input": "b", "format_number": value}]
+    path = write_prompts(tmp_path / "p.csv", rows, ["id", "input", "format_number"])
+    with pytest.raises(UserError) as info:
+        load_prompts(path)
+    message = str(info.value)
+    assert message.startswith(f"{path} line 3: format_number {value!r} is not an integer")
+    assert "whole number" in message and "\n" not in message
+
+
+def test_non_utf8_prompts_file_is_one_line_naming_file_and_fix(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("id,input\n0,Caf\u00e9 ou th\u00e9?\n".encode("latin-1"))
+    with pytest.raises(UserError) as info:
+        load_prompts(path)
+    message = str(info.value)
+    assert message.startswith(f"{path} is not UTF-8 text") and "save it as UTF-8" in message
+    assert "\n" not in message
+
+
 def test_missing_prompts_file_points_to_the_builder(tmp_path):
     with pytest.raises(UserError, match="create_test_dataset.py"):
         load_prompts(tmp_path / "nope.csv")
