@@ -168,7 +168,12 @@ class _BatchRun:
 
     # ---- submitting ------------------------------------------------------------------------
     async def submit(self, reqs: list[Request], round_: int) -> None:
-        """Split to the limits and submit; each batch id is saved as soon as it exists."""
+        """Split to the limits and submit; each batch id is saved as soon as it exists.
+
+        A request already in an open batch is never submitted again (that batch answers it).
+        """
+        waiting = {c for b in self.state.open_batches() for c in b["custom_ids"]}
+        reqs = [r for r in reqs if custom_id(r.key) not in waiting]
         if not reqs:
             return
         a = self.adapter
@@ -221,10 +226,13 @@ class _BatchRun:
             if req is not None and cid not in seen and not self.done(req):
                 failed.append((req, info.status.replace("cancelled", "canceled"),
                                info.message or f"no result in batch {info.id}"))
-        await self.route_failed(failed, attempts)
+        # marked collected before its failed requests are routed, so the save that records
+        # a rebatch (or the online list) records this too: a kill in between cannot make a
+        # restart collect this batch again and send its failed requests a second time
         record["collected"] = True
         record["status"] = info.status
         record["counts"] = info.counts
+        await self.route_failed(failed, attempts)
         self.state.save()
 
     async def route_failed(self, failed: list[tuple[Request, str, str]], attempts: int) -> None:

@@ -160,6 +160,68 @@ def test_failed_items_go_to_a_new_batch(batches, prompts, tmp_path, backend) -> 
     assert not batches.state.online
 
 
+def all_submitted(server: FakeBatchServer) -> list[str]:
+    return [c for batch in submitted(server) for c in batch]
+
+
+def run_until_rebatched(server: FakeBatchServer, prompts: Path, out: Path, monkeypatch,
+                        backend: str) -> None:
+    """A run whose items 1 and 2 fail, killed once their new batch is created and recorded."""
+    server.state.fail = {cid(1): "server_error", cid(2): "expired"}
+    original = harness.batch._BatchRun.submit
+
+    async def submit_then_die(self, reqs, round_):
+        await original(self, reqs, round_)
+        if round_ >= 1:
+            raise Crash
+
+    with monkeypatch.context() as m, pytest.raises(Crash):
+        m.setattr(harness.batch._BatchRun, "submit", submit_then_die)
+        batch_generate(server, prompts, out, backend=backend)
+    assert submitted(server) == [[cid(i) for i in range(N)], [cid(1), cid(2)]]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_kill_after_a_rebatch_is_submitted_sends_no_item_twice(batches, prompts, tmp_path,
+                                                                monkeypatch, backend) -> None:
+    out = tmp_path / "gen.jsonl"
+    run_until_rebatched(batches, prompts, out, monkeypatch, backend)
+    # the save that recorded the new batch marked the old one collected
+    recorded = json.loads(state_path(out).read_text())["batches"]
+    assert [b["collected"] for b in recorded] == [True, False]
+
+    batch_generate(batches, prompts, out, backend=backend)
+    sent = all_submitted(batches)
+    assert sorted(sent) == sorted([cid(i) for i in range(N)] + [cid(1), cid(2)])
+    assert len(batches.state.created) == 2
+    got = rows(out)
+    assert sorted(got) == list(range(N))
+    assert all(r["error"] is None for r in got.values())
+    assert got[1]["attempts"] == 2 and got[1]["response"] == "echo: Question number 1?"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_items_in_an_open_rebatch_are_not_rebatched_from_an_uncollected_batch(
+        batches, prompts, tmp_path, monkeypatch, backend) -> None:
+    # a state file where the old batch was never marked collected (a kill under the old
+    # order): its failed items are already in the open rebatch, so none is sent again
+    out = tmp_path / "gen.jsonl"
+    run_until_rebatched(batches, prompts, out, monkeypatch, backend)
+    path = state_path(out)
+    state = json.loads(path.read_text())
+    state["batches"][0]["collected"] = False
+    path.write_text(json.dumps(state))
+    # the restart reads the first batch again; its items 1 and 2 are reported failed again
+    batch_generate(batches, prompts, out, backend=backend)
+    assert len(batches.state.created) == 2
+    assert sorted(all_submitted(batches)) == sorted([cid(i) for i in range(N)]
+                                                    + [cid(1), cid(2)])
+    got = rows(out)
+    assert sorted(got) == list(range(N))
+    assert all(r["error"] is None for r in got.values())
+    assert all(b["collected"] for b in json.loads(path.read_text())["batches"])
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_failed_items_go_online_or_stay_errors(batches, prompts, tmp_path, backend) -> None:
     out = tmp_path / "online.jsonl"
