@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# the generation backend's own splitter (the module imports no torch until a model loads)
+from backends.huggingface import split_reasoning
 from harness.errors import UserError
 from prompts import PROMPTS_DIR
 
@@ -25,7 +27,6 @@ PARTS = ("instructions", "questions", "format", "follow_up", "input_output")
 NO_RESPONSE = "No Response"
 SEED = 1
 _PLACEHOLDER = re.compile(r"\{(input|output)\}")
-_THINK = re.compile(r"^\s*<think>.*?</think>\s*", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -115,10 +116,10 @@ def draw_choices(template: JudgeTemplate, n_pairs: int, k: int,
 
 
 def judged_text(row: dict[str, Any]) -> str:
-    """What the judge sees of a generation row: the answer (never a reasoning model's
-    <think> part); an empty or blocked response is 'No Response', as in the study."""
-    text = row.get("response") or ""
-    text = _THINK.sub("", text).strip()
+    """What the judge sees of a generation row: the answer, never a reasoning model's
+    <think> part (whole, opened in the prompt, or cut off before its end); a response that
+    is empty, blocked or only thought is 'No Response', as in the study."""
+    _, text = split_reasoning(row.get("response") or "")
     return text if text else NO_RESPONSE
 
 

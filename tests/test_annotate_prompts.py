@@ -94,6 +94,29 @@ def test_the_judge_sees_the_answer_not_the_reasoning() -> None:
     assert judged_text({"response": "<think>only thoughts</think>"}) == NO_RESPONSE
 
 
+def test_the_judge_sees_no_thought_however_the_think_part_is_cut() -> None:
+    # the chat template opened <think> in the prompt: the output starts inside the thought
+    assert judged_text({"response": "weigh both sides...</think>\n\nIt depends."}) == \
+        "It depends."
+    # text before the thought, and a thought in the middle, are not the answer
+    assert judged_text({"response": "Okay. <think>plan</think>\nAnswer here."}) == \
+        "Answer here."
+    # cut off before </think>: all thought, nothing answered
+    assert judged_text({"response": "<think>cut off before the end"}) == NO_RESPONSE
+    assert judged_text({"response": "Sure. <think>and then the budget ran out"}) == "Sure."
+    assert judged_text({"response": "thinking only</think>  \n"}) == NO_RESPONSE
+
+
+def test_a_thought_only_response_is_rendered_as_no_response() -> None:
+    rows = gen_rows(2)
+    rows[0]["response"] = "<think>private reasoning, cut off"
+    rows[1]["response"] = "private reasoning</think>\n\nPublic answer."
+    texts = [p.text for p in build_prompts(rows, load_judge_template(), 1)]
+    assert f'Output: "{NO_RESPONSE}"' in texts[0]
+    assert 'Output: "Public answer."' in texts[1]
+    assert not any("private reasoning" in t for t in texts)
+
+
 def test_failed_generations_are_not_judged_but_keep_the_draws() -> None:
     rows = gen_rows(3)
     template = load_judge_template()
