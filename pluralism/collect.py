@@ -169,7 +169,6 @@ class Collection:
         self.run_id = hashlib.sha256(json.dumps(self.identity, sort_keys=True).encode()
                                      ).hexdigest()[:16]
         self.model_version: str | None = None
-        self.extra_params: dict[str, Any] = {}
         self.items_written = 0
         self.item_store: ResultsStore | None = None
         self.rep_store: _HookedStore | None = None
@@ -196,8 +195,7 @@ class Collection:
 
     def row_params(self) -> dict[str, Any]:
         return {**self.identity, "run_id": self.run_id, "batch_size": self.o.batch_size,
-                "prefix_cache": self.o.prefix_cache if self.method == "logprobs" else None,
-                **self.extra_params}
+                "prefix_cache": self.o.prefix_cache if self.method == "logprobs" else None}
 
     # ---- jobs -------------------------------------------------------------------------
     def jobs(self) -> list[Job]:
@@ -334,13 +332,12 @@ class Collection:
             for batch in scorer.score(score_jobs):
                 for i, scores in batch:
                     job = todo[i]
-                    self.extra_params["letter_token_ids"] = {
-                        c: list(v) for c, v in scores.token_ids.items()}
                     self.rep_store.append({
                         "item_id": job.item.item_id, "rep": job.rep, "sample": job.sample,
                         "run_id": self.run_id, "input": texts[i], "drawn": list(job.prompt.drawn),
                         "letters": list(score_jobs[i].letters),
                         "letter_logprobs": [round(x, 8) for x in scores.logprobs],
+                        "letter_token_ids": {c: list(v) for c, v in scores.token_ids.items()},
                         "top_tokens": scores.top_tokens, "model_version": self.model_version,
                         "error": None, "created_at": _now(),
                     })
@@ -437,6 +434,9 @@ class Collection:
         }
         if self.method == "logprobs":
             row["top_tokens"] = [by_rep[r][0].get("top_tokens") for r in range(self.o.reps)]
+            # from the repetition rows, so an item assembled on resume keeps them too
+            row["params"]["letter_token_ids"] = shared_letter_token_ids(
+                [by_rep[r][0] for r in range(self.o.reps)])
         elif self.method == "top_logprobs":
             row["top_logprobs"] = [by_rep[r][0].get("first_token_logprobs")
                                    for r in range(self.o.reps)]
@@ -446,6 +446,13 @@ class Collection:
         if item.human is not None:
             row["human"] = item.human
         return row
+
+
+def shared_letter_token_ids(rows: list[dict[str, Any]]) -> Any:
+    """The letter token ids an item's repetitions were read with: one {letter: ids} when
+    they agree (an item's prompts all end alike), else a list with one per repetition."""
+    ids = [r.get("letter_token_ids") for r in rows]
+    return ids[0] if all(x == ids[0] for x in ids) else ids
 
 
 def with_limit(items: list[SurveyItem], limit: int | None) -> list[SurveyItem]:

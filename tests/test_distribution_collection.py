@@ -273,6 +273,32 @@ def test_mpi_script_rows_load_resume_and_refuse_other_settings(tiny_model, fetch
         main(argv + ["--seed", "1"])
 
 
+def test_an_item_row_assembled_on_resume_keeps_its_letter_token_ids(tiny_model, fetched_data,
+                                                                     tmp_path):
+    from transformers import AutoTokenizer
+
+    vocab = AutoTokenizer.from_pretrained(tiny_model).get_vocab()
+    expected = {c: [vocab[c]] for c in "ABCDE"}  # the word-level tokenizer's letters
+    registry = tiny_registry(tmp_path / "registry.json", tiny_model)
+    out_dir = tmp_path / "mpi"
+    argv = ["--backend", "tiny-local", "--registry", str(registry), "--data_dir",
+            str(fetched_data), "--save_dir", str(out_dir), "--limit", "2", "--reps", "2",
+            "--no-progress"]
+    main = script_main("create_model_response_mpi")
+    main(argv)
+    out, requests = out_dir / "tiny-local.jsonl", out_dir / "requests" / "tiny-local.jsonl"
+    reps = [json.loads(line) for line in requests.read_text().splitlines()]
+    assert len(reps) == 4 and all(r["letter_token_ids"] == expected for r in reps)
+    # a crash after every repetition was written but before any item row was
+    out.write_text("")
+    before = requests.read_text()
+    main(argv)
+    assert requests.read_text() == before  # nothing was scored again
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["item_id"] for r in rows) == [0, 1]
+    assert all(r["params"]["letter_token_ids"] == expected for r in rows)
+
+
 def test_globalqa_script_on_a_local_csv_in_the_hub_format(tiny_model, tmp_path, capsys):
     registry = tiny_registry(tmp_path / "registry.json", tiny_model)
     data = write_globalqa_csv(tmp_path / "global_opinions.csv", GLOBALQA_ROWS)
