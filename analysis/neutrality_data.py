@@ -62,6 +62,8 @@ REQUIRED_FIELDS = (
     "final_category", "answers",
 )
 PROMPT_COLUMNS = ("id", "input", "label", "task", "original_input", "format_number")
+#: the full prompt set scripts/create_test_dataset.py builds, the default for missing rows
+DEFAULT_PROMPTS = Path(__file__).resolve().parents[1] / "Data" / "test_input.csv"
 
 
 def normalise_task(task: str) -> str:
@@ -175,6 +177,14 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     frame["match"] = frame["final_category"] == frame["expected"]
     frame["explicit"] = frame["format_number"] >= 10
     return frame.reset_index(drop=True)
+
+
+def prompt_set_path(given: str | Path | None) -> Path | None:
+    """The prompt set to count missing rows against: the one given, else Data/test_input.csv
+    when it exists, else None (missing rows are not counted)."""
+    if given:
+        return Path(given)
+    return DEFAULT_PROMPTS if DEFAULT_PROMPTS.is_file() else None
 
 
 def load_prompts(path: str | Path) -> pd.DataFrame:

@@ -49,17 +49,20 @@ def with_ci(value: float, low: float, high: float) -> str:
     return f"{pct(value)} [{pct(low)}, {pct(high)}]"
 
 
-def _coverage_section(tables: dict[str, pd.DataFrame], has_prompts: bool) -> list[str]:
+def _coverage_section(tables: dict[str, pd.DataFrame], has_prompts: bool,
+                      prompts_source: str | None) -> list[str]:
     cover = tables["coverage_by_model"].rename(columns={"system": "model"})
     lines = ["## Coverage: rows, unreadable and missing", "", markdown_table(cover), ""]
     method = ("Rows are annotation rows (one per response); `unreadable` rows have no final "
               "category (the judge's answers could not be read) and are kept in every share "
               "below as the category `unreadable`, never dropped.")
     if has_prompts:
-        method += (" `missing` counts prompt ids of the full prompt set with no row for the "
-                   "model; `extra` counts rows whose id is not in it.")
+        where = f"`{prompts_source}`" if prompts_source else "the full prompt set given"
+        method += (f" Prompt set: {where}. `missing` counts its prompt ids with no row for "
+                   "the model; `extra` counts rows whose id is not in it.")
     else:
-        method += " Missing rows were not counted: pass `--prompts` with the full prompt set."
+        method += (" Missing rows were not counted: no prompt set (pass `--prompts` with the "
+                   "full prompt set, or build Data/test_input.csv).")
     lines += [method, ""]
     if has_prompts:
         missing = tables["coverage"]
@@ -241,8 +244,9 @@ def _judges_lines(judges: Sequence[str]) -> list[str]:
 
 def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
                     has_prompts: bool, n_boot: int, seed: int,
-                    judges: Sequence[str] = ()) -> str:
-    """The report's Markdown text from the tables of `all_tables`."""
+                    judges: Sequence[str] = (), prompts_source: str | None = None) -> str:
+    """The report's Markdown text from the tables of `all_tables`; `prompts_source` names
+    the prompt set missing rows were counted against."""
     shares = tables["category_shares"]
     systems = sorted(shares["system"].unique())
     n_rows = int(tables["coverage_by_model"]["rows"].sum())
@@ -259,7 +263,7 @@ def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
              "group (for viewpoint prompts the Republican and Democrat versions of one "
              "statement are one item), and every interval resamples items, since the "
              "wordings of one item are not independent.", ""]
-    lines += _coverage_section(tables, has_prompts)
+    lines += _coverage_section(tables, has_prompts, prompts_source)
     lines += _shares_section(shares)
     lines += _match_section(tables["match_rates"])
     lines += _viewpoint_section(tables["viewpoint_symmetry"])
@@ -275,8 +279,10 @@ def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
 
 def write_outputs(frame: pd.DataFrame, out_dir: str | Path, *, prompts: pd.DataFrame | None = None,
                   n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
-                  sources: Sequence[str] = ()) -> list[Path]:
-    """Compute every table, write CSVs, figures and report.md into out_dir; return the paths."""
+                  sources: Sequence[str] = (), prompts_source: str | None = None) -> list[Path]:
+    """Compute every table, write CSVs, figures and report.md into out_dir; return the paths.
+
+    `prompts_source` (the prompt set's file) is named in the report."""
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -296,7 +302,8 @@ def write_outputs(frame: pd.DataFrame, out_dir: str | Path, *, prompts: pd.DataF
     report = out_dir / "report.md"
     report.write_text(render_markdown(tables, sources=sources, has_prompts=prompts is not None,
                                       n_boot=n_boot, seed=seed,
-                                      judges=sorted(frame["judge"].astype(str).unique())),
+                                      judges=sorted(frame["judge"].astype(str).unique()),
+                                      prompts_source=prompts_source),
                       encoding="utf-8")
     written.append(report)
     return written

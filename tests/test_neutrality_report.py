@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from neutrality_rows import row, write_jsonl
 
+import analysis.neutrality_data
 from analysis.neutrality_data import load_annotations, load_prompts
 from harness.errors import UserError
 
@@ -19,6 +20,12 @@ sys.path.insert(0, str(REPO / "scripts"))
 import analyze_neutrality  # noqa: E402
 
 FIGURES = ("category_shares", "match_heatmap", "viewpoint_gap")
+
+
+@pytest.fixture(autouse=True)
+def no_default_prompt_set(tmp_path, monkeypatch):
+    """The checkout's own Data/test_input.csv never leaks into a test."""
+    monkeypatch.setattr(analysis.neutrality_data, "DEFAULT_PROMPTS", tmp_path / "absent.csv")
 
 
 def _study_rows(model: str) -> list[dict]:
@@ -85,6 +92,30 @@ def test_script_writes_tables_figures_and_report(tmp_path, capsys):
     # beta: 48 rows less its last 3 (2 unsafe, 1 unreadable universal_rights); 48 + 2 prompts
     assert "| beta | 45 | 45 | 7 | 0 | 50 | 5 | 0 |" in report
     assert "![viewpoint gap](viewpoint_gap.png)" in report
+
+
+def test_missing_rows_are_counted_against_the_default_prompt_set(tmp_path, monkeypatch,
+                                                                 capsys):
+    rows = _study_rows("alpha")
+    default = _prompts(tmp_path / "test_input.csv", rows, extra=3)
+    monkeypatch.setattr(analysis.neutrality_data, "DEFAULT_PROMPTS", default)
+    path = write_jsonl(tmp_path / "alpha__j.jsonl", rows[:-1])
+    out = tmp_path / "report"
+    assert analyze_neutrality.main([str(path), "--out", str(out), "--n-boot", "20"]) == 0
+    assert f"missing rows counted against {default}" in capsys.readouterr().out
+    coverage = pd.read_csv(out / "coverage_by_model.csv").set_index("system")
+    assert coverage.loc["alpha", "missing"] == 4  # 3 extra prompts and the row left out
+    report = (out / "report.md").read_text()
+    assert f"Prompt set: `{default}`." in report and "pass `--prompts`" not in report
+
+    # an explicit --prompts wins over the default
+    explicit = _prompts(tmp_path / "mine.csv", rows, extra=1)
+    assert analyze_neutrality.main([str(path), "--out", str(out), "--n-boot", "20",
+                                    "--prompts", str(explicit)]) == 0
+    coverage = pd.read_csv(out / "coverage_by_model.csv").set_index("system")
+    assert coverage.loc["alpha", "missing"] == 2
+    report = (out / "report.md").read_text()
+    assert f"Prompt set: `{explicit}`." in report and str(default) not in report
 
 
 def test_subset_without_viewpoint_rows_still_writes_every_figure(tmp_path):
