@@ -15,6 +15,7 @@ from backends.base import (
     Backend,
     Completion,
     GenerationParams,
+    KeyRejected,
     Message,
     ProviderRefusal,
     QuotaExhausted,
@@ -28,7 +29,11 @@ from backends.provider_http import (
     is_retryable_status,
     parse_retry_after,
     seconds_until,
+    without_key,
 )
+
+#: where the key comes from; the stop message on a refused key names it
+KEY_ENV = "ANTHROPIC_API_KEY"
 
 #: keys the SDK's messages.create takes as arguments; the rest go in extra_body
 _SDK_ARGS = ("model", "max_tokens", "messages", "system")
@@ -114,7 +119,7 @@ class AnthropicBackend(Backend):
         super().__init__(model_id, **options)
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
         self.timeout_s = timeout_s
-        self._api_key = api_key_from_env("ANTHROPIC_API_KEY", provider="Anthropic")
+        self._api_key = api_key_from_env(KEY_ENV, provider="Anthropic")
         self._clients: ClientPerLoop[Any] = ClientPerLoop(self._new_client)
         self._limits: RateLimitState | None = None
 
@@ -158,10 +163,14 @@ class AnthropicBackend(Backend):
         self._limits = anthropic_rate_limit_state(headers)
 
     def _classify(self, exc: Any) -> BaseException:
-        """No credit -> QuotaExhausted; a 400/413/422 -> ProviderRefusal; the rest as is."""
+        """No credit -> QuotaExhausted; 401 authentication_error / 403 permission_error ->
+        KeyRejected; a 400/413/422 -> ProviderRefusal; the rest as is."""
         status = exc.status_code
         message = getattr(exc, "api_message", None) or exc.message
         kind = getattr(exc, "type", None)
+        if status in (401, 403) or kind in ("authentication_error", "permission_error"):
+            return KeyRejected(without_key(message, self._api_key), key_env=KEY_ENV,
+                               status=status)
         if status == 402 or kind == "billing_error" or "credit balance" in message.lower():
             return QuotaExhausted(message)
         if status in (400, 413, 422):

@@ -63,8 +63,26 @@ class ProviderRefusal(Exception):
         self.finish_reason = finish_reason
 
 
-class QuotaExhausted(Exception):
+class RunStopped(Exception):
+    """An answer that every later request would get too: the runner stops the run at once
+    (no retry, no error row per prompt) with one line saying what to fix."""
+
+
+class QuotaExhausted(RunStopped):
     """The account has no quota left (e.g. OpenAI's insufficient_quota): stop the run."""
+
+
+class KeyRejected(RunStopped):
+    """The provider refused the API key (HTTP 401/403: invalid, revoked, or without access).
+
+    `key_env` names the environment variable the key came from, for the user to fix; the
+    message is the provider's, with the key itself never in it.
+    """
+
+    def __init__(self, message: str, *, key_env: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.key_env = key_env
+        self.status = status
 
 
 class Backend(abc.ABC):

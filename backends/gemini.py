@@ -16,6 +16,7 @@ from backends.base import (
     Backend,
     Completion,
     GenerationParams,
+    KeyRejected,
     Message,
     ProviderRefusal,
     QuotaExhausted,
@@ -25,10 +26,12 @@ from backends.provider_http import (
     ClientPerLoop,
     LogprobsUnavailable,
     MalformedResponse,
+    api_key_env,
     api_key_from_env,
     is_retryable_status,
     parse_duration,
     parse_retry_after,
+    without_key,
 )
 
 #: Gemini returns at most 20 alternatives per token
@@ -36,6 +39,10 @@ MAX_LOGPROBS = 20
 _LOGPROBS_REFUSED = re.compile(r"logprob\w*.*\bnot\b.*\b(enabled|supported)\b", re.I | re.S)
 #: quotas that only come back tomorrow: retrying them is waiting for hours
 _DAILY_QUOTA = re.compile(r"per\s*day", re.I)
+#: where the key may come from, first set wins; the stop message on a refused key names it
+KEY_ENVS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+#: a bad key is a 400 INVALID_ARGUMENT, told apart from other 400s by this wording
+_KEY_INVALID = re.compile(r"\bAPI key (not valid|expired|invalid)", re.I)
 
 
 def contents_and_system(messages: list[Message]) -> tuple[list[dict[str, Any]], str | None]:
@@ -116,6 +123,17 @@ def _error_details(details: Any) -> list[dict[str, Any]]:
     return [d for d in items or [] if isinstance(d, dict)]
 
 
+def _key_refused(code: Any, message: str, details: Any) -> bool:
+    """401/403 (UNAUTHENTICATED, PERMISSION_DENIED), or the 400 Google sends for a key that is
+    not valid or expired (ErrorInfo reason API_KEY_INVALID, API_KEY_EXPIRED ...)."""
+    if code in (401, 403):
+        return True
+    reasons = [str(d.get("reason", "")) for d in _error_details(details)
+               if str(d.get("@type", "")).endswith("ErrorInfo")]
+    return code == 400 and (any(r.startswith("API_KEY_") for r in reasons)
+                            or bool(_KEY_INVALID.search(message)))
+
+
 def _daily_quota(details: Any) -> bool:
     for d in _error_details(details):
         for v in d.get("violations") or []:
@@ -141,7 +159,8 @@ class GeminiBackend(Backend):
         # the SDK itself reads GOOGLE_GEMINI_BASE_URL when no base_url is given
         self.base_url = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
         self.timeout_s = timeout_s
-        self._api_key = api_key_from_env("GEMINI_API_KEY", "GOOGLE_API_KEY", provider="Gemini")
+        self._api_key = api_key_from_env(*KEY_ENVS, provider="Gemini")
+        self._key_env = api_key_env(*KEY_ENVS) or KEY_ENVS[0]
         self._clients: ClientPerLoop[Any] = ClientPerLoop(self._new_client)
 
     def __repr__(self) -> str:  # never show the key
@@ -196,6 +215,9 @@ class GeminiBackend(Backend):
 
     def _classify(self, exc: Any, params: GenerationParams) -> BaseException:
         message = exc.message or str(exc)
+        if _key_refused(exc.code, message, exc.details):
+            return KeyRejected(without_key(message, self._api_key), key_env=self._key_env,
+                               status=exc.code)
         if exc.code == 400 and params.top_logprobs > 0 and _LOGPROBS_REFUSED.search(message):
             return LogprobsUnavailable(self.model_id, message)
         if exc.code == 429 and _daily_quota(exc.details):

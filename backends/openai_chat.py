@@ -14,6 +14,7 @@ from backends.base import (
     Backend,
     Completion,
     GenerationParams,
+    KeyRejected,
     Message,
     ProviderRefusal,
     QuotaExhausted,
@@ -27,6 +28,7 @@ from backends.provider_http import (
     is_retryable_status,
     parse_duration,
     parse_retry_after,
+    without_key,
 )
 from harness.errors import UserError
 
@@ -156,6 +158,7 @@ class OpenAIBackendBase(Backend):
             self._api_key = os.environ.get("OPENAI_API_KEY", "").strip() or NO_KEY
         else:
             self._api_key = api_key_from_env("OPENAI_API_KEY", provider="OpenAI")
+        self._key_env = "OPENAI_API_KEY"
         self._clients: ClientPerLoop[Any] = ClientPerLoop(self._new_client)
         self._limits: RateLimitState | None = None
 
@@ -207,10 +210,14 @@ class OpenAIBackendBase(Backend):
         self._limits = openai_rate_limit_state(headers)
 
     def _classify(self, exc: Any) -> BaseException:
-        """Quota -> QuotaExhausted; a 400/422 -> ProviderRefusal; the rest stays the SDK's."""
+        """Quota -> QuotaExhausted; 401/403 (invalid_api_key, a revoked or restricted key) ->
+        KeyRejected; a 400/422 -> ProviderRefusal; the rest stays the SDK's."""
         status = exc.status_code
         error = exc.body if isinstance(exc.body, dict) else {}
         message = error.get("message") or exc.message
+        if status in (401, 403):
+            return KeyRejected(without_key(message, self._api_key), key_env=self._key_env,
+                               status=status)
         if status == 429 and (error.get("code") == "insufficient_quota"
                               or error.get("type") == "insufficient_quota"):
             return QuotaExhausted(message)

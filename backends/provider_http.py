@@ -130,14 +130,26 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+def api_key_env(*names: str) -> str | None:
+    """The first of the env vars `names` that is set (the one an adapter reads its key from)."""
+    return next((name for name in names if os.environ.get(name, "").strip()), None)
+
+
 def api_key_from_env(*names: str, provider: str) -> str:
     """The first of the env vars `names` that is set, or a UserError naming them."""
-    for name in names:
-        value = os.environ.get(name, "").strip()
-        if value:
-            return value
+    name = api_key_env(*names)
+    if name is not None:
+        return os.environ[name].strip()
     wanted = " or ".join(names)
     raise UserError(f"{provider} needs an API key: set {wanted} (export {names[0]}=...)")
+
+
+def without_key(text: str, key: str | None) -> str:
+    """`text` with the API key cut out: some providers quote the key in their error message."""
+    # a key this short is a placeholder such as EMPTY, and would cut ordinary words
+    if key and len(key) >= 8:
+        return text.replace(key, "<API key>")
+    return text
 
 
 T = TypeVar("T")

@@ -32,9 +32,10 @@ from backends.base import (
     Backend,
     Completion,
     GenerationParams,
+    KeyRejected,
     Message,
     ProviderRefusal,
-    QuotaExhausted,
+    RunStopped,
 )
 from harness.cache import ResponseCache, request_key
 from harness.errors import UserError
@@ -162,7 +163,7 @@ class _Run:
         self.tpm = make_tpm_limiter(options.tpm) if options.tpm else None
         self.cache = ResponseCache(options.cache_path) if options.cache_path else None
         self.pause_until = 0.0  # monotonic time before which no request is sent
-        self.stopped = False  # set on QuotaExhausted: nothing more is sent
+        self.stopped = False  # set on RunStopped (quota, refused key): nothing more is sent
         self.bar: Any = None
         self.name = getattr(backend, "name", None) or backend.provider
         self.base_url = getattr(backend, "base_url", None) or backend.options.get("base_url")
@@ -296,7 +297,7 @@ class _Run:
     def retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
             retry=retry_if_exception(
-                lambda e: not isinstance(e, QuotaExhausted | ProviderRefusal)
+                lambda e: not isinstance(e, RunStopped | ProviderRefusal)
                 and self.backend.is_retryable(e)
             ),
             stop=stop_after_attempt(max(1, self.options.max_attempts)),
@@ -330,7 +331,7 @@ class _Run:
                 c, latency = await self.call(
                     lambda: self.backend.complete(req.messages, params), tokens, state
                 )
-            except QuotaExhausted:
+            except RunStopped:
                 self.stopped = True
                 raise
             except ProviderRefusal as exc:
@@ -358,7 +359,7 @@ class _Run:
                     tokens,
                     state,
                 )
-            except QuotaExhausted:
+            except RunStopped:
                 self.stopped = True
                 raise
             except Exception as exc:  # noqa: BLE001 - the whole batch failed: one error row each
@@ -377,6 +378,16 @@ class _Attempts:
 
     def __init__(self) -> None:
         self.n = 0
+
+
+def stop_message(name: str, exc: RunStopped) -> str:
+    """The one line a stopped run ends with: what the provider said, and what to fix."""
+    if isinstance(exc, KeyRejected):
+        status = f"HTTP {exc.status}: " if exc.status else ""
+        return (f"{name}: the provider refused the API key ({status}{exc}); set a valid key "
+                f"in {exc.key_env}, then rerun the same command to resume")
+    return (f"{name}: the account's quota is used up ({exc}); add credit or use another key, "
+            "then rerun the same command to resume")
 
 
 def _completion_to_dict(c: Completion) -> dict[str, Any]:
@@ -450,11 +461,8 @@ async def run_requests_async(
         tasks = [asyncio.ensure_future(j) for j in jobs]
         try:
             await asyncio.gather(*tasks)
-        except QuotaExhausted as exc:
-            raise UserError(
-                f"{run.name}: the account's quota is used up ({exc}); add credit or use "
-                "another key, then rerun the same command to resume"
-            ) from exc
+        except RunStopped as exc:
+            raise UserError(stop_message(run.name, exc)) from exc
         finally:
             for t in tasks:
                 t.cancel()
@@ -481,7 +489,8 @@ def run_requests(
 ) -> RunSummary:
     """Send every request not already done in `store`; one row per request as it completes.
 
-    Raises UserError when the provider says the account's quota is used up. The backend stays
+    Raises UserError when the provider says the account's quota is used up or refuses the
+    API key (a RunStopped from the adapter). The backend stays
     open (the caller closes it with `aclose`).
     """
     return asyncio.run(run_requests_async(backend, requests, store, params, options))

@@ -13,6 +13,7 @@ from backends.base import (
     Backend,
     Completion,
     GenerationParams,
+    KeyRejected,
     ProviderRefusal,
     QuotaExhausted,
     RateLimitState,
@@ -162,6 +163,21 @@ def test_quota_exhausted_stops_the_run_with_a_user_error(tmp_path):
         run(backend, reqs(40), tmp_path / "o.jsonl", RunOptions(progress=False, concurrency=1))
     # stopped at the first request: nothing else was sent
     assert backend.calls == ["p0"]
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_rejected_key_stops_the_run_with_one_line_naming_the_variable(tmp_path, batch_size):
+    backend = FakeBackend({"p0": [KeyRejected("invalid x-api-key", key_env="ANTHROPIC_API_KEY",
+                                              status=401)]}, delay=0.05, batch_size=batch_size)
+    with pytest.raises(UserError) as info:
+        run(backend, reqs(40), tmp_path / "o.jsonl", RunOptions(progress=False, concurrency=1))
+    message = str(info.value)
+    assert message == ("fake: the provider refused the API key (HTTP 401: invalid x-api-key); "
+                       "set a valid key in ANTHROPIC_API_KEY, then rerun the same command to "
+                       "resume")
+    # one request, not one error row per prompt, and no retry of a key that cannot work
+    assert backend.calls == ["p0"] and backend.batches == ([] if batch_size == 1 else [4])
+    assert list(read_jsonl(tmp_path / "o.jsonl")) == []
 
 
 def test_concurrency_bound_is_respected(tmp_path):

@@ -28,6 +28,8 @@ from typing import Any
 FAULT_KINDS = (
     "rate_limit",        # 429 with Retry-After (seconds) and/or retry-after-ms
     "quota",             # 429: the account's quota is used up (OpenAI insufficient_quota ...)
+    "bad_key",           # the key is wrong or revoked (401; Gemini: 400 API_KEY_INVALID)
+    "forbidden",         # 403: the key may not do this (restricted key, suspended project)
     "server_error",      # 500
     "overloaded",        # 529 (Anthropic) / 503
     "slow",              # answer normally, after `seconds`
@@ -148,10 +150,27 @@ def _gemini_error(status: int, message: str, grpc: str, details: list | None = N
     return status, {"error": err}
 
 
-def error_body(provider: str, fault: Fault) -> tuple[int, dict]:
-    """The status and JSON error body each provider sends for a fault."""
+def _masked(key: str) -> str:
+    # OpenAI quotes a wrong key in its message, masked like this
+    return f"{key[:8]}****{key[-4:]}" if len(key) > 12 else "****"
+
+
+def error_body(provider: str, fault: Fault, api_key: str = "") -> tuple[int, dict]:
+    """The status and JSON error body each provider sends for a fault.
+
+    `api_key` is the key the request carried: providers quote it in some messages (OpenAI
+    masked, Gemini whole), so tests can check it never reaches an output.
+    """
     k = fault.kind
     if provider == "openai":
+        if k == "bad_key":
+            return _openai_error(401, f"Incorrect API key provided: {_masked(api_key)}. You can "
+                                 "find your API key at https://platform.openai.com/account/"
+                                 "api-keys.", "invalid_request_error", "invalid_api_key")
+        if k == "forbidden":
+            return _openai_error(403, "You have insufficient permissions for this operation. "
+                                 "Missing scopes: model.request.", "invalid_request_error",
+                                 None)
         if k == "rate_limit":
             return _openai_error(429, "Rate limit reached for requests", "requests",
                                  "rate_limit_exceeded")
@@ -165,6 +184,11 @@ def error_body(provider: str, fault: Fault) -> tuple[int, dict]:
         return _openai_error(400, fault.message, "invalid_request_error",
                              "content_policy_violation")
     if provider == "anthropic":
+        if k == "bad_key":
+            return _anthropic_error(401, "invalid x-api-key", "authentication_error")
+        if k == "forbidden":
+            return _anthropic_error(403, "Your API key does not have permission to use the "
+                                    "specified resource.", "permission_error")
         if k == "rate_limit":
             return _anthropic_error(429, "Number of requests has exceeded your rate limit",
                                     "rate_limit_error")
@@ -177,6 +201,17 @@ def error_body(provider: str, fault: Fault) -> tuple[int, dict]:
             return _anthropic_error(529, "Overloaded", "overloaded_error")
         return _anthropic_error(400, fault.message, "invalid_request_error")
     # gemini
+    if k == "bad_key":
+        return _gemini_error(400, "API key not valid. Please pass a valid API key.",
+                             "INVALID_ARGUMENT", [
+                                 {"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                  "reason": "API_KEY_INVALID", "domain": "googleapis.com",
+                                  "metadata": {"service": "generativelanguage.googleapis.com"}}])
+    if k == "forbidden":
+        return _gemini_error(403, f"Permission denied: Consumer 'api_key:{api_key}' has been "
+                             "suspended.", "PERMISSION_DENIED", [
+                                 {"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                  "reason": "CONSUMER_SUSPENDED", "domain": "googleapis.com"}])
     if k in ("rate_limit", "quota"):
         quota_id = ("GenerateRequestsPerDayPerProjectPerModel-FreeTier" if fault.daily or
                     k == "quota" else "GenerateRequestsPerMinutePerProjectPerModel")
@@ -307,6 +342,14 @@ def provider_of(path: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _request_key(headers: Any) -> str:
+    """The API key a request carried, in whichever header its protocol uses."""
+    auth = headers.get("Authorization") or ""
+    if auth.startswith("Bearer "):
+        return auth[len("Bearer "):]
+    return headers.get("x-api-key") or headers.get("x-goog-api-key") or ""
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' connection pools expect
     # headers and body leave in one write, without Nagle's delay: otherwise each answer
@@ -377,7 +420,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, err = _gemini_error(400, f"Logprobs is not enabled for models/{model}",
                                         "INVALID_ARGUMENT")
         else:
-            status, err = error_body(protocol, fault)
+            status, err = error_body(protocol, fault, _request_key(self.headers))
         if fault.retry_after is not None and protocol != "gemini":
             headers.setdefault("retry-after", f"{fault.retry_after:g}")
         if fault.retry_after_ms is not None:

@@ -8,7 +8,7 @@ import anthropic
 import pytest
 
 from backends.anthropic_messages import AnthropicBackend, completion_from_body, request_body
-from backends.base import GenerationParams, ProviderRefusal, QuotaExhausted
+from backends.base import GenerationParams, KeyRejected, ProviderRefusal, QuotaExhausted
 from backends.provider_http import MalformedResponse
 from harness.errors import UserError
 from tests.fakes.calls import MESSAGES, ask, raised
@@ -59,6 +59,21 @@ def test_no_credit_stops_the_run(fake: FakeServer) -> None:
     fake.state.push("quota")
     exc = raised(claude(fake))
     assert isinstance(exc, QuotaExhausted) and "credit balance" in str(exc)
+
+
+@pytest.mark.parametrize("kind, status, message", [
+    ("bad_key", 401, "invalid x-api-key"),
+    ("forbidden", 403, "does not have permission"),
+])
+def test_authentication_and_permission_errors_are_key_rejected(
+    fake: FakeServer, kind: str, status: int, message: str
+) -> None:
+    fake.state.push(kind)
+    backend = claude(fake)
+    exc = raised(backend)
+    assert isinstance(exc, KeyRejected) and message in str(exc)
+    assert (exc.key_env, exc.status) == ("ANTHROPIC_API_KEY", status)
+    assert not backend.is_retryable(exc)
 
 
 def test_bad_request_is_a_refusal_with_the_message(fake: FakeServer) -> None:

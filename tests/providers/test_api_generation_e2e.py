@@ -97,6 +97,33 @@ def test_quota_stops_the_run_and_a_rerun_resumes_without_repeats(fake, prompts, 
     assert len(set(sent[:3] + sent[4:])) == N
 
 
+@pytest.mark.parametrize("backend, key_env", [
+    ("gpt-4o", "OPENAI_API_KEY"),
+    ("claude-sonnet-4.5", "ANTHROPIC_API_KEY"),
+    ("gemini-2.5-flash", "GEMINI_API_KEY"),
+])
+@pytest.mark.parametrize("kind", ["bad_key", "forbidden"])
+def test_refused_key_stops_the_run_with_one_line_then_a_rerun_resumes(
+    fake, prompts, tmp_path, api_keys, backend, key_env, kind
+) -> None:
+    fake.state.push("headers", times=2)  # two plain answers, then the key is refused
+    fake.state.push(kind)
+    out = tmp_path / "gen.jsonl"
+    with pytest.raises(UserError) as info:
+        generate(fake, prompts, out, "--no-cache", "--concurrency", "1", backend=backend)
+    message = str(info.value)
+    assert message.startswith(f"{backend}: the provider refused the API key (HTTP ")
+    assert f"set a valid key in {key_env}, then rerun" in message and "\n" not in message
+    assert not any(key in message for key in api_keys.values())
+    # no error row per prompt: the two answers, and nothing sent after the refusal
+    assert sorted(rows_by_id(out)) == [0, 1]
+    assert len(fake.state.requests) == 3
+    generate(fake, prompts, out, "--no-cache", "--concurrency", "4", backend=backend)
+    rows = rows_by_id(out)
+    assert sorted(rows) == list(range(N)) and all(r["error"] is None for r in rows.values())
+    assert len(fake.state.requests) == 3 + (N - 2)
+
+
 def test_error_rows_are_redone_with_retry_errors(fake, prompts, tmp_path) -> None:
     fake.state.push("server_error", times=2, retry_after=0.01)
     out = tmp_path / "gen.jsonl"

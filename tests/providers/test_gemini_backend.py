@@ -6,7 +6,7 @@ import httpx2
 import pytest
 from google.genai import errors
 
-from backends.base import GenerationParams, ProviderRefusal, QuotaExhausted
+from backends.base import GenerationParams, KeyRejected, ProviderRefusal, QuotaExhausted
 from backends.gemini import GeminiBackend, contents_and_system
 from backends.provider_http import LogprobsUnavailable, MalformedResponse
 from harness.errors import UserError
@@ -90,6 +90,36 @@ def test_server_errors_are_retryable(fake: FakeServer, kind: str) -> None:
     backend = gemini(fake)
     exc = raised(backend)
     assert isinstance(exc, errors.ServerError) and backend.is_retryable(exc)
+
+
+def test_api_key_not_valid_is_key_rejected_not_a_refusal(fake: FakeServer) -> None:
+    fake.state.push("bad_key")  # Google answers a bad key with 400 INVALID_ARGUMENT
+    backend = gemini(fake)
+    exc = raised(backend)
+    assert isinstance(exc, KeyRejected) and not isinstance(exc, ProviderRefusal)
+    assert "API key not valid" in str(exc)
+    assert (exc.key_env, exc.status) == ("GEMINI_API_KEY", 400)
+    assert not backend.is_retryable(exc)
+
+
+def test_permission_denied_is_key_rejected_with_the_quoted_key_cut_out(
+    fake: FakeServer, api_keys: dict[str, str]
+) -> None:
+    fake.state.push("forbidden")  # Google quotes the whole key in this message
+    exc = raised(gemini(fake))
+    assert isinstance(exc, KeyRejected) and exc.status == 403
+    assert "has been suspended" in str(exc) and "<API key>" in str(exc)
+    assert api_keys["GEMINI_API_KEY"] not in str(exc)
+
+
+def test_refused_key_names_google_api_key_when_that_supplied_it(
+    fake: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GEMINI_API_KEY")
+    monkeypatch.setenv("GOOGLE_API_KEY", "google-test-SECRET-0004")
+    fake.state.push("bad_key")
+    exc = raised(gemini(fake))
+    assert isinstance(exc, KeyRejected) and exc.key_env == "GOOGLE_API_KEY"
 
 
 def test_bad_request_is_a_refusal_with_the_message(fake: FakeServer) -> None:

@@ -7,7 +7,7 @@ import json
 import openai
 import pytest
 
-from backends.base import GenerationParams, ProviderRefusal, QuotaExhausted
+from backends.base import GenerationParams, KeyRejected, ProviderRefusal, QuotaExhausted
 from backends.openai_chat import OpenAIChatBackend, completion_from_body, request_body
 from backends.provider_http import MalformedResponse
 from harness.errors import UserError
@@ -112,12 +112,28 @@ def test_bad_request_is_a_refusal_carrying_the_providers_message(fake: FakeServe
     assert not backend.is_retryable(exc)
 
 
-def test_unauthorized_is_an_error_not_a_refusal(fake: FakeServer) -> None:
+def test_unauthorized_stops_the_run_naming_the_key_variable(fake: FakeServer) -> None:
     fake.state.push("status", status=401, body='{"error": {"message": "Incorrect API key"}}')
     backend = chat(fake)
     exc = raised(backend)
-    assert isinstance(exc, openai.AuthenticationError)
+    assert isinstance(exc, KeyRejected) and not isinstance(exc, ProviderRefusal)
+    assert (str(exc), exc.key_env, exc.status) == ("Incorrect API key", "OPENAI_API_KEY", 401)
     assert not backend.is_retryable(exc)
+
+
+@pytest.mark.parametrize("kind, status", [("bad_key", 401), ("forbidden", 403)])
+def test_invalid_or_restricted_key_is_key_rejected_without_the_key(
+    fake: FakeServer, api_keys: dict[str, str], kind: str, status: int
+) -> None:
+    fake.state.push(kind)
+    backend = chat(fake)
+    exc = raised(backend)
+    assert isinstance(exc, KeyRejected)
+    assert (exc.key_env, exc.status) == ("OPENAI_API_KEY", status)
+    assert ("Incorrect API key provided" if kind == "bad_key" else "Missing scopes") in str(exc)
+    assert api_keys["OPENAI_API_KEY"] not in str(exc)
+    assert not backend.is_retryable(exc)
+    assert len(fake.state.requests) == 1
 
 
 def test_malformed_body_is_a_retryable_malformed_response(fake: FakeServer) -> None:

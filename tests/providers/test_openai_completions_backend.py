@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from backends.base import GenerationParams, QuotaExhausted
+from backends.base import GenerationParams, KeyRejected, QuotaExhausted
 from backends.openai_completions import (
     OpenAICompletionsBackend,
     completion_from_body,
@@ -55,6 +55,14 @@ def test_quota_and_rate_limit_are_told_apart(fake: FakeServer) -> None:
     assert isinstance(raised(backend, PROMPT), QuotaExhausted)
     exc = raised(backend, PROMPT)
     assert isinstance(exc, openai.RateLimitError) and backend.retry_after(exc) == 3.0
+
+
+def test_revoked_key_is_key_rejected_naming_openai_api_key(fake: FakeServer) -> None:
+    fake.state.push("bad_key")
+    backend = base_model(fake)
+    exc = raised(backend, PROMPT)
+    assert isinstance(exc, KeyRejected) and (exc.key_env, exc.status) == ("OPENAI_API_KEY", 401)
+    assert not backend.is_retryable(exc)
 
 
 def test_missing_key_is_a_user_error(fake: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:

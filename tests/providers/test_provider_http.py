@@ -9,11 +9,13 @@ from datetime import datetime, timezone
 import pytest
 
 from backends.provider_http import (
+    api_key_env,
     api_key_from_env,
     is_retryable_status,
     parse_duration,
     parse_retry_after,
     seconds_until,
+    without_key,
 )
 from harness.errors import UserError
 
@@ -68,3 +70,22 @@ def test_missing_key_names_every_accepted_variable(monkeypatch: pytest.MonkeyPat
         api_key_from_env("GEMINI_API_KEY", "GOOGLE_API_KEY", provider="Gemini")
     monkeypatch.setenv("GOOGLE_API_KEY", "  k2  ")
     assert api_key_from_env("GEMINI_API_KEY", "GOOGLE_API_KEY", provider="Gemini") == "k2"
+
+
+def test_api_key_env_names_the_variable_the_key_came_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", " ")
+    monkeypatch.setenv("GOOGLE_API_KEY", "k2")
+    assert api_key_env("GEMINI_API_KEY", "GOOGLE_API_KEY") == "GOOGLE_API_KEY"
+    monkeypatch.setenv("GEMINI_API_KEY", "k1")
+    assert api_key_env("GEMINI_API_KEY", "GOOGLE_API_KEY") == "GEMINI_API_KEY"
+    monkeypatch.delenv("GEMINI_API_KEY")
+    monkeypatch.delenv("GOOGLE_API_KEY")
+    assert api_key_env("GEMINI_API_KEY", "GOOGLE_API_KEY") is None
+
+
+def test_without_key_cuts_a_quoted_key_but_not_a_placeholder() -> None:
+    quoted = "Consumer 'api_key:AIzaSy-test-0123' has been suspended."
+    assert without_key(quoted, "AIzaSy-test-0123") == (
+        "Consumer 'api_key:<API key>' has been suspended.")
+    assert without_key("EMPTY answer", "EMPTY") == "EMPTY answer"
+    assert without_key("no key here", None) == "no key here"
