@@ -6,7 +6,8 @@ letter as the tokenizer would write it right after the prompt ('A', ' A', the fi
 hard-coded Llama-2's ids for every model, which reads the wrong tokens for any other tokenizer.
 
 API models give the top-k first tokens (`letters_from_top_logprobs`); letters missing from
-the list get OpinionQA's share of the leftover mass (`fill_missing`), and the row is flagged.
+the list get OpinionQA's share of the leftover mass (`fill_missing`), and the row is flagged;
+the letter mass counts only the letters listed.
 Providers with no log-probabilities are estimated from sampled answers (`letter_of_answer`).
 """
 
@@ -93,14 +94,18 @@ class RepDistribution:
 
     raw: list[float]  # probability of each option letter, as read (imputed ones included)
     probs: list[float] | None  # normalized over the options; None: no letter at all
-    letter_mass: float  # sum of raw: the share of next-token probability on the letters
+    letter_mass: float  # the share of next-token probability the letters held as read
     imputed: tuple[str, ...] = ()
 
 
-def distribution(raw: Sequence[float], imputed: Sequence[str] = ()) -> RepDistribution:
+def distribution(raw: Sequence[float], imputed: Sequence[str] = (),
+                 held: float | None = None) -> RepDistribution:
+    """Normalize `raw` over the options. `held`: the mass the letters actually held, when
+    some of `raw` are imputed fills (which would overstate it); default sum(raw)."""
     raw = [max(0.0, float(p)) for p in raw]
-    mass = sum(raw)
-    probs = [p / mass for p in raw] if mass > 0 else None
+    total = sum(raw)
+    probs = [p / total for p in raw] if total > 0 else None
+    mass = total if held is None else max(0.0, float(held))
     return RepDistribution(raw=raw, probs=probs, letter_mass=mass, imputed=tuple(imputed))
 
 
@@ -141,7 +146,8 @@ def letters_from_top_logprobs(top: dict[str, float] | None, letters: Sequence[st
         return None
     listed = [math.exp(lp) for lp in top.values()]
     filled, imputed = fill_missing(found, listed, letters)
-    return distribution([filled[c] for c in letters], imputed)
+    # letter mass: only what the listed letters held; the fills are a guess, flagged
+    return distribution([filled[c] for c in letters], imputed, held=sum(found.values()))
 
 
 _ANSWER = re.compile(r"^\s*(?:answer(?:\s+choice)?\s*:?\s*)?[(\[*\"']*([A-Z])(?![A-Za-z0-9])",

@@ -203,7 +203,8 @@ def test_opinionqa_rule_for_letters_missing_from_a_top_k_list():
     top = {" A": math.log(0.5), "B": math.log(0.2), "The": math.log(0.1)}
     d = letters_from_top_logprobs(top, "ABCD")
     assert d.raw == pytest.approx([0.5, 0.2, 0.1, 0.1]) and d.imputed == ("C", "D")
-    assert sum(d.probs) == pytest.approx(1.0) and d.letter_mass == pytest.approx(0.9)
+    assert sum(d.probs) == pytest.approx(1.0)
+    assert d.letter_mass == pytest.approx(0.7)  # A 0.5 + B 0.2: the fills are not counted
     assert letters_from_top_logprobs({"The": -0.1}, "AB") is None  # nothing to go on
     assert [token_letter(t, "AB") for t in (" A", "A.", "(B", "An", "C", "a")] == [
         "A", "A", "B", None, None, None]

@@ -51,7 +51,8 @@ def test_openai_chat_top_logprobs_with_missing_letters_imputed(fake, tmp_path, a
         assert row["flags"] == ["missing_letters_imputed"]
         assert row["rep_letter_probs"][0] == pytest.approx(raw, abs=1e-6)
         assert row["probs"] == pytest.approx([p / 0.9 for p in raw], abs=1e-6)
-        assert row["letter_mass"] == pytest.approx([0.9, 0.9])
+        # letter mass: only the letters listed, A 0.2 + B 0.6; the fills are not counted
+        assert row["letter_mass"] == pytest.approx([0.8, 0.8])
         assert row["model"] == "gpt-4o-mini-2024-07-18"
     items, _ = load_distribution_files([tmp_path / "mpi" / "gpt-4o-mini.jsonl"], "mpi")
     assert len(items) == 2 and "missing_letters_imputed" in items[0].flags
