@@ -36,6 +36,10 @@ from harness.errors import UserError
 MAX_TOP_LOGPROBS = 20
 #: sent to OpenAI-compatible servers that take no key (vLLM's convention)
 NO_KEY = "EMPTY"
+#: OpenAI's own key; sent only by the OpenAI backends, never to an OpenAI-compatible server
+OPENAI_KEY_ENV = "OPENAI_API_KEY"
+#: the key for an OpenAI-compatible server (a third party's or your own), when it wants one
+COMPATIBLE_KEY_ENV = "OPENAI_COMPATIBLE_API_KEY"
 
 
 def request_body(
@@ -155,10 +159,12 @@ class OpenAIBackendBase(Backend):
                     f"backend for {model_id!r} is an OpenAI-compatible server: give --base-url "
                     "URL (e.g. http://localhost:8000/v1)"
                 )
-            self._api_key = os.environ.get("OPENAI_API_KEY", "").strip() or NO_KEY
+            # the user's OpenAI key must not travel to whatever server the URL names
+            self._api_key = os.environ.get(COMPATIBLE_KEY_ENV, "").strip() or NO_KEY
+            self._key_env = COMPATIBLE_KEY_ENV
         else:
-            self._api_key = api_key_from_env("OPENAI_API_KEY", provider="OpenAI")
-        self._key_env = "OPENAI_API_KEY"
+            self._api_key = api_key_from_env(OPENAI_KEY_ENV, provider="OpenAI")
+            self._key_env = OPENAI_KEY_ENV
         self._clients: ClientPerLoop[Any] = ClientPerLoop(self._new_client)
         self._limits: RateLimitState | None = None
 

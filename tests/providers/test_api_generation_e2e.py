@@ -124,6 +124,20 @@ def test_refused_key_stops_the_run_with_one_line_then_a_rerun_resumes(
     assert len(fake.state.requests) == 3 + (N - 2)
 
 
+def test_openai_compatible_run_sends_its_own_key_not_openais(
+    fake, prompts, tmp_path, api_keys, monkeypatch
+) -> None:
+    monkeypatch.setenv("OPENAI_COMPATIBLE_API_KEY", "local-test-SECRET-0006")
+    out = tmp_path / "gen.jsonl"
+    load_generate().main(["--backend", "openai-compatible", "--model", "qwen2.5-7b",
+                          "--base-url", fake.url + "/v1", "--prompts", str(prompts),
+                          "--out", str(out), "--no-progress", "--no-cache", "--limit", "2"])
+    assert sorted(rows_by_id(out)) == [0, 1]
+    auth = {r.headers["authorization"] for r in fake.state.requests}
+    assert auth == {"Bearer local-test-SECRET-0006"}
+    assert not any(api_keys["OPENAI_API_KEY"] in str(r.headers) for r in fake.state.requests)
+
+
 def test_error_rows_are_redone_with_retry_errors(fake, prompts, tmp_path) -> None:
     fake.state.push("server_error", times=2, retry_after=0.01)
     out = tmp_path / "gen.jsonl"

@@ -190,12 +190,37 @@ def test_compatible_server_needs_no_key_but_a_base_url(
     fake: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.delenv("OPENAI_COMPATIBLE_API_KEY", raising=False)
     backend = OpenAIChatBackend("llama-3.3-70b", base_url=fake.url + "/v1", api_key_optional=True)
     assert backend.provider == "openai-compatible"
     assert ask(backend).text.startswith("echo: ")
     assert fake.state.requests[0].headers["authorization"] == "Bearer EMPTY"
     with pytest.raises(UserError, match="--base-url"):
         OpenAIChatBackend("llama", api_key_optional=True)
+
+
+def test_compatible_server_never_gets_the_openai_key(
+    fake: FakeServer, api_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_COMPATIBLE_API_KEY", raising=False)
+    backend = OpenAIChatBackend("qwen", base_url=fake.url + "/v1", api_key_optional=True)
+    ask(backend)
+    rec = fake.state.requests[0]
+    assert rec.headers["authorization"] == "Bearer EMPTY"
+    assert api_keys["OPENAI_API_KEY"] not in str(rec.headers)
+
+
+def test_compatible_server_key_comes_from_openai_compatible_api_key(
+    fake: FakeServer, api_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_COMPATIBLE_API_KEY", "vllm-test-SECRET-0005")
+    backend = OpenAIChatBackend("qwen", base_url=fake.url + "/v1", api_key_optional=True)
+    ask(backend)
+    assert fake.state.requests[0].headers["authorization"] == "Bearer vllm-test-SECRET-0005"
+    fake.state.push("bad_key")
+    exc = raised(backend)
+    assert isinstance(exc, KeyRejected) and exc.key_env == "OPENAI_COMPATIBLE_API_KEY"
+    assert "vllm-test-SECRET-0005" not in str(exc)
 
 
 def test_base_url_comes_from_openai_base_url(fake: FakeServer, monkeypatch) -> None:
