@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +21,7 @@ from harness.errors import UserError
 
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "auto": "auto"}
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+MODEL_CACHE_ENV = "CONTESTED_MODEL_CACHE"
 
 
 def split_reasoning(text: str) -> tuple[str | None, str]:
@@ -102,6 +104,47 @@ def gguf_package_dir(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def converted_gguf_dir(source: str, gguf_file: str) -> Path | None:
+    """Where a GGUF file's transformers conversion is kept (None: do not keep one).
+
+    Reading a GGUF file means parsing its metadata and de-quantizing every tensor in Python
+    (about 40 s for the embedded SmolLM2 on a 2-core CPU); the converted checkpoint loads in a
+    second or two with the same weights. The folder name carries the file's size and
+    modification time, so a changed file is converted again. CONTESTED_MODEL_CACHE sets the
+    root (default ~/.cache/contested-questions); set it to an empty string to keep nothing.
+    """
+    root = os.environ.get(MODEL_CACHE_ENV, str(Path.home() / ".cache" / "contested-questions"))
+    path = Path(source) / gguf_file
+    if not root or not path.is_file():
+        return None
+    stat = path.stat()
+    return Path(root) / "gguf" / f"{path.stem}-{stat.st_size}-{stat.st_mtime_ns}"
+
+
+def save_converted(tokenizer: Any, model: Any, folder: Path) -> None:
+    """Write the conversion beside its final place, then rename: never a half-written folder."""
+    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+    # transformers marks a model read from GGUF as quantized and refuses to save it, but its
+    # tensors are already de-quantized: save them as a plain checkpoint
+    quantizer = getattr(model, "hf_quantizer", None)
+    qconfig = model.config.to_dict().get("quantization_config")
+    model.hf_quantizer = None
+    if qconfig is not None:
+        del model.config.quantization_config
+    try:
+        tokenizer.save_pretrained(tmp)
+        model.save_pretrained(tmp)
+        tmp.replace(folder)
+    except OSError:
+        pass  # a read-only or full disk only costs the next load its speed
+    finally:
+        model.hf_quantizer = quantizer
+        if qconfig is not None:
+            model.config.quantization_config = qconfig
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class HuggingFaceBackend(Backend):
     """A transformers causal LM on this machine."""
 
@@ -155,6 +198,10 @@ class HuggingFaceBackend(Backend):
                              token=os.environ.get("HF_TOKEN"))
         if cache_dir:  # where downloaded weights go (default: the Hugging Face cache)
             kwargs["cache_dir"] = str(cache_dir)
+        converted = converted_gguf_dir(source, gguf_file) if gguf_file else None
+        if converted is not None and converted.is_dir():
+            source = str(converted)  # converted before: load it as a plain checkpoint
+            kwargs.pop("gguf_file")
         tok_kwargs = {k: kwargs[k] for k in ("gguf_file", "token", "cache_dir") if k in kwargs}
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, **tok_kwargs)
@@ -164,6 +211,8 @@ class HuggingFaceBackend(Backend):
                 f"cannot load model {source}: {str(exc).splitlines()[0]}; check the id, and set "
                 "HF_TOKEN for gated models (e.g. Llama)"
             ) from exc
+        if converted is not None and "gguf_file" in kwargs:
+            save_converted(tokenizer, model, converted)
         if "device_map" not in kwargs:
             target = device if device not in (None, "auto") else ("cuda" if cuda else "cpu")
             model = model.to(target)

@@ -11,11 +11,14 @@ transformers = pytest.importorskip("transformers")
 
 from backends.base import GenerationParams  # noqa: E402
 from backends.huggingface import (  # noqa: E402
+    MODEL_CACHE_ENV,
     HuggingFaceBackend,
+    converted_gguf_dir,
     load_kwargs,
     quantization_config,
     split_reasoning,
 )
+from backends.registry import create_backend  # noqa: E402
 from harness.errors import UserError  # noqa: E402
 
 WORDS = [
@@ -142,3 +145,35 @@ def test_load_kwargs_for_gpu_cpu_and_4bit():
 def test_missing_model_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="cannot load model"):
         HuggingFaceBackend("nope", model_path=str(tmp_path / "missing"), dtype="fp32")
+
+
+def test_embedded_gguf_is_converted_once_and_the_conversion_scores_the_same(tmp_path,
+                                                                             monkeypatch):
+    monkeypatch.setenv(MODEL_CACHE_ENV, str(tmp_path))
+    from_gguf = create_backend("smollm2-135m-instruct")  # reads the GGUF, keeps a conversion
+    folders = list((tmp_path / "gguf").iterdir())
+    assert len(folders) == 1 and (folders[0] / "model.safetensors").is_file()
+    assert not any(p.name.startswith(folders[0].name + ".tmp") for p in folders)
+    converted = create_backend("smollm2-135m-instruct")
+    assert from_gguf.model.hf_quantizer is not None  # the first one really read the GGUF file
+    assert getattr(converted.model, "hf_quantizer", None) is None  # a plain checkpoint
+    text = from_gguf.prompt_text([{"role": "user", "content": "Is a tax cut a good idea?"}])
+    assert converted.prompt_text([{"role": "user", "content": "Is a tax cut a good idea?"}]) == text
+    ids = from_gguf.tokenizer(text, return_tensors="pt")
+    assert converted.tokenizer(text, return_tensors="pt")["input_ids"].tolist() == \
+        ids["input_ids"].tolist()
+    with torch.inference_mode():
+        a = from_gguf.model(**ids).logits[0, -1]
+        b = converted.model(**ids).logits[0, -1]
+    assert torch.equal(a, b)
+
+
+def test_no_conversion_is_kept_when_the_cache_is_switched_off(tmp_path, monkeypatch):
+    monkeypatch.setenv(MODEL_CACHE_ENV, "")
+    (tmp_path / "m.gguf").write_bytes(b"GGUF")
+    assert converted_gguf_dir(str(tmp_path), "m.gguf") is None
+    monkeypatch.setenv(MODEL_CACHE_ENV, str(tmp_path / "cache"))
+    first = converted_gguf_dir(str(tmp_path), "m.gguf")
+    assert first is not None and first.parent == tmp_path / "cache" / "gguf"
+    (tmp_path / "m.gguf").write_bytes(b"GGUF, changed")  # another file: another conversion
+    assert converted_gguf_dir(str(tmp_path), "m.gguf") != first
