@@ -11,6 +11,7 @@ Three ways to read a distribution, chosen from the backend's provider:
 - logprobs: a local transformers model, one forward pass per prompt (pluralism.local_probs);
 - top_logprobs: an API that returns the top-k first tokens (OpenAI chat 20, the legacy
   completions endpoint 5, Gemini 20); letters missing from the list are imputed and flagged;
+  a model that refuses log-probabilities, or answers without them, stops the run;
 - sampling: `--samples-per-item N` answers sampled per repetition (temperature 1), for
   providers without log-probabilities (Anthropic); flagged as an estimate.
 """
@@ -285,6 +286,13 @@ class Collection:
         if row.get("finish_reason") == "logprobs_unavailable":
             # a model that refuses log-probabilities: stop, naming the sampling fallback
             raise UserError(str(row.get("provider_message")))
+        if self.method == "top_logprobs" and answered_without_logprobs(row):
+            # asked for and silently left out (e.g. Gemini's 200 without logprobsResult):
+            # every item would come out empty, so stop as for a refusal
+            model = row.get("model_version") or self.o.model_id
+            raise UserError(f"{model} answered item {row.get('item_id')} without "
+                            "log-probabilities, though they were asked for; use the sampling "
+                            "estimate instead (--samples-per-item N)")
 
     def _after_rep_row(self, row: dict[str, Any]) -> None:
         if row.get("model_version"):
@@ -446,6 +454,15 @@ class Collection:
         if item.human is not None:
             row["human"] = item.human
         return row
+
+
+def answered_without_logprobs(row: dict[str, Any]) -> bool:
+    """A request row whose answer has text but no first-token log-probabilities at all.
+
+    An empty answer (a safety block) has no token to read and is not counted: its item is
+    flagged no_option_letter, as is one whose top list holds no option letter."""
+    return (not row.get("error") and row.get("provider_message") is None
+            and bool(row.get("response")) and not row.get("first_token_logprobs"))
 
 
 def shared_letter_token_ids(rows: list[dict[str, Any]]) -> Any:

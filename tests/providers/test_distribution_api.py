@@ -83,6 +83,37 @@ def test_gemini_logprobs_and_the_refusal_naming_the_sampling_fallback(fake, tmp_
         run(fake, tmp_path / "again", "gemini-2.5-flash", base="")
 
 
+def test_an_answer_without_logprobs_stops_but_a_list_without_letters_is_flagged(fake,
+                                                                              tmp_path):
+    # Gemini answers 200 with a token but no logprobsResult at all: one line, the fallback
+    no_logprobs = {"candidates": [{"content": {"parts": [{"text": "B"}], "role": "model"},
+                                   "finishReason": "STOP", "index": 0}],
+                   "usageMetadata": {"promptTokenCount": 9, "candidatesTokenCount": 1,
+                                     "totalTokenCount": 10},
+                   "modelVersion": "gemini-2.5-flash", "responseId": "fake"}
+    fake.state.push("status", times=50, status=200, body=json.dumps(no_logprobs))
+    with pytest.raises(UserError, match=r"without log-probabilities.*--samples-per-item N") as e:
+        run(fake, tmp_path / "none", "gemini-2.5-flash", base="")
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "none" / "mpi" / "gemini-2.5-flash.jsonl").read_text()
+    # log-probabilities given, but no option letter among them: kept, flagged, no numbers
+    fake.state.faults.clear()
+    fake.state.logprobs = {"Sure": math.log(0.6), "The": math.log(0.3)}
+    rows = run(fake, tmp_path / "words", "gemini-2.5-flash", base="")
+    assert len(rows) == 2
+    for row in rows:
+        assert row["flags"] == ["no_option_letter"] and row["probs"] is None
+        assert row["letter_mass"] == [0.0, 0.0]
+    # a blocked prompt (empty answer, nothing to read) is flagged too, not a stop
+    five = [0.5, 0.2, 0.1, 0.1, 0.1]
+    fake.state.logprobs = {c: math.log(q) for c, q in zip("ABCDE", five, strict=True)}
+    fake.state.push("safety_block")
+    rows = run(fake, tmp_path / "blocked", "gemini-2.5-flash", base="")
+    assert sorted(r["flags"] for r in rows) == [[], ["no_option_letter"]]
+    blocked = next(r for r in rows if r["flags"])
+    assert None in blocked["rep_probs"] and blocked["probs"] == pytest.approx(five)
+
+
 def test_anthropic_needs_sampling_and_is_estimated_from_samples(fake, tmp_path):
     with pytest.raises(UserError, match="gives no log-probabilities.*--samples-per-item"):
         run(fake, tmp_path, "claude-sonnet-4.5")
