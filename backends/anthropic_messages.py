@@ -123,6 +123,10 @@ class AnthropicBackend(Backend):
         self._clients: ClientPerLoop[Any] = ClientPerLoop(self._new_client)
         self._limits: RateLimitState | None = None
 
+    @classmethod
+    def check_credentials(cls, **options: Any) -> None:
+        api_key_from_env(KEY_ENV, provider="Anthropic")
+
     def __repr__(self) -> str:  # never show the key
         return f"AnthropicBackend(model_id={self.model_id!r}, base_url={self.base_url!r})"
 

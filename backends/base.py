@@ -108,6 +108,13 @@ class Backend(abc.ABC):
     #: >1 means the runner should group requests and call complete_batch
     preferred_batch_size: int = 1
 
+    @classmethod
+    def check_credentials(cls, **options: Any) -> None:
+        """Raise UserError if a key this backend needs is not set (`options` as the
+        constructor gets them). Reads the environment only, so a run calls it before it
+        creates an output file, loads a model or makes a client."""
+        return None
+
     def is_retryable(self, exc: BaseException) -> bool:
         """True for transient failures: rate limits, overload, 408/409/5xx, timeouts."""
         return False

@@ -163,6 +163,10 @@ class GeminiBackend(Backend):
         self._key_env = api_key_env(*KEY_ENVS) or KEY_ENVS[0]
         self._clients: ClientPerLoop[Any] = ClientPerLoop(self._new_client)
 
+    @classmethod
+    def check_credentials(cls, **options: Any) -> None:
+        api_key_from_env(*KEY_ENVS, provider="Gemini")
+
     def __repr__(self) -> str:  # never show the key
         return f"GeminiBackend(model_id={self.model_id!r}, base_url={self.base_url!r})"
 

@@ -168,6 +168,11 @@ class OpenAIBackendBase(Backend):
         self._clients: ClientPerLoop[Any] = ClientPerLoop(self._new_client)
         self._limits: RateLimitState | None = None
 
+    @classmethod
+    def check_credentials(cls, *, api_key_optional: bool = False, **options: Any) -> None:
+        if not api_key_optional:  # a compatible server's key is optional
+            api_key_from_env(OPENAI_KEY_ENV, provider="OpenAI")
+
     def __repr__(self) -> str:  # never show the key
         return f"{type(self).__name__}(model_id={self.model_id!r}, base_url={self.base_url!r})"
 

@@ -256,3 +256,39 @@ def test_rerun_with_nothing_left_builds_no_backend(tmp_path, monkeypatch):
     summary = generation.run_generation(get_spec("smollm2-135m-instruct"), reqs, out,
                                         GenerationParams(), RunOptions(progress=False))
     assert summary.skipped == 3 and summary.done == 0
+
+
+@pytest.mark.parametrize("backend, variable", [
+    ("gpt-4o", "OPENAI_API_KEY"),
+    ("davinci-002", "OPENAI_API_KEY"),
+    ("claude-sonnet-4.5", "ANTHROPIC_API_KEY"),
+    ("gemini-2.5-flash", "GEMINI_API_KEY or GOOGLE_API_KEY"),
+])
+def test_missing_key_fails_before_the_output_file_or_folder_exists(
+    tmp_path, monkeypatch, backend, variable
+):
+    import harness.generation as generation
+    from backends.registry import get_spec
+    from harness.runner import RunOptions
+
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    built = []
+    monkeypatch.setattr(generation, "create_backend", lambda *a, **k: built.append(a))
+    out = tmp_path / "results" / "o.jsonl"
+    reqs = build_requests(select_prompts(prompt_rows(), limit=2), GenerationParams())
+    with pytest.raises(UserError, match=f"needs an API key: set {variable}"):
+        generation.run_generation(get_spec(backend), reqs, out, GenerationParams(),
+                                  RunOptions(progress=False))
+    assert not out.parent.exists() and built == []
+
+
+def test_openai_compatible_needs_no_key_to_pass_the_check(monkeypatch):
+    from backends.registry import get_spec
+    from harness.generation import check_api_key
+
+    for name in ("OPENAI_API_KEY", "OPENAI_COMPATIBLE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    check_api_key(get_spec("openai-compatible"))  # the placeholder key is enough
+    with pytest.raises(UserError, match="OPENAI_API_KEY"):
+        check_api_key(get_spec("gpt-4o"))
