@@ -16,12 +16,13 @@ from prompts import PROMPTS_DIR
 
 DEFAULT_TEMPLATES = PROMPTS_DIR / "neutrality_templates.json"
 
-# key -> (required count or None for "at least one", placeholders a template may use)
-TEMPLATE_KEYS: dict[str, tuple[int | None, frozenset[str]]] = {
+# key -> (required count, placeholders a template may use); the counts are the study's
+# structure, which the seeded draws of the published prompt set depend on
+TEMPLATE_KEYS: dict[str, tuple[int, frozenset[str]]] = {
     "opinion_implicit": (10, frozenset({"input", "input_type"})),
     "opinion_explicit_prefixes": (10, frozenset({"input", "input_type"})),
-    "opinion_explicit_suffixes": (None, frozenset()),
-    "viewpoint_prefixes": (None, frozenset({"viewpoint"})),
+    "opinion_explicit_suffixes": (4, frozenset()),
+    "viewpoint_prefixes": (5, frozenset({"viewpoint"})),
     "conspiracy_good_faith": (10, frozenset({"input"})),
     "conspiracy_bad_faith": (10, frozenset({"input"})),
 }
@@ -57,12 +58,10 @@ def load_templates(path: Path | str = DEFAULT_TEMPLATES) -> NeutralityTemplates:
         items = raw[key]
         if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
             raise UserError(f"template file {path}: '{key}' must be a list of strings")
-        if count is not None and len(items) != count:
+        if len(items) != count:
             raise UserError(
                 f"template file {path}: '{key}' has {len(items)} templates, needs {count}"
             )
-        if not items:
-            raise UserError(f"template file {path}: '{key}' is empty, needs at least one")
         for i, template in enumerate(items):
             try:
                 unknown = _placeholders(template) - allowed

@@ -113,9 +113,27 @@ def test_bad_sources_give_one_clear_line(fetched_data, tmp_path, case, message):
     assert "\n" not in str(err.value)
 
 
+def test_shipped_and_study_templates_both_have_the_study_structure(mirror_dir):
+    for path in (DEFAULT_TEMPLATES, mirror_dir / "neutrality" / "study_templates.json"):
+        t = load_templates(path)
+        counts = [len(t.opinion_implicit), len(t.opinion_explicit_prefixes),
+                  len(t.opinion_explicit_suffixes), len(t.viewpoint_prefixes),
+                  len(t.conspiracy_good_faith), len(t.conspiracy_bad_faith)]
+        assert counts == [10, 10, 4, 5, 10, 10], path
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda t: t.pop("viewpoint_prefixes"), "lacks the key 'viewpoint_prefixes'"),
     (lambda t: t["opinion_implicit"].pop(), "'opinion_implicit' has 9 templates, needs 10"),
+    (lambda t: t["opinion_explicit_suffixes"].pop(),
+     "'opinion_explicit_suffixes' has 3 templates, needs 4"),
+    (lambda t: t["opinion_explicit_suffixes"].append(" Answer briefly."),
+     "'opinion_explicit_suffixes' has 5 templates, needs 4"),
+    (lambda t: t.__setitem__("opinion_explicit_suffixes", []),
+     "'opinion_explicit_suffixes' has 0 templates, needs 4"),
+    (lambda t: t["viewpoint_prefixes"].pop(), "'viewpoint_prefixes' has 4 templates, needs 5"),
+    (lambda t: t["viewpoint_prefixes"].append("As a {viewpoint}: "),
+     "'viewpoint_prefixes' has 6 templates, needs 5"),
     (lambda t: t["conspiracy_bad_faith"].__setitem__(0, "Why {topic}?"), "unknown placeholder"),
 ])
 def test_bad_template_files_name_the_key(tmp_path, edit, message):
