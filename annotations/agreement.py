@@ -1,18 +1,29 @@
-"""Agreement between judges, or between the K evals of one judge, as pure functions.
+"""Agreement between judges, or between the K evals of one judge.
 
 Fleiss' kappa for K evals of one judge; Cohen's kappa, Krippendorff's alpha (nominal, the
 `krippendorff` package) and a confusion matrix for two raters; a percentile bootstrap over
 items gives each a 95 % confidence interval. Items a rater could not label are left out.
+The statistics are pure functions; `final_labels`, `eval_labels` and `human_labels` read and
+check the label files (annotation JSONL, human CSV), raising UserError for bad input.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import csv
+import json
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import krippendorff
 import numpy as np
 
+from annotations.parse import CATEGORIES, category_name
+from harness.errors import UserError
+
 Labels = Sequence[str]
+#: a response: (id, sample)
+Key = tuple[Any, Any]
 
 
 def _codes(*raters: Labels, categories: Sequence[str] | None = None) -> tuple[np.ndarray, list]:
@@ -114,3 +125,104 @@ def evals_agreement(ratings: Sequence[Sequence[str]], *, reps: int = 1000,
                       reps=reps, seed=seed)
     return {"n": len(ratings), "raters": len(ratings[0]) if ratings else 0,
             "fleiss_kappa": kappa, "fleiss_kappa_ci": ci}
+
+
+# ---- label files ---------------------------------------------------------------------------
+def _not_annotations(path: Path, what: str) -> UserError:
+    return UserError(f"{path} {what}; pass an annotation file written by scripts/annotate.py")
+
+
+def _annotation_rows(path: Path, field: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row) of an annotation JSONL; each row must hold `id` and `field`.
+    A torn last line (a crash mid-write) is skipped."""
+    if not path.is_file():
+        raise UserError(f"annotation file {path} does not exist: check the path or run "
+                        "scripts/annotate.py first")
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.endswith(b"\n"):
+                break
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise _not_annotations(path, f"line {number} is not JSON ({exc.msg})") from exc
+            if not isinstance(row, dict):
+                raise _not_annotations(path, f"line {number} is not a JSON object")
+            for name in ("id", field):
+                if name not in row:
+                    raise _not_annotations(path, f"line {number} lacks field '{name}'")
+            yield number, row
+
+
+def final_labels(path: Path) -> dict[Key, str]:
+    """(id, sample) -> the row's final category, readable rows only (the last row of a key
+    wins). Raises UserError for a file that is not an annotation file."""
+    labels: dict[Key, str] = {}
+    n_rows = 0
+    for number, row in _annotation_rows(path, "final_category"):
+        n_rows += 1
+        final = row["final_category"]
+        if final is not None and final not in CATEGORIES:
+            raise _not_annotations(path, f"line {number} has final_category {final!r}, not "
+                                   "one of " + ", ".join(CATEGORIES))
+        key = (row["id"], row.get("sample", 0))
+        labels.pop(key, None)
+        if final:
+            labels[key] = final
+    if not n_rows:
+        raise _not_annotations(path, "holds no rows")
+    return labels
+
+
+def eval_labels(path: Path) -> tuple[list[list[str]], int]:
+    """Per response, its K evals' categories, and how many responses were left out (one
+    with an eval unreadable or missing). Raises UserError for a file that is not an
+    annotation file, or one with a single eval per response."""
+    by_key: dict[Key, list[str | None]] = {}
+    for number, row in _annotation_rows(path, "evals"):
+        evals = row["evals"]
+        if not isinstance(evals, list) or not all(isinstance(e, dict) and "final" in e
+                                                  for e in evals):
+            raise _not_annotations(path, f"line {number}: 'evals' is not a list of evals "
+                                   "each with a 'final'")
+        by_key[(row["id"], row.get("sample", 0))] = [e["final"] for e in evals]
+    if not by_key:
+        raise _not_annotations(path, "holds no rows")
+    k = max(len(f) for f in by_key.values())
+    if k < 2:
+        raise UserError(f"{path} has one eval per response; rerun annotate.py with "
+                        "--n-evals 3 (or more) to measure agreement between evals")
+    kept = [f for f in by_key.values() if len(f) == k and all(f)]
+    return kept, len(by_key) - len(kept)  # type: ignore[return-value]
+
+
+def human_labels(path: Path) -> dict[Key, str]:
+    """(id, sample) -> category from a CSV of id,label[,sample]; labels as names or 1-6."""
+    if not path.is_file():
+        raise UserError(f"human label file {path} does not exist")
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        if not {"id", "label"} <= set(reader.fieldnames or []):
+            raise UserError(f"{path} needs columns id and label")
+        out = {}
+        for n, row in enumerate(reader, start=2):
+            label = category_name(row["label"])
+            if label is None:
+                raise UserError(f"{path} line {n}: label {row['label']!r} is not a category; use "
+                                "1-6 or one of " + ", ".join(CATEGORIES))
+            try:
+                key = (int(row["id"]), int(row.get("sample") or 0))
+            except ValueError as exc:
+                raise UserError(f"{path} line {n}: id and sample must be integers") from exc
+            out[key] = label
+    return out
+
+
+def shared_labels(a: dict[Key, str], b: dict[Key, str]) -> tuple[list[str], list[str]]:
+    """The two raters' labels of the responses both labelled, in key order."""
+    both = sorted(set(a) & set(b))
+    if not both:
+        raise UserError("the two label sets share no (id, sample) with a readable label")
+    return [a[k] for k in both], [b[k] for k in both]

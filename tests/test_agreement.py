@@ -16,12 +16,17 @@ from annotations.agreement import (
     bootstrap_ci,
     cohen_kappa,
     confusion_matrix,
+    eval_labels,
     evals_agreement,
+    final_labels,
     fleiss_kappa,
+    human_labels,
     krippendorff_alpha,
     pair_agreement,
+    shared_labels,
 )
 from annotations.parse import CATEGORIES
+from harness.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -82,6 +87,84 @@ def ann_row(i: int, finals: list[str | None]) -> dict:
             "evals": [{"eval": e, "final": f} for e, f in enumerate(finals)]}
 
 
+def write_rows(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_eval_labels_keep_responses_with_every_eval_readable(tmp_path: Path) -> None:
+    path = write_rows(tmp_path / "a.jsonl", [
+        ann_row(0, ["refusal", "bias", "bias"]), ann_row(1, ["bias", None, "bias"]),
+        ann_row(2, ["avoidance", "avoidance"]),  # one eval short of K = 3
+        ann_row(3, ["bias", "bias", "bias"])])
+    assert eval_labels(path) == ([["refusal", "bias", "bias"], ["bias", "bias", "bias"]], 2)
+
+
+def test_a_later_row_of_a_response_replaces_the_earlier(tmp_path: Path) -> None:
+    path = write_rows(tmp_path / "a.jsonl", [
+        ann_row(0, ["refusal", "refusal"]), ann_row(1, ["bias", "bias"]),
+        ann_row(0, [None, None]), ann_row(1, ["avoidance", "avoidance"])])
+    assert final_labels(path) == {(1, 0): "avoidance"}
+    assert eval_labels(path) == ([["avoidance", "avoidance"]], 1)
+
+
+@pytest.mark.parametrize(("broken", "message"), [
+    ("evals", "line 2 lacks field 'evals'"),
+    ("final_category", "line 2 lacks field 'final_category'"),
+])
+def test_a_row_lacking_a_field_is_one_user_error_line(tmp_path: Path, broken: str,
+                                                      message: str) -> None:
+    rows = [ann_row(0, ["refusal", "refusal"]), ann_row(1, ["bias", "bias"])]
+    del rows[1][broken]
+    path = write_rows(tmp_path / "a.jsonl", rows)
+    load = eval_labels if broken == "evals" else final_labels
+    with pytest.raises(UserError, match=message) as err:
+        load(path)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def test_not_an_annotation_file_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="does not exist"):
+        final_labels(tmp_path / "none.jsonl")
+    empty = write_rows(tmp_path / "empty.jsonl", [])
+    with pytest.raises(UserError, match="holds no rows"):
+        eval_labels(empty)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 0, "final_category": "bias"}\n{oops\n')
+    with pytest.raises(UserError, match="line 2 is not JSON"):
+        final_labels(bad)
+    odd = write_rows(tmp_path / "odd.jsonl", [{"id": 0, "final_category": "neutral"}])
+    with pytest.raises(UserError, match="final_category 'neutral'"):
+        final_labels(odd)
+    flat = write_rows(tmp_path / "flat.jsonl", [dict(ann_row(0, ["bias"]), evals="bias")])
+    with pytest.raises(UserError, match="'evals' is not a list"):
+        eval_labels(flat)
+    one = write_rows(tmp_path / "one.jsonl", [ann_row(0, ["bias"])])
+    with pytest.raises(UserError, match="one eval per response"):
+        eval_labels(one)
+
+
+def test_human_labels_by_number_or_name(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text("id,label,sample\n0,1,0\n1,Reasonable Pluralism,\n1,bias,1\n")
+    assert human_labels(path) == {(0, 0): "refusal", (1, 0): "reasonable_pluralism",
+                                  (1, 1): "bias"}
+    path.write_text("id,label\n0,3. Bias\n")
+    with pytest.raises(UserError, match="line 2: label '3. Bias' is not a category"):
+        human_labels(path)
+    path.write_text("id,category\n0,1\n")
+    with pytest.raises(UserError, match="needs columns id and label"):
+        human_labels(path)
+
+
+def test_shared_labels_pair_the_responses_both_labelled() -> None:
+    a = {(0, 0): "bias", (1, 0): "refusal", (2, 0): "avoidance"}
+    b = {(2, 0): "refusal", (0, 0): "bias", (5, 0): "bias"}
+    assert shared_labels(a, b) == (["bias", "avoidance"], ["bias", "refusal"])
+    with pytest.raises(UserError, match="share no"):
+        shared_labels(a, {(9, 0): "bias"})
+
+
 def run_script(*argv: str) -> int:
     spec = importlib.util.spec_from_file_location("agreement_script",
                                                   REPO / "scripts" / "agreement.py")
@@ -114,3 +197,11 @@ def test_script_evals_judges_and_humans(tmp_path: Path, capsys) -> None:
     human.write_text("id,label\n0,1\n1,Bias\n2,6\n")
     assert run_script(str(a), "--human", str(human), "--reps", "50", "--out", str(out)) == 0
     assert json.loads(out.read_text())["percent_agreement"] == 1.0
+
+
+def test_script_reports_rows_without_evals_as_one_line(tmp_path: Path) -> None:
+    rows = [ann_row(0, ["refusal", "refusal"]), {"id": 1, "sample": 0,
+                                                  "final_category": "bias"}]
+    path = write_rows(tmp_path / "a.jsonl", rows)
+    with pytest.raises(UserError, match="line 2 lacks field 'evals'"):
+        run_script(str(path), "--reps", "10")
