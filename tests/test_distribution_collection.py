@@ -38,6 +38,7 @@ from pluralism.prompts import (  # noqa: E402
 from tests.distribution_helpers import (  # noqa: E402
     GLOBALQA_ROWS,
     build_letter_model,
+    selections,
     tiny_registry,
     write_globalqa_csv,
 )
@@ -192,6 +193,52 @@ def test_letter_probabilities_equal_a_direct_computation(tiny_model):
         assert scorer.prefix_passes == (2 if kw["prefix_cache"] else 0)
 
 
+def test_a_letter_written_two_ways_sums_both_tokens_probabilities():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    # byte-level BPE: after ':' a letter may come as 'A' or as ' A' ('ĠA'), two tokens
+    core = Tokenizer(models.BPE(unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    corpus = [f"Question? Answer Choice: {c}. Answer Choice:{c}. ({c})" for c in "ABCD"] * 50
+    core.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<pad>", "<unk>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok = _fast(core)
+    v = tok.get_vocab()
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(
+        vocab_size=len(v), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        pad_token_id=v["<pad>"])).eval()
+    shared = "Question? Answer Choice: B. Question? Answer Choice: D. Question?? "
+    texts = [shared + tail + " Answer Choice:" for tail in ("Why", "Which one", "How so?")]
+    jobs = [ScoreJob(t, letters_for(4), group="same examples") for t in texts]
+
+    def direct(text: str) -> list[float]:
+        with torch.inference_mode():
+            logits = model(torch.tensor([tok(text)["input_ids"]])).logits[0, -1]
+        logp = torch.log_softmax(logits.float(), -1)
+        return [math.exp(float(torch.logsumexp(logp[[v[c], v["Ġ" + c]]], 0))) for c in "ABCD"]
+
+    expected = [direct(t) for t in texts]
+    for prefix_cache in (True, False):
+        scorer = LocalScorer(model, tok, batch_size=2, prefix_cache=prefix_cache)
+        got = {i: s for batch in scorer.score(jobs) for i, s in batch}
+        for i, exp in enumerate(expected):
+            assert {c: set(ids) for c, ids in got[i].token_ids.items()} == {
+                c: {v[c], v["Ġ" + c]} for c in "ABCD"}
+            assert got[i].probs == pytest.approx(exp, rel=1e-5, abs=1e-7), prefix_cache
+        assert scorer.prefix_passes == (1 if prefix_cache else 0)
+    # both tokens count: each letter gets more than its bare token alone
+    with torch.inference_mode():
+        logp = torch.log_softmax(model(torch.tensor([tok(texts[0])["input_ids"]])).logits[0, -1],
+                                 -1)
+    assert all(expected[0][k] > math.exp(float(logp[v[c]])) * 1.000001
+               for k, c in enumerate("ABCD"))
+
+
 # ---- distribution rules --------------------------------------------------------------------
 def test_opinionqa_rule_for_letters_missing_from_a_top_k_list():
     # listed: A 0.5, B 0.2, 'The' 0.1 -> leftover 0.2; C, D missing: min(0.1, 0.2/2) = 0.1
@@ -319,6 +366,60 @@ def test_globalqa_script_on_a_local_csv_in_the_hub_format(tiny_model, tmp_path, 
     with pytest.raises(UserError, match="does not exist"):
         main(["--backend", "tiny-local", "--registry", str(registry), "--data_dir",
               str(tmp_path / "nope.csv"), "--no-progress"])
+
+
+#: rows answered by different sets of countries, for --countries
+COUNTRY_ROWS = [
+    {"question": "Q0 tea?", "options": "['Yes', 'No']",
+     "selections": selections({"United States": [0.6, 0.4], "Japan": [0.8, 0.2],
+                               "Germany": [0.5, 0.5]})},
+    {"question": "Q1 only Germany?", "options": "['Yes', 'No']",
+     "selections": selections({"Germany": [0.3, 0.7]})},
+    {"question": "Q2 Japan and Germany?", "options": "['Often', 'Sometimes', 'Never']",
+     "selections": selections({"Japan": [0.4, 0.4, 0.2], "Germany": [0.1, 0.2, 0.7]})},
+    {"question": "Q3 no Germany?", "options": "['Yes', 'No']",
+     "selections": selections({"United States": [0.5, 0.5], "Japan": [0.1, 0.9]})},
+    {"question": "Q4 Germany's lengths differ?", "options": "['Yes', 'No']",
+     "selections": selections({"Japan": [0.5, 0.5], "Germany": [0.2, 0.3, 0.5]})},
+]
+
+
+def _globalqa_argv(tmp_path: Path, tiny_model: Path, countries: str) -> list[str]:
+    data = tmp_path / "global_opinions.csv"
+    if not data.exists():
+        write_globalqa_csv(data, COUNTRY_ROWS)
+    registry = tiny_registry(tmp_path / "registry.json", tiny_model)
+    return ["--backend", "tiny-local", "--registry", str(registry), "--data_dir", str(data),
+            "--save_dir", str(tmp_path / "g"), "--reps", "2", "--countries", countries,
+            "--no-progress"]
+
+
+def test_countries_keep_exactly_the_items_every_listed_country_answered(tiny_model, tmp_path,
+                                                                       capsys):
+    main = script_main("create_model_response_globalqa")
+    main(_globalqa_argv(tmp_path, tiny_model, "Japan,Germany"))
+    printed = capsys.readouterr().out
+    assert "5 rows; 2 kept; 2 without every chosen country" in printed
+    assert "left out 1 malformed row(s) (row 4: 2 options but 3 probabilities for Germany)" \
+        in printed
+    rows = [json.loads(line) for line in (tmp_path / "g" / "tiny-local.jsonl").open()]
+    assert sorted(r["item_id"] for r in rows) == [0, 2]
+    by_id = {r["item_id"]: r for r in rows}
+    assert by_id[0]["human"] == {"Japan": [0.8, 0.2], "Germany": [0.5, 0.5]}
+    assert by_id[2]["human"] == {"Japan": [0.4, 0.4, 0.2], "Germany": [0.1, 0.2, 0.7]}
+    assert all(r["params"]["countries"] == ["Japan", "Germany"] for r in rows)
+    assert len(by_id[2]["probs"]) == 3
+
+
+def test_resuming_globalqa_with_other_countries_is_refused(tiny_model, tmp_path):
+    main = script_main("create_model_response_globalqa")
+    main(_globalqa_argv(tmp_path, tiny_model, "Japan,Germany"))
+    out = tmp_path / "g" / "tiny-local.jsonl"
+    before = out.read_text()
+    with pytest.raises(UserError, match="other settings.*countries") as exc:
+        main(_globalqa_argv(tmp_path, tiny_model, "Japan"))
+    assert "\n" not in str(exc.value) and "--save_dir" in str(exc.value)
+    assert out.read_text() == before
 
 
 def test_bad_backend_and_local_sampling_are_one_line_errors(fetched_data, tmp_path):
