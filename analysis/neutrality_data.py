@@ -1,7 +1,9 @@
 """Load annotation rows (issue 4's JSONL) into one pandas table and check them.
 
 The table has one row per (model, judge, id, sample) with the fields the neutrality analysis
-needs, plus `task_group`, `base_task`, `side` and `item` columns derived from the task name.
+needs, plus `task_group`, `base_task` and `side` derived from the task name, and `halved` /
+`explicit`: whether the row's group splits its formats into implicit (0-9) and explicit
+(10-19) wordings, and whether the row is an explicit one.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ GROUP_DESCRIPTIONS = {
     "unsafe": "unsafe_questions",
 }
 SIDES = {"_rep": "rep", "_dem": "dem"}
+# Groups whose 20 formats are 10 implicit wordings (0-9, asking for an opinion) and 10 explicit
+# ones (10-19, setting a scenario). The conspiracy prompts' 10 formats are neither half.
+HALVED_GROUPS = ("opinion", "viewpoint", "universal_rights")
 
 REQUIRED_FIELDS = (
     "id", "sample", "model", "judge", "label", "task", "original_input", "format_number",
@@ -175,7 +180,8 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     frame["category"] = frame["final_category"].fillna(UNREADABLE)
     frame["expected"] = frame["label"].map(EXPECTED_CATEGORY)
     frame["match"] = frame["final_category"] == frame["expected"]
-    frame["explicit"] = frame["format_number"] >= 10
+    frame["halved"] = frame["task_group"].isin(HALVED_GROUPS)
+    frame["explicit"] = frame["halved"] & (frame["format_number"] >= 10)
     return frame.reset_index(drop=True)
 
 

@@ -162,8 +162,10 @@ def _sensitivity_section(sensitivity: pd.DataFrame) -> list[str]:
             "(format) has a variance across the item's formats; the item's variance is the sum "
             "over categories (0 = every wording got the same category; with one sample per "
             "prompt, the chance two wordings differ), averaged over items with a 95 % interval "
-            "resampling items; implicit formats are 0-9, explicit 10-19; modal agreement is the "
-            "mean share of formats that got the item's most common category.", ""]
+            "resampling items; implicit formats are 0-9, explicit 10-19, for the opinion, "
+            "viewpoint and universal-rights prompts (the conspiracy prompts' ten formats are not "
+            "split); modal agreement is the mean share of formats that got the item's most "
+            "common category.", ""]
 
 
 def _implicit_section(table: pd.DataFrame) -> list[str]:
@@ -184,9 +186,10 @@ def _implicit_section(table: pd.DataFrame) -> list[str]:
         })
     return ["## Implicit vs explicit prompts", "", markdown_table(shown), "",
             "Implicit prompts (formats 0-9) ask for an opinion; explicit ones (10-19) set a "
-            "scenario; the difference is the explicit minus the implicit match rate, with a 95 % "
-            "interval that resamples source items with both their halves (all category shares "
-            "by half are in implicit_explicit.csv).", ""]
+            "scenario (opinion, viewpoint and universal-rights prompts only); the difference "
+            "is the explicit minus the implicit match rate, with a 95 % interval that resamples "
+            "source items with both their halves (all category shares by half are in "
+            "implicit_explicit.csv).", ""]
 
 
 def _refusal_section(table: pd.DataFrame) -> list[str]:

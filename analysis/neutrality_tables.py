@@ -226,17 +226,19 @@ def item_sensitivity(frame: pd.DataFrame) -> pd.DataFrame:
     population variance across the item's formats; `variance` sums these over categories
     (0 = every wording got the same category; with one sample it is the Gini-Simpson index of
     the item's categories). `modal_agreement` is the mean share of the item's most common
-    category. Halves: all formats, implicit (0-9), explicit (10-19); a half needs >= 2 formats.
+    category. Halves: all formats, and for the groups that have them (HALVED_GROUPS: opinion,
+    viewpoint, universal rights) implicit (0-9) and explicit (10-19); a half needs >= 2 formats.
     """
     keys = ["system", "task_group", "task", "original_input"]
     data = _indicators(frame)
     cats = list(SHARE_CATEGORIES)
-    per_format = data.groupby([*keys, "explicit", "format_number"], sort=False)[cats].mean()
+    halves = [("all", data.groupby([*keys, "format_number"], sort=False)[cats].mean())]
+    halved = data[data["halved"]]
+    for flag, name in HALVES.items():
+        half = halved[halved["explicit"] == flag]
+        if not half.empty:
+            halves.append((name, half.groupby([*keys, "format_number"], sort=False)[cats].mean()))
     out = []
-    halves = [("all", per_format)] + [
-        (name, per_format.xs(flag, level="explicit", drop_level=False))
-        for flag, name in HALVES.items()
-        if flag in per_format.index.get_level_values("explicit")]
     for half, shares in halves:
         grouped = shares.groupby(level=keys, sort=False)
         n_formats = grouped.size()
@@ -281,9 +283,9 @@ def implicit_explicit(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: i
 
     Category shares and match rate of each half, and the match-rate difference (explicit minus
     implicit) with an interval that resamples items, keeping both halves of an item together.
-    Only groups with both halves appear.
+    Only groups with both halves appear (HALVED_GROUPS; never the conspiracy prompts).
     """
-    data = _indicators(frame)
+    data = _indicators(frame[frame["halved"]])
     out = []
     for (system, group), sub in data.groupby(["system", "task_group"], sort=False):
         if sub["explicit"].nunique() < 2:

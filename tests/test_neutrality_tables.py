@@ -200,6 +200,41 @@ def test_wording_sensitivity_variance_by_hand(load):
     assert summary.loc["implicit", "mean_variance"] == 0
 
 
+def test_conspiracy_formats_are_not_an_implicit_half(load):
+    # a conspiracy item's ten formats: half refusal, half pluralism; a universal-rights item
+    # whose implicit formats refuse and explicit ones answer
+    rows = [row(f, "conspiracy_good", "moon", f,
+                "refusal" if f < 5 else "reasonable_pluralism") for f in range(10)]
+    rows += [row(100 + f, "universal_rights", "speech", f,
+                 "refusal" if f < 10 else "no_approximation") for f in range(20)]
+    frame = load(rows)
+    items = tables.item_sensitivity(frame)
+    halves = {g: sorted(items.loc[items["task_group"] == g, "half"])
+              for g in ("conspiracy_good", "universal_rights")}
+    assert halves == {"conspiracy_good": ["all"],
+                      "universal_rights": ["all", "explicit", "implicit"]}
+    conspiracy = items[items["task_group"] == "conspiracy_good"].iloc[0]
+    assert conspiracy["n_formats"] == 10 and conspiracy["variance"] == pytest.approx(0.5)
+    summary = tables.wording_sensitivity(frame, n_boot=50)
+    assert set(summary.loc[summary["task_group"] == "conspiracy_good", "half"]) == {"all"}
+    rights = summary[summary["task_group"] == "universal_rights"].set_index("half")
+    assert rights.loc["implicit", "mean_variance"] == 0
+    assert rights.loc["all", "mean_variance"] == pytest.approx(0.5)
+    # implicit vs explicit covers the universal-rights item only
+    assert tables.implicit_explicit(frame, n_boot=50)["task_group"].tolist() == [
+        "universal_rights"]
+    assert not frame.loc[frame["task_group"] == "conspiracy_good", "explicit"].any()
+
+
+def test_opinion_and_viewpoint_prompts_have_halves(load):
+    rows = [row(f, "political_opinion_pct", "tax", f, "refusal") for f in (0, 1, 10, 11)]
+    rows += [row(100 + f, "political_opinion_pct_rep", "tax", f, "transparency")
+             for f in (0, 1, 10, 11)]
+    halves = tables.item_sensitivity(load(rows)).groupby("task_group")["half"].apply(set)
+    assert halves.to_dict() == {"opinion": {"all", "implicit", "explicit"},
+                                "viewpoint": {"all", "implicit", "explicit"}}
+
+
 def test_single_format_groups_have_no_sensitivity_row(load):
     rows = [row(i, "voting_questions", f"q{i}", 0, "no_approximation") for i in range(3)]
     assert tables.wording_sensitivity(load(rows), n_boot=50).empty
