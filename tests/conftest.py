@@ -1,14 +1,122 @@
-"""Shared fixtures: the study data mirror (../shared/data) fetched into a temporary Data/."""
+"""Shared fixtures: no network but loopback, and the study data mirror (../shared/data)
+fetched into a temporary Data/."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sources.fetch import fetch_all
 from sources.manifest import MIRROR_ENV, REPO_ROOT, load_manifest
+
+# set before any test module imports huggingface_hub or transformers, which read them once;
+# subprocesses the tests start inherit them
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+
+
+class NetworkBlocked(RuntimeError):
+    """A test tried to reach a host other than this machine."""
+
+
+def _is_loopback(host: Any) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return False
+    name = host.strip("[]").split("%", 1)[0].lower()
+    if name in _LOOPBACK_NAMES or name.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or bool(mapped and mapped.is_loopback)
+
+
+def _is_numeric(host: Any) -> bool:
+    try:
+        ipaddress.ip_address(str(host).strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+#: every connection the guard refused this session, as "what -> where"
+_BLOCKED: list[str] = []
+
+
+def _refuse(what: str, where: Any) -> NetworkBlocked:
+    _BLOCKED.append(f"{what} {where!r}")
+    return NetworkBlocked(
+        f"tests may not reach the network: {what} {where!r} blocked (only 127.0.0.1, ::1, "
+        "localhost and Unix sockets are allowed; use the fake servers in tests/fakes/)"
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def blocked_connections() -> Iterator[list[str]]:
+    """Make every connection to a non-loopback address (and every DNS lookup of a name other
+    than localhost) raise NetworkBlocked, for the whole session. Yields the list of attempts
+    refused, which `_no_test_reached_the_network` checks after each test."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_create_connection = socket.create_connection
+    real_getaddrinfo = socket.getaddrinfo
+
+    def check(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0] if isinstance(address, tuple) and address else address
+            if not _is_loopback(host):
+                raise _refuse("connect to", address)
+
+    def connect(self: socket.socket, address: Any) -> None:
+        check(self, address)
+        return real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        check(self, address)
+        return real_connect_ex(self, address)
+
+    def create_connection(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
+        if not _is_loopback(address[0]):
+            raise _refuse("connect to", address)
+        return real_create_connection(address, *args, **kwargs)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        # a numeric address needs no lookup (connect checks it); a name other than
+        # localhost would be a DNS query leaving the machine
+        if host not in (None, "", b"") and not _is_loopback(host) and not _is_numeric(host):
+            raise _refuse("DNS lookup of", host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", connect)
+        mp.setattr(socket.socket, "connect_ex", connect_ex)
+        mp.setattr(socket, "create_connection", create_connection)
+        mp.setattr(socket, "getaddrinfo", getaddrinfo)
+        yield _BLOCKED
+
+
+@pytest.fixture(autouse=True)
+def _no_test_reached_the_network(blocked_connections: list[str]) -> Iterator[None]:
+    """Fail the test even when the code under test swallowed NetworkBlocked (an SDK turns
+    it into a connection error and may retry)."""
+    before = len(blocked_connections)
+    yield
+    tried = blocked_connections[before:]
+    if tried:
+        del blocked_connections[before:]
+        pytest.fail("the test tried to reach the network: " + "; ".join(tried))
 
 
 def data_mirror() -> Path:

@@ -155,6 +155,19 @@ def test_connection_refused_is_retryable(api_keys: dict[str, str]) -> None:
     assert backend.is_retryable(exc)
 
 
+def test_a_real_openai_url_is_refused_by_the_test_network_guard(
+    api_keys: dict[str, str], blocked_connections: list[str]
+) -> None:
+    before = len(blocked_connections)
+    backend = OpenAIChatBackend("gpt-4o", timeout_s=2)  # no base URL: api.openai.com
+    exc = raised(backend)
+    tried = blocked_connections[before:]
+    del blocked_connections[before:]  # refused on purpose: not a failure of this test
+    refusal = exc if isinstance(exc, RuntimeError) else exc.__cause__
+    assert "tests may not reach the network" in str(refusal) and "api.openai.com" in str(refusal)
+    assert tried and all("api.openai.com" in t for t in tried)
+
+
 def test_rate_limit_headers_are_read(fake: FakeServer) -> None:
     fake.state.push("headers", headers={
         "x-ratelimit-remaining-requests": "3", "x-ratelimit-remaining-tokens": "1500",

@@ -89,3 +89,39 @@ def test_without_key_cuts_a_quoted_key_but_not_a_placeholder() -> None:
         "Consumer 'api_key:<API key>' has been suspended.")
     assert without_key("EMPTY answer", "EMPTY") == "EMPTY answer"
     assert without_key("no key here", None) == "no key here"
+
+
+def test_tests_reach_loopback_but_no_other_address(blocked_connections: list[str]) -> None:
+    import socket
+
+    from tests.fakes.server import FakeServer
+
+    before = len(blocked_connections)
+    with pytest.raises(RuntimeError, match="tests may not reach the network"):
+        socket.create_connection(("192.0.2.1", 443), timeout=1)
+    with socket.socket(socket.AF_INET6) as sock, pytest.raises(RuntimeError, match="connect to"):
+        sock.connect(("2001:db8::1", 443, 0, 0))
+    with socket.socket() as sock, pytest.raises(RuntimeError, match="connect to"):
+        sock.connect_ex(("10.255.255.1", 80))
+    with pytest.raises(RuntimeError, match="DNS lookup of 'example.com'"):
+        socket.getaddrinfo("example.com", 443)
+    assert len(blocked_connections) == before + 4
+    del blocked_connections[before:]  # refused on purpose: not a failure of this test
+    with FakeServer() as server:
+        port = server.httpd.server_address[1]
+        for host in ("127.0.0.1", "localhost"):
+            socket.create_connection((host, port), timeout=2).close()
+    with socket.socket(socket.AF_UNIX) as a, socket.socket(socket.AF_UNIX) as b:
+        a.bind("\0contested-guard-test")  # abstract namespace: no file left behind
+        a.listen(1)
+        b.connect("\0contested-guard-test")
+    assert len(blocked_connections) == before
+
+
+def test_hugging_face_libraries_are_offline_in_tests() -> None:
+    import os
+
+    from huggingface_hub import constants
+
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"
+    assert constants.HF_HUB_OFFLINE is True
