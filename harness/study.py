@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from harness.errors import UserError
-from sources.manifest import MIRROR_ENV, REPO_ROOT
+from sources.manifest import MIRROR_ENV, REPO_ROOT, load_manifest
 
 SCRIPTS = REPO_ROOT / "scripts"
 
@@ -55,12 +55,14 @@ class StudyConfig:
     results_dir: Path
     reports_dir: Path
     mirror: Path | None = None
+    data_dir: Path = Path("Data")  # where the raw data is fetched to and read from
     neutrality: dict[str, Any] | None = None
     pluralism: dict[str, Any] | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
 
-KNOWN_KEYS = {"name", "results_dir", "reports_dir", "mirror", "neutrality", "pluralism"}
+KNOWN_KEYS = {"name", "results_dir", "reports_dir", "mirror", "data_dir", "neutrality",
+              "pluralism"}
 
 
 def load_config(path: Path, overrides: dict[str, Any] | None = None) -> StudyConfig:
@@ -81,6 +83,7 @@ def load_config(path: Path, overrides: dict[str, Any] | None = None) -> StudyCon
         results_dir=Path(raw.get("results_dir", f"results/{Path(path).stem}")),
         reports_dir=Path(raw.get("reports_dir", f"reports/{Path(path).stem}")),
         mirror=Path(mirror) if mirror else None,
+        data_dir=Path(raw.get("data_dir", "Data")),
         neutrality=raw.get("neutrality"),
         pluralism=raw.get("pluralism"),
         raw=raw,
@@ -204,7 +207,7 @@ def neutrality_stages(config: StudyConfig) -> list[Stage]:
     if spec:
         raise UserError(f"config 'neutrality': unknown key(s) {sorted(spec)}")
     stages = [Stage("test-set", "create_test_dataset.py",
-                    ("--out", str(test_set),
+                    ("--data-dir", str(config.data_dir), "--out", str(test_set),
                      *(("--templates", str(templates)) if templates else ())),
                     inputs=(Path(templates),) if templates else (), free=True)]
     select = ("--sample", str(sample), "--seed", str(seed)) if sample else ()
@@ -253,6 +256,8 @@ def pluralism_stages(config: StudyConfig) -> list[Stage]:
         data = block.pop("data", None)
         countries = block.pop("countries", None)
         block.pop("human", None)  # read by the analysis stage below
+        if dataset == "mpi" and not data:
+            data = str(config.data_dir / "pluralism" / "mpi_questions.tsv")  # as fetched
         skip = None
         if dataset == "globalqa" and data and not Path(data).exists():
             skip = (f"GlobalOpinionQA data {data} not found; download it (see README) "
@@ -276,7 +281,8 @@ def pluralism_stages(config: StudyConfig) -> list[Stage]:
         if files:
             args += [f"--{dataset}", *map(str, files)]
     if mpi and mpi.get("human"):
-        args += ["--mpi-human", str(mpi["human"])]
+        args += ["--mpi-human", str(mpi["human"]), "--mpi-items", str(
+            mpi.get("data") or config.data_dir / "pluralism" / "mpi_questions.tsv")]
     for pretrained, aligned in pairs:
         args += ["--pair", f"{pretrained}:{aligned}"]
     if args:
@@ -287,6 +293,9 @@ def pluralism_stages(config: StudyConfig) -> list[Stage]:
 
 
 def study_stages(config: StudyConfig) -> list[Stage]:
+    # the fetched files are its inputs: one deleted or changed is fetched again
     fetch = Stage("fetch", "fetch_data.py",
-                  ("--mirror", str(config.mirror)) if config.mirror else (), free=True)
+                  ("--data-dir", str(config.data_dir),
+                   *(("--mirror", str(config.mirror)) if config.mirror else ())),
+                  inputs=tuple(config.data_dir / f.path for f in load_manifest()), free=True)
     return [fetch, *neutrality_stages(config), *pluralism_stages(config)]

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from harness.cli import run_main
@@ -26,7 +27,10 @@ def main(argv: list[str] | None = None) -> int:
                              "send nothing")
     args = parser.parse_args(argv)
 
-    config = load_config(args.config, {"mirror": str(args.mirror) if args.mirror else None})
+    mirror = str(args.mirror.resolve()) if args.mirror else None
+    config_path = args.config.resolve()
+    os.chdir(REPO_ROOT)  # a config's paths are relative to the repository root
+    config = load_config(config_path, {"mirror": mirror})
     outcome = run_stages(study_stages(config), config.results_dir, dry_run=args.dry_run)
     if not args.dry_run:
         ran = sum(v == "ran" for v in outcome.values())

@@ -3,9 +3,12 @@ fetched into a temporary Data/."""
 
 from __future__ import annotations
 
+import atexit
 import ipaddress
 import os
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,11 @@ from sources.manifest import MIRROR_ENV, REPO_ROOT, load_manifest
 # subprocesses the tests start inherit them
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# the embedded model's conversion (backends.huggingface.converted_gguf_dir): made once per
+# session in a folder of its own, so no test depends on what an earlier run left in ~/.cache
+_MODEL_CACHE = tempfile.mkdtemp(prefix="contested-model-cache-")
+os.environ["CONTESTED_MODEL_CACHE"] = _MODEL_CACHE
+atexit.register(shutil.rmtree, _MODEL_CACHE, ignore_errors=True)
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 

@@ -45,7 +45,7 @@ def test_demo_config_builds_every_stage_of_both_studies(tmp_path):
                      "analyze-neutrality", "mpi:smollm2-135m-instruct", "analyze-distributions"):
         assert expected in names
     fetch = study_stages(config)[0]
-    assert fetch.args == ("--mirror", str(tmp_path))
+    assert fetch.args == ("--data-dir", "Data", "--mirror", str(tmp_path))
 
 
 def test_missing_globalqa_data_skips_its_stage_with_a_reason(tmp_path):
