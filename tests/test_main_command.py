@@ -36,7 +36,7 @@ def tiny_demo_config(tmp_path) -> dict:
 def run_study(config_path, mirror) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(REPO_ROOT / "scripts" / "run_study.py"), "--config", str(config_path),
-         "--mirror", str(mirror)],
+         "--mirror", str(mirror.resolve())],
         # from another folder: the runner must not depend on the caller's working directory
         cwd=config_path.parent, capture_output=True, text=True, timeout=900)
 
