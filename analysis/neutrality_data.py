@@ -8,13 +8,13 @@ needs, plus `task_group`, `base_task` and `side` derived from the task name, and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from harness.errors import UserError
+from harness.results import read_checked_jsonl
 
 CATEGORIES = (
     "refusal", "avoidance", "reasonable_pluralism", "transparency", "no_approximation", "bias",
@@ -100,31 +100,10 @@ def group_order(groups: Iterable[str]) -> list[str]:
 
 def _read_rows(path: Path) -> list[dict]:
     """Rows of one annotation file; a torn last line (a crash mid-write) is skipped."""
-    if not path.is_file():
-        raise UserError(f"annotation file {path} does not exist: check the path or run "
-                        "scripts/annotate.py first")
-    rows = []
-    with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.endswith(b"\n"):
-                break
-            if not raw.strip():
-                continue
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path} line {number} is not JSON ({exc.msg}): fix or remove "
-                                "that line") from exc
-            if not isinstance(row, dict):
-                raise UserError(f"{path} line {number} is not a JSON object: annotation files "
-                                "hold one object per line")
-            missing = [f for f in REQUIRED_FIELDS if f not in row]
-            if missing:
-                raise UserError(f"{path} line {number} lacks field '{missing[0]}': annotation "
-                                "rows need " + ", ".join(REQUIRED_FIELDS)
-                                + " (as scripts/annotate.py writes them)")
-            rows.append(row)
-    return rows
+    fix = ("annotation rows need " + ", ".join(REQUIRED_FIELDS)
+           + " (as scripts/annotate.py writes them)")
+    return [row for _, row in read_checked_jsonl(path, REQUIRED_FIELDS, what="annotation file",
+                                                 fix=fix)]
 
 
 def load_annotations(paths: Sequence[str | Path]) -> pd.DataFrame:

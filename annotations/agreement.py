@@ -10,7 +10,6 @@ check the label files (annotation JSONL, human CSV), raising UserError for bad i
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 
 from annotations.parse import CATEGORIES, category_name
 from harness.errors import UserError
+from harness.results import read_checked_jsonl
 
 Labels = Sequence[str]
 #: a response: (id, sample)
@@ -133,27 +133,9 @@ def _not_annotations(path: Path, what: str) -> UserError:
 
 
 def _annotation_rows(path: Path, field: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, row) of an annotation JSONL; each row must hold `id` and `field`.
-    A torn last line (a crash mid-write) is skipped."""
-    if not path.is_file():
-        raise UserError(f"annotation file {path} does not exist: check the path or run "
-                        "scripts/annotate.py first")
-    with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.endswith(b"\n"):
-                break
-            if not raw.strip():
-                continue
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise _not_annotations(path, f"line {number} is not JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise _not_annotations(path, f"line {number} is not a JSON object")
-            for name in ("id", field):
-                if name not in row:
-                    raise _not_annotations(path, f"line {number} lacks field '{name}'")
-            yield number, row
+    """(line number, row) of an annotation JSONL; each row must hold `id` and `field`."""
+    return read_checked_jsonl(path, ("id", field), what="annotation file",
+                              fix="pass an annotation file written by scripts/annotate.py")
 
 
 def final_labels(path: Path) -> dict[Key, str]:

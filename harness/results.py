@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,6 +40,34 @@ def read_jsonl(path: str | Path) -> Iterator[Row]:
                 break  # torn by a crash mid-write; the store cuts it off on reopening
             if raw.strip():
                 yield json.loads(raw)
+
+
+def read_checked_jsonl(path: str | Path, required: Sequence[str], *, what: str, fix: str
+                       ) -> Iterator[tuple[int, Row]]:
+    """(line number, row) of a JSONL file whose rows are objects holding every `required` field.
+
+    Anything else is a UserError naming the file and line, ending in `fix`; `what` names the
+    file's kind when it is missing. A torn last line is skipped, as in read_jsonl.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{what} {path} does not exist: check the path, or {fix}")
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.endswith(b"\n"):
+                break
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path} line {number} is not JSON ({exc.msg}); {fix}") from exc
+            if not isinstance(row, dict):
+                raise UserError(f"{path} line {number} is not a JSON object; {fix}")
+            missing = [f for f in required if f not in row]
+            if missing:
+                raise UserError(f"{path} line {number} lacks field '{missing[0]}'; {fix}")
+            yield number, row
 
 
 class ResultsStore:
