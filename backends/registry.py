@@ -144,6 +144,52 @@ def get_spec(name: str, registry: dict[str, BackendSpec] | None = None) -> Backe
     return registry[name]
 
 
+def adapter_class(spec: BackendSpec) -> type[Backend]:
+    """The adapter class of a registry entry, imported only now (an SDK loads when used)."""
+    module_name, class_name = (
+        spec.adapter.split(":", 1) if spec.adapter else ADAPTERS[spec.provider]
+    )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UserError(
+            f"backend {spec.name!r} needs {exc.name or module_name}, which is not installed; "
+            "run the README's set-up (pip install -r requirements.txt)"
+        ) from exc
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise UserError(f"backend {spec.name!r}: {module_name} has no class {class_name}")
+    return cls
+
+
+def _adapter_options(spec: BackendSpec, options: dict[str, Any]) -> dict[str, Any]:
+    merged = {**spec.options, **{k: v for k, v in options.items() if v is not None}}
+    if spec.provider == "openai-compatible":
+        merged.setdefault("api_key_optional", True)
+    return merged
+
+
+def check_backend(spec: BackendSpec, *, model: str | None = None, base_url: str | None = None,
+                  **options: Any) -> str:
+    """Everything create_backend would refuse, found from the arguments and the environment
+    alone (no client, no model loaded): a missing --model or --base-url, a missing API key.
+    Returns the model id. Run it before opening an output, so a refusal leaves nothing behind.
+    """
+    model_id = model or spec.model_id
+    if "model" in spec.requires and not model:
+        raise UserError(f"backend {spec.name!r} needs --model NAME (the model the server serves)")
+    # the OpenAI SDK's own variable counts as a given base URL
+    if "base_url" in spec.requires and not (base_url or os.environ.get("OPENAI_BASE_URL")):
+        raise UserError(f"backend {spec.name!r} needs --base-url URL "
+                        "(e.g. http://localhost:8000/v1)")
+    if not model_id:
+        raise UserError(f"backend {spec.name!r} has no model id; give --model NAME")
+    check = getattr(adapter_class(spec), "check_credentials", None)
+    if check is not None:
+        check(**_adapter_options(spec, options))
+    return model_id
+
+
 def create_backend(
     name: str,
     *,
@@ -158,31 +204,10 @@ def create_backend(
     Extra keyword options (e.g. batch_size for a local model) override the entry's options.
     """
     spec = get_spec(name, registry)
-    model_id = model or spec.model_id
-    if "model" in spec.requires and not model:
-        raise UserError(f"backend {name!r} needs --model NAME (the model the server serves)")
-    # the OpenAI SDK's own variable counts as a given base URL
-    if "base_url" in spec.requires and not (base_url or os.environ.get("OPENAI_BASE_URL")):
-        raise UserError(f"backend {name!r} needs --base-url URL (e.g. http://localhost:8000/v1)")
-    if not model_id:
-        raise UserError(f"backend {name!r} has no model id; give --model NAME")
-    module_name, class_name = (
-        spec.adapter.split(":", 1) if spec.adapter else ADAPTERS[spec.provider]
-    )
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UserError(
-            f"backend {name!r} needs {exc.name or module_name}, which is not installed; "
-            "run the README's set-up (pip install -r requirements.txt)"
-        ) from exc
-    cls = getattr(module, class_name, None)
-    if cls is None:
-        raise UserError(f"backend {name!r}: {module_name} has no class {class_name}")
-    merged = {**spec.options, **{k: v for k, v in options.items() if v is not None}}
-    if spec.provider == "openai-compatible":
-        merged.setdefault("api_key_optional", True)
-    backend: Backend = cls(model_id, base_url=base_url, timeout_s=timeout_s, **merged)
+    model_id = check_backend(spec, model=model, base_url=base_url, **options)
+    cls = adapter_class(spec)
+    backend: Backend = cls(model_id, base_url=base_url, timeout_s=timeout_s,
+                           **_adapter_options(spec, options))
     backend.name = name  # type: ignore[attr-defined]
     if getattr(backend, "base_url", None) is None:
         backend.base_url = base_url  # type: ignore[attr-defined]

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from backends.base import Backend, GenerationParams
 from backends.batch_base import BatchAdapter, BatchInfo, ItemResult, custom_id
-from backends.registry import BackendSpec, create_backend
+from backends.registry import BackendSpec, check_backend, create_backend
 from harness.errors import UserError
 from harness.results import ResultsStore, key_by
 from harness.runner import (
@@ -376,6 +376,7 @@ def run_batch(
     already submitted). Raises UserError for a backend without a batch API.
     """
     check_batch_backend(spec)
+    check_backend(spec, model=model, base_url=base_url)  # a missing key leaves no file behind
     with ResultsStore(out, key_by(*key)) as store:
         todo, skipped = pending_requests(requests, store, options.retry_errors)
         if not todo:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import importlib
 import random
 import re
 from collections import defaultdict
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import GenerationParams
-from backends.registry import ADAPTERS, BackendSpec, create_backend
+from backends.registry import BackendSpec, check_backend, create_backend
 from harness.errors import UserError
 from harness.results import ResultsStore, key_by, read_jsonl
 from harness.runner import (
@@ -188,28 +187,6 @@ def dry_run(
     return DryRun(len(todo), len(requests) - len(todo), tin, tout, cost, minutes)
 
 
-def check_api_key(spec: BackendSpec, backend_options: dict[str, Any] | None = None) -> None:
-    """A UserError naming the variable if the backend's API key is not set.
-
-    Asks the adapter class (from the environment alone), so it runs before the output file
-    exists and before a local model is loaded.
-    """
-    module_name, class_name = (
-        spec.adapter.split(":", 1) if spec.adapter else ADAPTERS[spec.provider]
-    )
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError):
-        return  # create_backend reports what is missing, in its own words
-    options = {**spec.options, **{k: v for k, v in (backend_options or {}).items()
-                                  if v is not None}}
-    if spec.provider == "openai-compatible":  # as create_backend builds it
-        options.setdefault("api_key_optional", True)
-    check = getattr(cls, "check_credentials", None)
-    if check is not None:
-        check(**options)
-
-
 def run_generation(
     spec: BackendSpec,
     requests: list[Request],
@@ -222,13 +199,13 @@ def run_generation(
     timeout_s: float = 120.0,
     backend_options: dict[str, Any] | None = None,
 ) -> RunSummary:
-    """Check the API key, open the output (refusing an unwritable path), build the backend,
-    run, close.
+    """Check the backend's arguments and key, open the output (refusing an unwritable path),
+    build the backend, run, close.
 
     A missing key leaves no output file behind. A rerun with nothing left to do returns at
     once, without loading a model or a client.
     """
-    check_api_key(spec, backend_options)
+    check_backend(spec, model=model, base_url=base_url, **(backend_options or {}))
     with ResultsStore(out, key_by(*ROW_KEY)) as store:
         todo, skipped = pending_requests(requests, store, options.retry_errors)
         if not todo:

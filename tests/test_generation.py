@@ -284,11 +284,27 @@ def test_missing_key_fails_before_the_output_file_or_folder_exists(
 
 
 def test_openai_compatible_needs_no_key_to_pass_the_check(monkeypatch):
-    from backends.registry import get_spec
-    from harness.generation import check_api_key
+    from backends.registry import check_backend, get_spec
 
-    for name in ("OPENAI_API_KEY", "OPENAI_COMPATIBLE_API_KEY"):
+    for name in ("OPENAI_API_KEY", "OPENAI_COMPATIBLE_API_KEY", "OPENAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    check_api_key(get_spec("openai-compatible"))  # the placeholder key is enough
+    spec = get_spec("openai-compatible")
+    # the placeholder key is enough
+    assert check_backend(spec, model="m", base_url="http://127.0.0.1:1/v1") == "m"
     with pytest.raises(UserError, match="OPENAI_API_KEY"):
-        check_api_key(get_spec("gpt-4o"))
+        check_backend(get_spec("gpt-4o"))
+
+
+def test_missing_model_or_base_url_fails_before_the_output_exists(tmp_path, monkeypatch):
+    import harness.generation as generation
+    from backends.registry import get_spec
+    from harness.runner import RunOptions
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    out = tmp_path / "results" / "o.jsonl"
+    reqs = build_requests(select_prompts(prompt_rows(), limit=2), GenerationParams())
+    for kwargs, missing in (({}, "--model NAME"), ({"model": "m"}, "--base-url URL")):
+        with pytest.raises(UserError, match=missing):
+            generation.run_generation(get_spec("openai-compatible"), reqs, out,
+                                      GenerationParams(), RunOptions(progress=False), **kwargs)
+        assert not out.parent.exists()
