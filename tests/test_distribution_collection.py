@@ -111,10 +111,11 @@ def _fast(core):
     return PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", pad_token="<pad>")
 
 
-def test_letter_tokens_follow_how_each_tokenizer_splits_letters():
+def _byte_level_bpe():
+    """A GPT-2 style byte-level BPE trained here: 'A' and 'ĠA' (' A') are both tokens, and the
+    period is always its own token."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    # byte-level BPE (GPT-2 style): 'A' and 'ĠA'; the period is always its own token
     core = Tokenizer(models.BPE(unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
@@ -122,7 +123,13 @@ def test_letter_tokens_follow_how_each_tokenizer_splits_letters():
     core.train_from_iterator(corpus, trainers.BpeTrainer(
         vocab_size=400, special_tokens=["<pad>", "<unk>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    bpe = _fast(core)
+    return _fast(core)
+
+
+def test_letter_tokens_follow_how_each_tokenizer_splits_letters():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    bpe = _byte_level_bpe()
     v = bpe.get_vocab()
     got = letter_token_ids(bpe, "Question? Answer Choice:", "AB")
     assert set(got["A"]) == {v["A"], v["ĠA"]} and set(got["B"]) == {v["B"], v["ĠB"]}
@@ -194,18 +201,9 @@ def test_letter_probabilities_equal_a_direct_computation(tiny_model):
 
 
 def test_a_letter_written_two_ways_sums_both_tokens_probabilities():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    # byte-level BPE: after ':' a letter may come as 'A' or as ' A' ('ĠA'), two tokens
-    core = Tokenizer(models.BPE(unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    core.decoder = decoders.ByteLevel()
-    corpus = [f"Question? Answer Choice: {c}. Answer Choice:{c}. ({c})" for c in "ABCD"] * 50
-    core.train_from_iterator(corpus, trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<pad>", "<unk>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tok = _fast(core)
+    tok = _byte_level_bpe()  # after ':' a letter may come as 'A' or as ' A' ('ĠA'): two tokens
     v = tok.get_vocab()
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(
