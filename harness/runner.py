@@ -126,7 +126,9 @@ def make_rpm_limiter(rpm: float) -> AsyncLimiter:
     sliding window; this keeps every 60 s window at or under `rpm`.
     """
     burst = max(1.0, float(int(rpm / 600)))
-    rate = max(rpm - burst, rpm * 0.5)
+    # 1 % under the limit: our clock and the provider's differ by each request's travel time,
+    # which can otherwise put one request too many into the provider's window
+    rate = max(rpm * 0.99 - burst, rpm * 0.5)
     return AsyncLimiter(burst, 60.0 * burst / rate)
 
 
