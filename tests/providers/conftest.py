@@ -10,8 +10,8 @@ from tests.fakes.server import FakeProvider, FakeServer
 
 #: keys the adapters read in these tests; the tests check they never leak into outputs
 TEST_KEYS = {
-    "OPENAI_API_KEY": "sk-test-openai-SECRET-0001",
-    "ANTHROPIC_API_KEY": "sk-ant-test-SECRET-0002",
+    "OPENAI_API_KEY": "openai-test-SECRET-0001",
+    "ANTHROPIC_API_KEY": "anthropic-test-SECRET-0002",
     "GEMINI_API_KEY": "gemini-test-SECRET-0003",
 }
 #: set in a user's shell, these would redirect or change the clients under test
