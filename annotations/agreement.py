@@ -128,14 +128,16 @@ def evals_agreement(ratings: Sequence[Sequence[str]], *, reps: int = 1000,
 
 
 # ---- label files ---------------------------------------------------------------------------
+_ANNOTATION_FIX = "pass an annotation file written by scripts/annotate.py"
+
+
 def _not_annotations(path: Path, what: str) -> UserError:
-    return UserError(f"{path} {what}; pass an annotation file written by scripts/annotate.py")
+    return UserError(f"{path} {what}; {_ANNOTATION_FIX}")
 
 
 def _annotation_rows(path: Path, field: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row) of an annotation JSONL; each row must hold `id` and `field`."""
-    return read_checked_jsonl(path, ("id", field), what="annotation file",
-                              fix="pass an annotation file written by scripts/annotate.py")
+    return read_checked_jsonl(path, ("id", field), what="annotation file", fix=_ANNOTATION_FIX)
 
 
 def final_labels(path: Path) -> dict[Key, str]:

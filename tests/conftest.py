@@ -35,28 +35,25 @@ class NetworkBlocked(RuntimeError):
     """A test tried to reach a host other than this machine."""
 
 
-def _is_loopback(host: Any) -> bool:
+def _ip(host: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """`host` as an IP address (brackets and an IPv6 zone dropped); None for a name."""
     if isinstance(host, bytes):
         host = host.decode("ascii", "replace")
-    if not isinstance(host, str):
+    try:
+        return ipaddress.ip_address(str(host).strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def _is_loopback(host: Any) -> bool:
+    if not isinstance(host, str | bytes):
         return False
-    name = host.strip("[]").split("%", 1)[0].lower()
+    name = (host.decode("ascii", "replace") if isinstance(host, bytes) else host).lower()
     if name in _LOOPBACK_NAMES or name.endswith(".localhost"):
         return True
-    try:
-        ip = ipaddress.ip_address(name)
-    except ValueError:
-        return False
+    ip = _ip(name)
     mapped = getattr(ip, "ipv4_mapped", None)
-    return ip.is_loopback or bool(mapped and mapped.is_loopback)
-
-
-def _is_numeric(host: Any) -> bool:
-    try:
-        ipaddress.ip_address(str(host).strip("[]").split("%", 1)[0])
-    except ValueError:
-        return False
-    return True
+    return ip is not None and (ip.is_loopback or bool(mapped and mapped.is_loopback))
 
 
 #: every connection the guard refused this session, as "what -> where"
@@ -74,11 +71,11 @@ def _refuse(what: str, where: Any) -> NetworkBlocked:
 @pytest.fixture(scope="session", autouse=True)
 def blocked_connections() -> Iterator[list[str]]:
     """Make every connection to a non-loopback address (and every DNS lookup of a name other
-    than localhost) raise NetworkBlocked, for the whole session. Yields the list of attempts
+    than localhost) raise NetworkBlocked, for the whole session. socket.create_connection
+    goes through both patched calls. Yields the list of attempts
     refused, which `_no_test_reached_the_network` checks after each test."""
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
-    real_create_connection = socket.create_connection
     real_getaddrinfo = socket.getaddrinfo
 
     def check(sock: socket.socket, address: Any) -> None:
@@ -95,22 +92,16 @@ def blocked_connections() -> Iterator[list[str]]:
         check(self, address)
         return real_connect_ex(self, address)
 
-    def create_connection(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
-        if not _is_loopback(address[0]):
-            raise _refuse("connect to", address)
-        return real_create_connection(address, *args, **kwargs)
-
     def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
         # a numeric address needs no lookup (connect checks it); a name other than
         # localhost would be a DNS query leaving the machine
-        if host not in (None, "", b"") and not _is_loopback(host) and not _is_numeric(host):
+        if host not in (None, "", b"") and not _is_loopback(host) and _ip(host) is None:
             raise _refuse("DNS lookup of", host)
         return real_getaddrinfo(host, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(socket.socket, "connect", connect)
         mp.setattr(socket.socket, "connect_ex", connect_ex)
-        mp.setattr(socket, "create_connection", create_connection)
         mp.setattr(socket, "getaddrinfo", getaddrinfo)
         yield _BLOCKED
 
