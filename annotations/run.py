@@ -31,6 +31,7 @@ from harness.errors import UserError
 from harness.generation import DryRun
 from harness.results import ResultsStore, key_by, read_jsonl
 from harness.runner import Request, RunOptions, RunSummary, estimate_tokens, run_requests_async
+from harness.workers import create_backend_in_workers
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ANNOTATIONS_DIR = REPO_ROOT / "results" / "annotations"
@@ -114,10 +115,12 @@ class OnlineSender:
 
     def __init__(self, spec: BackendSpec, calls: Path, params: GenerationParams,
                  options: RunOptions, *, model: str | None = None, base_url: str | None = None,
-                 timeout_s: float = 120.0, backend_options: dict[str, Any] | None = None) -> None:
+                 timeout_s: float = 120.0, backend_options: dict[str, Any] | None = None,
+                 workers: int = 1) -> None:
         self.spec, self.calls, self.params, self.options = spec, calls, params, options
         self.model, self.base_url, self.timeout_s = model, base_url, timeout_s
         self.backend_options = backend_options or {}
+        self.workers = workers  # processes making the calls (harness.workers)
         self.backend: Backend | None = None
 
     async def send(self, requests: list[Request]) -> RunSummary:
@@ -126,8 +129,8 @@ class OnlineSender:
             if all(store.key(r.key) in done for r in requests):
                 return RunSummary(skipped=len(requests))
             if self.backend is None:
-                self.backend = create_backend(
-                    self.spec.name, model=self.model, base_url=self.base_url,
+                self.backend = create_backend_in_workers(
+                    self.spec.name, self.workers, model=self.model, base_url=self.base_url,
                     timeout_s=self.timeout_s, registry={self.spec.name: self.spec},
                     **self.backend_options)
             return await run_requests_async(self.backend, requests, store, self.params,

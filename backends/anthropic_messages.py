@@ -26,6 +26,7 @@ from backends.provider_http import (
     MalformedResponse,
     api_key_from_env,
     header_int,
+    http_transport,
     is_retryable_status,
     parse_retry_after,
     seconds_until,
@@ -133,11 +134,14 @@ class AnthropicBackend(Backend):
     def _new_client(self) -> Any:
         import anthropic
 
+        http_client = (anthropic.DefaultAioHttpClient(timeout=self.timeout_s)
+                       if http_transport() == "aiohttp" else None)
         return anthropic.AsyncAnthropic(
             api_key=self._api_key,
             base_url=self.base_url,
             timeout=self.timeout_s,
             max_retries=0,  # the shared retry loop in harness.runner rules
+            http_client=http_client,
         )
 
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:

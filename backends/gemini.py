@@ -26,8 +26,10 @@ from backends.provider_http import (
     ClientPerLoop,
     LogprobsUnavailable,
     MalformedResponse,
+    aiohttp_transient_errors,
     api_key_env,
     api_key_from_env,
+    http_transport,
     is_retryable_status,
     parse_duration,
     parse_retry_after,
@@ -171,14 +173,20 @@ class GeminiBackend(Backend):
         return f"GeminiBackend(model_id={self.model_id!r}, base_url={self.base_url!r})"
 
     def _new_client(self) -> Any:
+        import httpx2
         from google import genai
         from google.genai import types
 
+        # google-genai sends through aiohttp whenever it is installed; a transport of its
+        # own makes it keep to httpx
+        async_client_args = (None if http_transport() == "aiohttp"
+                             else {"transport": httpx2.AsyncHTTPTransport()})
         http_options = types.HttpOptions(
             base_url=self.base_url,
             timeout=int(self.timeout_s * 1000),  # milliseconds
             # one attempt: the shared retry loop in harness.runner rules
             retry_options=types.HttpRetryOptions(attempts=1),
+            async_client_args=async_client_args,
         )
         return genai.Client(api_key=self._api_key, vertexai=False, http_options=http_options)
 
@@ -238,7 +246,8 @@ class GeminiBackend(Backend):
             # Google calls per-minute limits "quota" too: a 429 is a rate limit unless daily
             return isinstance(exc.code, int) and is_retryable_status(exc.code)
         return isinstance(
-            exc, httpx2.TransportError | MalformedResponse | TimeoutError | ConnectionError
+            exc, (httpx2.TransportError, MalformedResponse, TimeoutError, ConnectionError,
+                  *aiohttp_transient_errors())
         )
 
     def retry_after(self, exc: BaseException) -> float | None:

@@ -25,6 +25,7 @@ from backends.provider_http import (
     MalformedResponse,
     api_key_from_env,
     header_int,
+    http_transport,
     is_retryable_status,
     parse_duration,
     parse_retry_after,
@@ -179,11 +180,14 @@ class OpenAIBackendBase(Backend):
     def _new_client(self) -> Any:
         import openai
 
+        http_client = (openai.DefaultAioHttpClient(timeout=self.timeout_s)
+                       if http_transport() == "aiohttp" else None)
         return openai.AsyncOpenAI(
             api_key=self._api_key,
             base_url=self.base_url,
             timeout=self.timeout_s,
             max_retries=0,  # the shared retry loop in harness.runner rules
+            http_client=http_client,
         )
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:

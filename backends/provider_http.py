@@ -1,14 +1,15 @@
 """What hosted providers' HTTP answers say, read the same way for every adapter.
 
-Retry-After headers, rate-limit headers, retryable status codes, the API key lookup and the
-SDK client held per event loop. Pure functions, no SDK imports: each adapter maps its SDK's
-exceptions onto these.
+Retry-After headers, rate-limit headers, retryable status codes, the API key lookup, the
+HTTP transport choice and the SDK client held per event loop. Pure functions, no SDK
+imports: each adapter maps its SDK's exceptions onto these.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import importlib.util
 import math
 import os
 import re
@@ -150,6 +151,42 @@ def without_key(text: str, key: str | None) -> str:
     if key and len(key) >= 8:
         return text.replace(key, "<API key>")
     return text
+
+
+#: set to "httpx" to send through the SDKs' default httpx transport instead of aiohttp
+HTTP_TRANSPORT_ENV = "CONTESTED_HTTP_TRANSPORT"
+HTTP_TRANSPORTS = ("aiohttp", "httpx")
+
+
+def http_transport() -> str:
+    """"aiohttp" (the default, when installed) or "httpx".
+
+    Each SDK documents aiohttp as its transport for high concurrency; here it costs about
+    two thirds of httpx's CPU per request, which is what bounds a run at concurrency 32 on
+    a small machine (benchmarks/bench_api_concurrency.py). google-genai picks aiohttp by
+    itself whenever it is importable, so the Gemini adapter must read aiohttp's errors
+    either way.
+    """
+    wanted = os.environ.get(HTTP_TRANSPORT_ENV, "").strip().lower() or "aiohttp"
+    if wanted not in HTTP_TRANSPORTS:
+        raise UserError(f"{HTTP_TRANSPORT_ENV}={wanted!r} is not a transport; use one of "
+                        f"{', '.join(HTTP_TRANSPORTS)}")
+    if wanted == "aiohttp" and importlib.util.find_spec("aiohttp") is None:
+        return "httpx"
+    return wanted
+
+
+def aiohttp_transient_errors() -> tuple[type[BaseException], ...]:
+    """aiohttp's connection and truncated-body errors (worth another try), if installed.
+
+    A transport that maps them onto httpx errors (the OpenAI and Anthropic SDKs') never lets
+    them out; google-genai does.
+    """
+    try:
+        import aiohttp
+    except ImportError:
+        return ()
+    return (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)
 
 
 T = TypeVar("T")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import GenerationParams
-from backends.registry import BackendSpec, check_backend, create_backend
+from backends.registry import BackendSpec, check_backend
 from harness.errors import UserError
 from harness.results import ResultsStore, key_by, read_jsonl
 from harness.runner import (
@@ -27,6 +27,7 @@ from harness.runner import (
     pending_requests,
     run_requests_async,
 )
+from harness.workers import create_backend_in_workers
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PROMPTS = REPO_ROOT / "Data" / "test_input.csv"
@@ -198,9 +199,10 @@ def run_generation(
     base_url: str | None = None,
     timeout_s: float = 120.0,
     backend_options: dict[str, Any] | None = None,
+    workers: int = 1,
 ) -> RunSummary:
     """Check the backend's arguments and key, open the output (refusing an unwritable path),
-    build the backend, run, close.
+    build the backend (its calls spread over `workers` processes when > 1), run, close.
 
     A missing key leaves no output file behind. A rerun with nothing left to do returns at
     once, without loading a model or a client.
@@ -210,8 +212,9 @@ def run_generation(
         todo, skipped = pending_requests(requests, store, options.retry_errors)
         if not todo:
             return RunSummary(skipped=skipped)
-        backend = create_backend(spec.name, model=model, base_url=base_url, timeout_s=timeout_s,
-                                 registry={spec.name: spec}, **(backend_options or {}))
+        backend = create_backend_in_workers(
+            spec.name, workers, model=model, base_url=base_url, timeout_s=timeout_s,
+            registry={spec.name: spec}, **(backend_options or {}))
 
         async def main() -> RunSummary:
             try:

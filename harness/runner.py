@@ -35,6 +35,7 @@ from backends.base import (
     KeyRejected,
     Message,
     ProviderRefusal,
+    QuotaExhausted,
     RunStopped,
 )
 from harness.cache import ResponseCache, request_key
@@ -142,7 +143,8 @@ def _utc_now() -> str:
 
 
 def _error_kind(exc: BaseException) -> str:
-    return type(exc).__name__
+    # an error from a worker process names the adapter's exception it stands for
+    return getattr(exc, "error_kind", None) or type(exc).__name__
 
 
 class _Run:
@@ -388,8 +390,10 @@ def stop_message(name: str, exc: RunStopped) -> str:
         status = f"HTTP {exc.status}: " if exc.status else ""
         return (f"{name}: the provider refused the API key ({status}{exc}); set a valid key "
                 f"in {exc.key_env}, then rerun the same command to resume")
-    return (f"{name}: the account's quota is used up ({exc}); add credit or use another key, "
-            "then rerun the same command to resume")
+    if isinstance(exc, QuotaExhausted):
+        return (f"{name}: the account's quota is used up ({exc}); add credit or use another "
+                "key, then rerun the same command to resume")
+    return f"{name}: {exc}"
 
 
 def _completion_to_dict(c: Completion) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from harness.cli import run_main
 from harness.errors import UserError
 from harness.generation import DEFAULT_CACHE
 from harness.runner import RunOptions
+from harness.workers import check_workers
 
 
 def positive(kind: type) -> object:
@@ -68,6 +69,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--registry", type=Path, help="extra registry JSON merged over the shipped one")
     p.add_argument("--concurrency", type=positive(int),
                    help="requests in flight (default 8; 1 for local models)")
+    p.add_argument("--workers", type=positive(int), default=1,
+                   help="processes making the API calls (default 1); more only when one CPU "
+                        "core cannot keep up, e.g. a fast local vLLM server")
     p.add_argument("--rpm", type=positive(float), help="requests per minute (default: registry)")
     p.add_argument("--tpm", type=positive(float), help="tokens per minute (default: registry)")
     p.add_argument("--max-attempts", type=positive(int), default=6)
@@ -120,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     calls = calls_path(out)
     params = spec.params(temperature=args.temperature, max_tokens=args.max_tokens)
     local = spec.provider == "hf"
+    check_workers(spec, args.workers, batch_api=args.batch_api)
     rpm = args.rpm if args.rpm is not None else (None if local else spec.rpm)
     tpm = args.tpm if args.tpm is not None else (None if local else spec.tpm)
 
@@ -157,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         sender = OnlineSender(spec, calls, params, options, model=args.model,
                               base_url=args.base_url, timeout_s=args.timeout,
                               backend_options={"batch_size": args.batch_size or 8} if local
-                              else {})
+                              else {}, workers=args.workers)
     summary = run_judge(sender, prompts, calls, args.max_reparse)
     rows = write_annotations(out, calls, prompts, judge=spec.name,
                              judge_model=args.model or spec.model_id, template=template.path)

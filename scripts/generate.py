@@ -38,6 +38,7 @@ from harness.generation import (
     select_prompts,
 )
 from harness.runner import RunOptions
+from harness.workers import check_workers
 
 DEFAULT_BACKEND = "smollm2-135m-instruct"
 
@@ -66,6 +67,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="output JSONL (default: results/generations/<backend>.jsonl)")
     p.add_argument("--concurrency", type=positive(int),
                    help="requests in flight (default 8; 1 for local models)")
+    p.add_argument("--workers", type=positive(int), default=1,
+                   help="processes making the API calls (default 1); more only when one CPU "
+                        "core cannot keep up, e.g. a fast local vLLM server")
     p.add_argument("--rpm", type=positive(float), help="requests per minute (default: registry)")
     p.add_argument("--tpm", type=positive(float), help="tokens per minute (default: registry)")
     p.add_argument("--max-attempts", type=positive(int), default=6)
@@ -125,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                          timeout_s=args.timeout).format())
             return 0
     local = spec.provider == "hf"
+    check_workers(spec, args.workers, batch_api=args.batch_api)
     rpm = args.rpm if args.rpm is not None else (None if local else spec.rpm)
     tpm = args.tpm if args.tpm is not None else (None if local else spec.tpm)
 
@@ -152,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     backend_options = {"batch_size": args.batch_size or 8} if local else {}
     summary = run_generation(spec, requests, out, params, options, model=args.model,
                              base_url=args.base_url, timeout_s=args.timeout,
-                             backend_options=backend_options)
+                             backend_options=backend_options, workers=args.workers)
     print(summary.format())
     print(f"results: {out}")
     return 0

@@ -251,7 +251,7 @@ def test_rerun_with_nothing_left_builds_no_backend(tmp_path, monkeypatch):
     def no_backend(*args, **kwargs):
         raise AssertionError("a backend was built for a finished run")
 
-    monkeypatch.setattr(generation, "create_backend", no_backend)
+    monkeypatch.setattr(generation, "create_backend_in_workers", no_backend)
     reqs = build_requests(select_prompts(prompt_rows(), limit=3), GenerationParams())
     summary = generation.run_generation(get_spec("smollm2-135m-instruct"), reqs, out,
                                         GenerationParams(), RunOptions(progress=False))
@@ -274,7 +274,7 @@ def test_missing_key_fails_before_the_output_file_or_folder_exists(
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     built = []
-    monkeypatch.setattr(generation, "create_backend", lambda *a, **k: built.append(a))
+    monkeypatch.setattr(generation, "create_backend_in_workers", lambda *a, **k: built.append(a))
     out = tmp_path / "results" / "o.jsonl"
     reqs = build_requests(select_prompts(prompt_rows(), limit=2), GenerationParams())
     with pytest.raises(UserError, match=f"needs an API key: set {variable}"):

@@ -35,6 +35,7 @@ FAULT_KINDS = (
     "slow",              # answer normally, after `seconds`
     "bad_request",       # 400 with the provider's error body and `message`
     "malformed",         # 200 with a body that is not JSON
+    "disconnect",        # hang up without answering (a dropped keep-alive connection)
     "safety_block",      # Gemini: the prompt blocked (promptFeedback.blockReason)
     "safety_finish",     # Gemini: the answer stopped by safety (finishReason SAFETY)
     "logprobs_disabled", # Gemini: 400 'Logprobs is not enabled for models/...'
@@ -404,6 +405,9 @@ class _Handler(BaseHTTPRequestHandler):
         fault = state.next_fault()
         delay = state.latency_s + (fault.seconds if fault and fault.kind == "slow" else 0.0)
         if delay > 0 and state.stopping.wait(delay):
+            return
+        if fault is not None and fault.kind == "disconnect":
+            self.close_connection = True  # the socket closes with no status line sent
             return
         headers = dict(fault.headers) if fault else {}
         if fault is None or fault.kind in ("slow", "headers", "safety_block", "safety_finish"):

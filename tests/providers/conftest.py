@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from backends.provider_http import HTTP_TRANSPORT_ENV, HTTP_TRANSPORTS
 from tests.fakes.server import FakeProvider, FakeServer
 
 #: keys the adapters read in these tests; the tests check they never leak into outputs
@@ -39,3 +40,19 @@ def fake(api_keys: dict[str, str]) -> Iterator[FakeServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def http_transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The SDKs' HTTP transport: aiohttp, the default, unless parametrized below."""
+    name = getattr(request, "param", "aiohttp")
+    monkeypatch.setenv(HTTP_TRANSPORT_ENV, name)
+    return name
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # each adapter's own tests (timeouts, error bodies, headers) run over both transports:
+    # the two raise different exceptions for the same failure
+    if (metafunc.module.__name__.endswith("_backend")
+            and "http_transport" in metafunc.fixturenames):
+        metafunc.parametrize("http_transport", HTTP_TRANSPORTS, indirect=True)

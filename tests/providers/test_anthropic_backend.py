@@ -143,3 +143,11 @@ def test_completion_from_body_splits_thinking_from_text() -> None:
     assert (c.prompt_tokens, c.completion_tokens) == (12, 8)
     with pytest.raises(MalformedResponse):
         completion_from_body({"type": "error"})
+
+
+def test_dropped_connection_is_retryable(fake: FakeServer) -> None:
+    fake.state.push("disconnect")
+    backend = claude(fake)
+    exc = raised(backend)
+    assert isinstance(exc, anthropic.APIConnectionError) and backend.is_retryable(exc)
+    assert ask(backend).text  # the next try is answered

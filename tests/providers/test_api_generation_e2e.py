@@ -217,3 +217,16 @@ def test_anthropic_rows_through_run_requests_after_overload(fake, tmp_path) -> N
     assert sorted(r["attempts"] for r in rows.values()) == [1, 1, 1, 2]
     assert {r["response"] for r in rows.values()} == {f"echo: q{i}" for i in range(4)}
     assert json.loads(json.dumps(rows[0]))["task"] == "t"
+
+
+@pytest.mark.parametrize("backend", ["gpt-4o", "claude-sonnet-4.5", "gemini-2.5-flash"])
+def test_workers_flag_gives_the_rows_of_one_process(fake, prompts, tmp_path, backend) -> None:
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    generate(fake, prompts, one, "--no-cache", backend=backend)
+    generate(fake, prompts, two, "--no-cache", "--workers", "2", backend=backend)
+    volatile = ("latency_s", "created_at")
+    strip = {i: {k: v for k, v in r.items() if k not in volatile}
+             for i, r in rows_by_id(two).items()}
+    assert strip == {i: {k: v for k, v in r.items() if k not in volatile}
+                     for i, r in rows_by_id(one).items()}
+    assert len(strip) == N and len(fake.state.requests) == 2 * N

@@ -131,12 +131,15 @@ def test_bad_request_is_a_refusal_with_the_message(fake: FakeServer) -> None:
     assert not backend.is_retryable(exc)
 
 
-def test_timeout_and_malformed_body_are_retryable(fake: FakeServer) -> None:
+def test_timeout_and_malformed_body_are_retryable(fake: FakeServer, http_transport: str
+                                                  ) -> None:
     fake.state.push("slow", seconds=3.0)
     fake.state.push("malformed")
     backend = gemini(fake, timeout_s=0.3)
     exc = raised(backend)
-    assert isinstance(exc, httpx2.TimeoutException) and backend.is_retryable(exc)
+    # google-genai lets each transport's own timeout out
+    timeout = TimeoutError if http_transport == "aiohttp" else httpx2.TimeoutException
+    assert isinstance(exc, timeout) and backend.is_retryable(exc)
     exc = raised(backend)
     assert isinstance(exc, MalformedResponse) and backend.is_retryable(exc)
     assert len(fake.state.requests) == 2
@@ -171,3 +174,12 @@ def test_conversation_roles_map_to_user_and_model() -> None:
     assert system == "S1\n\nS2"
     assert [(c["role"], c["parts"][0]["text"]) for c in contents] == [
         ("user", "U1"), ("model", "A1"), ("user", "U2")]
+
+
+def test_dropped_connection_is_retryable(fake: FakeServer) -> None:
+    # google-genai lets aiohttp's ServerDisconnectedError (or httpx's RemoteProtocolError) out
+    fake.state.push("disconnect")
+    backend = gemini(fake)
+    exc = raised(backend)
+    assert not isinstance(exc, errors.APIError) and backend.is_retryable(exc)
+    assert ask(backend).text  # the next try is answered

@@ -280,3 +280,11 @@ def test_completion_from_body_reads_a_hand_written_response() -> None:
 def test_completion_from_body_without_choices_is_malformed() -> None:
     with pytest.raises(MalformedResponse):
         completion_from_body({"model": "gpt-4o", "choices": []})
+
+
+def test_dropped_connection_is_retryable(fake: FakeServer) -> None:
+    fake.state.push("disconnect")
+    backend = chat(fake)
+    exc = raised(backend)
+    assert isinstance(exc, openai.APIConnectionError) and backend.is_retryable(exc)
+    assert ask(backend).text  # the next try is answered
