@@ -32,8 +32,8 @@ from harness.generation import DryRun
 from harness.results import ResultsStore, key_by, read_jsonl
 from harness.runner import Request, RunOptions, RunSummary, estimate_tokens, run_requests_async
 from harness.workers import create_backend_in_workers
+from sources.manifest import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 ANNOTATIONS_DIR = REPO_ROOT / "results" / "annotations"
 CALL_KEY = ("id", "sample", "eval", "attempt")
 REASK = ("Your reply could not be read as the JSON object asked for. Reply again with only "

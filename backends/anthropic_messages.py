@@ -121,6 +121,7 @@ class AnthropicBackend(Backend):
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
         self.timeout_s = timeout_s
         self._api_key = api_key_from_env(KEY_ENV, provider="Anthropic")
+        self._transport = http_transport()
         self._clients: ClientPerLoop[Any] = ClientPerLoop(self._new_client)
         self._limits: RateLimitState | None = None
 
@@ -135,7 +136,7 @@ class AnthropicBackend(Backend):
         import anthropic
 
         http_client = (anthropic.DefaultAioHttpClient(timeout=self.timeout_s)
-                       if http_transport() == "aiohttp" else None)
+                       if self._transport == "aiohttp" else None)
         return anthropic.AsyncAnthropic(
             api_key=self._api_key,
             base_url=self.base_url,

@@ -163,6 +163,7 @@ class GeminiBackend(Backend):
         self.timeout_s = timeout_s
         self._api_key = api_key_from_env(*KEY_ENVS, provider="Gemini")
         self._key_env = api_key_env(*KEY_ENVS) or KEY_ENVS[0]
+        self._transport = http_transport()
         self._clients: ClientPerLoop[Any] = ClientPerLoop(self._new_client)
 
     @classmethod
@@ -179,7 +180,7 @@ class GeminiBackend(Backend):
 
         # google-genai sends through aiohttp whenever it is installed; a transport of its
         # own makes it keep to httpx
-        async_client_args = (None if http_transport() == "aiohttp"
+        async_client_args = (None if self._transport == "aiohttp"
                              else {"transport": httpx2.AsyncHTTPTransport()})
         http_options = types.HttpOptions(
             base_url=self.base_url,

@@ -166,6 +166,7 @@ class OpenAIBackendBase(Backend):
         else:
             self._api_key = api_key_from_env(OPENAI_KEY_ENV, provider="OpenAI")
             self._key_env = OPENAI_KEY_ENV
+        self._transport = http_transport()
         self._clients: ClientPerLoop[Any] = ClientPerLoop(self._new_client)
         self._limits: RateLimitState | None = None
 
@@ -181,7 +182,7 @@ class OpenAIBackendBase(Backend):
         import openai
 
         http_client = (openai.DefaultAioHttpClient(timeout=self.timeout_s)
-                       if http_transport() == "aiohttp" else None)
+                       if self._transport == "aiohttp" else None)
         return openai.AsyncOpenAI(
             api_key=self._api_key,
             base_url=self.base_url,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import Backend, GenerationParams
+from backends.provider_http import http_transport
 from harness.errors import UserError
 
 REGISTRY_PATH = Path(__file__).with_name("registry.json")
@@ -184,6 +185,8 @@ def check_backend(spec: BackendSpec, *, model: str | None = None, base_url: str 
                         "(e.g. http://localhost:8000/v1)")
     if not model_id:
         raise UserError(f"backend {spec.name!r} has no model id; give --model NAME")
+    if spec.provider not in LOCAL_PROVIDERS:
+        http_transport()  # refuses a CONTESTED_HTTP_TRANSPORT that names no transport
     check = getattr(adapter_class(spec), "check_credentials", None)
     if check is not None:
         check(**_adapter_options(spec, options))

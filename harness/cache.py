@@ -16,8 +16,6 @@ from typing import Any
 
 from harness.errors import UserError
 
-DEFAULT_CACHE_PATH = Path("results") / "cache" / "responses.sqlite"
-
 
 def request_key(
     *,

@@ -1,7 +1,8 @@
-"""Entry-point wrapper shared by every script in scripts/."""
+"""Entry-point wrapper and argument types shared by every script in scripts/."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 
@@ -23,3 +24,14 @@ def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | N
               file=sys.stderr)
         sys.exit(130)
     sys.exit(code or 0)
+
+
+def positive(kind: type) -> object:
+    """An argparse type: `kind(text)`, refused unless above zero."""
+    def parse(text: str) -> object:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse

@@ -28,8 +28,8 @@ from harness.runner import (
     run_requests_async,
 )
 from harness.workers import create_backend_in_workers
+from sources.manifest import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PROMPTS = REPO_ROOT / "Data" / "test_input.csv"
 GENERATIONS_DIR = REPO_ROOT / "results" / "generations"
 DEFAULT_CACHE = REPO_ROOT / "results" / "cache" / "responses.sqlite"

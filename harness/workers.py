@@ -30,7 +30,6 @@ import struct
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from backends.base import (
@@ -44,12 +43,12 @@ from backends.base import (
 )
 from backends.registry import LOCAL_PROVIDERS, BackendSpec, create_backend
 from harness.errors import UserError
+from sources.manifest import REPO_ROOT
 
 log = logging.getLogger(__name__)
 _HEADER = struct.Struct("!I")
 #: seconds a worker gets to finish its in-flight calls and close its client at the end
 _CLOSE_GRACE_S = 5.0
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 class WorkerError(Exception):
@@ -174,7 +173,7 @@ class WorkerPool(Backend):
         self._workers: list[_Worker] = []
         self._ids = itertools.count()
         self._limits: RateLimitState | None = None
-        self._started: asyncio.Lock | None = None
+        self._start_lock = asyncio.Lock()
 
     @property
     def pids(self) -> list[int]:
@@ -230,9 +229,7 @@ class WorkerPool(Backend):
         worker.pending.clear()
 
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
-        if self._started is None:
-            self._started = asyncio.Lock()
-        async with self._started:
+        async with self._start_lock:
             if not self._workers:
                 await self._start()
         live = [w for w in self._workers if w.alive]

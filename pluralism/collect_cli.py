@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from backends.registry import get_spec, load_registry
+from harness.cli import positive
 from harness.errors import UserError
 from harness.generation import DEFAULT_CACHE, REPO_ROOT
 from pluralism.collect import Collection, CollectOptions, with_limit
@@ -22,16 +23,6 @@ from pluralism.prompts import load_templates
 
 DEFAULT_BACKEND = "smollm2-135m-instruct"
 DISTRIBUTIONS_DIR = REPO_ROOT / "results" / "distributions"
-
-
-def _positive(kind: type) -> object:
-    def parse(text: str) -> object:
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-
-    return parse
 
 
 def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
@@ -53,16 +44,16 @@ def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--huggingface_token", "--huggingface-token", dest="hf_token",
                    default=os.environ.get("HF_TOKEN"),
                    help="Hugging Face token for gated models (default: $HF_TOKEN)")
-    p.add_argument("--reps", type=_positive(int), default=5,
+    p.add_argument("--reps", type=positive(int), default=5,
                    help="repetitions per item, each with its own drawn example labels")
-    p.add_argument("--batch-size", type=_positive(int), default=8,
+    p.add_argument("--batch-size", type=positive(int), default=8,
                    help="prompts per forward pass (local models)")
-    p.add_argument("--limit", type=_positive(int), help="only the first N items")
+    p.add_argument("--limit", type=positive(int), help="only the first N items")
     p.add_argument("--seed", type=int, default=0, help="seed of the example-label draws")
     p.add_argument("--templates", type=Path,
                    help="prompt file (default: prompts/pluralism_template.json; the study's: "
                         "Data/pluralism/study_prompts.json)")
-    p.add_argument("--samples-per-item", type=_positive(int),
+    p.add_argument("--samples-per-item", type=positive(int),
                    help="estimate each repetition's distribution from N sampled answers "
                         "(for APIs without log-probabilities, e.g. Anthropic); flagged")
     p.add_argument("--dry-run", action="store_true",
@@ -84,11 +75,11 @@ def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
     api = p.add_argument_group("API models")
     api.add_argument("--base-url", help="API base URL (proxies, OpenAI-compatible servers)")
     api.add_argument("--registry", type=Path, help="extra registry JSON")
-    api.add_argument("--concurrency", type=_positive(int), default=8)
-    api.add_argument("--rpm", type=_positive(float), help="requests per minute (default: registry)")
-    api.add_argument("--tpm", type=_positive(float), help="tokens per minute (default: registry)")
-    api.add_argument("--max-attempts", type=_positive(int), default=6)
-    api.add_argument("--timeout", type=_positive(float), default=120.0)
+    api.add_argument("--concurrency", type=positive(int), default=8)
+    api.add_argument("--rpm", type=positive(float), help="requests per minute (default: registry)")
+    api.add_argument("--tpm", type=positive(float), help="tokens per minute (default: registry)")
+    api.add_argument("--max-attempts", type=positive(int), default=6)
+    api.add_argument("--timeout", type=positive(float), default=120.0)
     api.add_argument("--no-cache", action="store_true", help="bypass the response cache")
     api.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="response cache file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -35,21 +35,9 @@ from harness.batch import (
     batch_status,
     check_batch_backend,
 )
-from harness.cli import run_main
+from harness.cli import positive, run_main
 from harness.errors import UserError
-from harness.generation import DEFAULT_CACHE
-from harness.runner import RunOptions
-from harness.workers import check_workers
-
-
-def positive(kind: type) -> object:
-    def parse(text: str) -> object:
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-
-    return parse
+from harness.request_cli import add_request_arguments, request_options
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -67,26 +55,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--model", help="judge model id to send instead of the registry's")
     p.add_argument("--base-url", help="API base URL (proxies, OpenAI-compatible servers)")
     p.add_argument("--registry", type=Path, help="extra registry JSON merged over the shipped one")
-    p.add_argument("--concurrency", type=positive(int),
-                   help="requests in flight (default 8; 1 for local models)")
-    p.add_argument("--workers", type=positive(int), default=1,
-                   help="processes making the API calls (default 1); more only when one CPU "
-                        "core cannot keep up, e.g. a fast local vLLM server")
-    p.add_argument("--rpm", type=positive(float), help="requests per minute (default: registry)")
-    p.add_argument("--tpm", type=positive(float), help="tokens per minute (default: registry)")
-    p.add_argument("--max-attempts", type=positive(int), default=6)
-    p.add_argument("--retry-errors", action="store_true", help="redo calls that hold an error")
-    p.add_argument("--no-cache", action="store_true", help="bypass the SQLite response cache")
-    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="response cache file")
+    add_request_arguments(p, what="calls")
     p.add_argument("--temperature", type=float, default=0.0, help="judge temperature (default 0)")
     p.add_argument("--max-tokens", type=positive(int), help="default: the judge's registry entry")
     p.add_argument("--batch-size", type=positive(int),
                    help="prompts per forward pass for a local judge (default 8)")
     p.add_argument("--limit", type=positive(int), help="only the first N responses (by id)")
-    p.add_argument("--timeout", type=positive(float), default=120.0, help="seconds per request")
     p.add_argument("--dry-run", action="store_true",
                    help="count judge calls, estimate tokens and cost, send nothing")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     b = p.add_argument_group("provider batch APIs (OpenAI, Anthropic; about half the price)")
     b.add_argument("--batch-api", action="store_true",
                    help="send judge calls (and each round of re-asks) through the provider's "
@@ -124,9 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     calls = calls_path(out)
     params = spec.params(temperature=args.temperature, max_tokens=args.max_tokens)
     local = spec.provider == "hf"
-    check_workers(spec, args.workers, batch_api=args.batch_api)
-    rpm = args.rpm if args.rpm is not None else (None if local else spec.rpm)
-    tpm = args.tpm if args.tpm is not None else (None if local else spec.tpm)
+    options = request_options(args, spec, desc=f"judge {spec.name}")
 
     if args.status or args.cancel:
         manage = batch_cancel if args.cancel else batch_status
@@ -137,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"judge: {spec.name} ({args.model or spec.model_id}); {len(prompts)} judge prompts "
               f"({args.n_evals} per response); output: {out}")
         print(dry_run(spec, prompts, calls, params, args.max_reparse, args.retry_errors,
-                      rpm, tpm).format())
+                      options.rpm, options.tpm).format())
         print(f"re-asks of unreadable answers (up to {args.max_reparse} each) come on top")
         if args.batch_api:
             print("through the batch API the provider charges about half that; each round "
@@ -146,12 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     if spec.demo_only:
         print(f"note: {spec.name} is a demonstration judge; its labels measure nothing")
 
-    options = RunOptions(
-        concurrency=args.concurrency or (1 if local else 8), rpm=rpm, tpm=tpm,
-        max_attempts=args.max_attempts, retry_errors=args.retry_errors,
-        cache_path=None if args.no_cache else args.cache, progress=not args.no_progress,
-        desc=f"judge {spec.name}", price_per_1m=spec.price_per_1m,
-    )
     sender: OnlineSender | BatchSender
     if args.batch_api:
         sender = BatchSender(spec, calls, params, options,

@@ -25,10 +25,9 @@ from harness.batch import (
     check_batch_backend,
     run_batch,
 )
-from harness.cli import run_main
+from harness.cli import positive, run_main
 from harness.errors import UserError
 from harness.generation import (
-    DEFAULT_CACHE,
     DEFAULT_PROMPTS,
     build_requests,
     default_out,
@@ -37,20 +36,9 @@ from harness.generation import (
     run_generation,
     select_prompts,
 )
-from harness.runner import RunOptions
-from harness.workers import check_workers
+from harness.request_cli import add_request_arguments, request_options
 
 DEFAULT_BACKEND = "smollm2-135m-instruct"
-
-
-def positive(kind: type) -> object:
-    def parse(text: str) -> object:
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-
-    return parse
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -65,17 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="CSV with id and input columns (default: Data/test_input.csv)")
     p.add_argument("--out", type=Path,
                    help="output JSONL (default: results/generations/<backend>.jsonl)")
-    p.add_argument("--concurrency", type=positive(int),
-                   help="requests in flight (default 8; 1 for local models)")
-    p.add_argument("--workers", type=positive(int), default=1,
-                   help="processes making the API calls (default 1); more only when one CPU "
-                        "core cannot keep up, e.g. a fast local vLLM server")
-    p.add_argument("--rpm", type=positive(float), help="requests per minute (default: registry)")
-    p.add_argument("--tpm", type=positive(float), help="tokens per minute (default: registry)")
-    p.add_argument("--max-attempts", type=positive(int), default=6)
-    p.add_argument("--retry-errors", action="store_true", help="redo rows that hold an error")
-    p.add_argument("--no-cache", action="store_true", help="bypass the SQLite response cache")
-    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="response cache file")
+    add_request_arguments(p)
     p.add_argument("--limit", type=positive(int), help="only the first N selected prompts")
     p.add_argument("--sample", type=positive(int), help="N prompts per task, drawn with --seed")
     p.add_argument("--seed", type=int, help="seed for --sample (default 0) and for sampling")
@@ -85,10 +63,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--n-samples", type=positive(int), default=1, help="answers per prompt")
     p.add_argument("--batch-size", type=positive(int),
                    help="prompts per forward pass for local models (default 8)")
-    p.add_argument("--timeout", type=positive(float), default=120.0, help="seconds per request")
     p.add_argument("--dry-run", action="store_true",
                    help="count requests, estimate tokens and cost, send nothing")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     b = p.add_argument_group("provider batch APIs (OpenAI, Anthropic; about half the price)")
     b.add_argument("--batch-api", action="store_true",
                    help="send through the provider's batch API; a rerun polls what was submitted")
@@ -129,24 +105,17 @@ def main(argv: list[str] | None = None) -> int:
                          timeout_s=args.timeout).format())
             return 0
     local = spec.provider == "hf"
-    check_workers(spec, args.workers, batch_api=args.batch_api)
-    rpm = args.rpm if args.rpm is not None else (None if local else spec.rpm)
-    tpm = args.tpm if args.tpm is not None else (None if local else spec.tpm)
+    options = request_options(args, spec, desc=spec.name)
 
     if args.dry_run:
         print(f"backend: {spec.name} ({args.model or spec.model_id}); output: {out}")
-        print(dry_run(spec, requests, out, params, args.retry_errors, rpm, tpm).format())
+        print(dry_run(spec, requests, out, params, args.retry_errors, options.rpm,
+                      options.tpm).format())
         if args.batch_api:
             print("through the batch API the provider charges about half that, with no "
                   "per-minute limits; results come within 24 h")
         return 0
 
-    options = RunOptions(
-        concurrency=args.concurrency or (1 if local else 8),
-        rpm=rpm, tpm=tpm, max_attempts=args.max_attempts, retry_errors=args.retry_errors,
-        cache_path=None if args.no_cache else args.cache, progress=not args.no_progress,
-        desc=spec.name, price_per_1m=spec.price_per_1m,
-    )
     if args.batch_api:
         batch = BatchOptions(failed=args.batch_failed, poll_initial_s=args.poll_interval)
         summary = run_batch(spec, requests, out, params, options, batch=batch, model=args.model,

@@ -101,3 +101,15 @@ def test_registry_and_runner_import_no_sdk_or_torch():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_unknown_http_transport_is_refused_before_anything_is_built(monkeypatch):
+    from backends.registry import check_backend
+
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key-not-real")
+    monkeypatch.setenv("CONTESTED_HTTP_TRANSPORT", "curl")
+    with pytest.raises(UserError, match="CONTESTED_HTTP_TRANSPORT='curl' is not a transport"):
+        check_backend(get_spec("gpt-4o"))
+    check_backend(get_spec("smollm2-135m-instruct"))  # a local model sends no HTTP
+    monkeypatch.setenv("CONTESTED_HTTP_TRANSPORT", "httpx")
+    assert check_backend(get_spec("gpt-4o")) == get_spec("gpt-4o").model_id

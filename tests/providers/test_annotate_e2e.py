@@ -173,3 +173,17 @@ def test_default_output_name_and_limit(fake, generations, tmp_path, monkeypatch)
     assert [r["id"] for r in read_jsonl(out)] == [0, 1]
     assert {r["final_category"] for r in read_jsonl(out)} == {"no_approximation"}
     assert len(fake.state.requests) == 2
+
+
+def test_workers_flag_gives_the_judgements_of_one_process(fake, generations, tmp_path) -> None:
+    fake.state.reply = lambda provider, prompt: judge_json(3)
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    annotate(fake, generations, one)
+    annotate(fake, generations, two, "--workers", "2")
+
+    def verdicts(out: Path) -> dict:
+        return {r["id"]: (r["final_category"], r["votes"], [e["raw"] for e in r["evals"]])
+                for r in read_jsonl(out)}
+
+    assert verdicts(two) == verdicts(one) and len(verdicts(one)) == 5
+    assert len(fake.state.requests) == 2 * 15

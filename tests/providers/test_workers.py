@@ -120,7 +120,7 @@ def test_a_stop_in_a_worker_stops_the_run_with_its_line(
 
 def test_a_killed_worker_hands_its_requests_to_the_other(fake: FakeServer,
                                                          tmp_path: Path) -> None:
-    fake.state.latency_s = 0.2
+    fake.state.latency_s = 0.5  # answers still in flight when the kill comes
     killed: list[int] = []
 
     async def kill_one(b: WorkerPool) -> None:
@@ -138,7 +138,7 @@ def test_a_killed_worker_hands_its_requests_to_the_other(fake: FakeServer,
 
 def test_with_every_worker_gone_the_run_stops_and_resumes(fake: FakeServer,
                                                           tmp_path: Path) -> None:
-    fake.state.latency_s = 0.2
+    fake.state.latency_s = 0.5  # answers still in flight when the kill comes
 
     async def kill_all(b: WorkerPool) -> None:
         while len(fake.state.requests) < 2:
@@ -149,7 +149,8 @@ def test_with_every_worker_gone_the_run_stops_and_resumes(fake: FakeServer,
     out = tmp_path / "o.jsonl"
     with pytest.raises(UserError, match="every worker process has exited"):
         run(pool(fake), requests(6), out, kill_all, concurrency=2)
-    assert not out.exists() or not list(read_jsonl(out))
+    # a request answered before the kill is kept; the ones in flight are not written
+    assert len(rows(out) if out.exists() else {}) < 6
     fake.state.latency_s = 0.0
     assert run(pool(fake), requests(6), out, concurrency=2).done == 6
     assert sorted(rows(out)) == list(range(6))
