@@ -81,7 +81,8 @@ def completion_from_body(body: dict[str, Any]) -> Completion:
 
 
 def anthropic_rate_limit_state(headers: Any) -> RateLimitState | None:
-    """anthropic-ratelimit-{requests,tokens}-{remaining,reset} (reset: an RFC 3339 time)."""
+    """anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset} (reset: an RFC 3339
+    time), with input and output tokens limited apart."""
     if headers is None:
         return None
     tokens = header_int(headers, "anthropic-ratelimit-tokens-remaining")
@@ -100,6 +101,10 @@ def anthropic_rate_limit_state(headers: Any) -> RateLimitState | None:
         remaining_tokens=tokens,
         reset_requests_s=seconds_until(headers.get("anthropic-ratelimit-requests-reset")),
         reset_tokens_s=seconds_until(tokens_reset),
+        limit_requests=header_int(headers, "anthropic-ratelimit-requests-limit"),
+        limit_tokens=header_int(headers, "anthropic-ratelimit-tokens-limit"),
+        limit_input_tokens=header_int(headers, "anthropic-ratelimit-input-tokens-limit"),
+        limit_output_tokens=header_int(headers, "anthropic-ratelimit-output-tokens-limit"),
     )
     return None if state == RateLimitState() else state
 

@@ -46,12 +46,18 @@ class Completion:
 
 @dataclass(frozen=True)
 class RateLimitState:
-    """What a provider's rate-limit headers said; lets the runner slow down before a 429."""
+    """What a provider's rate-limit headers said: the budget left, so the runner slows down
+    before a 429, and the account's limits per minute, which the runner adopts in place of
+    the registry's (harness.limits)."""
 
     remaining_requests: int | None = None
     remaining_tokens: int | None = None
     reset_requests_s: float | None = None
     reset_tokens_s: float | None = None
+    limit_requests: int | None = None  # requests a minute
+    limit_tokens: int | None = None  # tokens a minute, input and output together (OpenAI)
+    limit_input_tokens: int | None = None  # Anthropic limits input and output tokens apart
+    limit_output_tokens: int | None = None
 
 
 class ProviderRefusal(Exception):

@@ -122,7 +122,7 @@ def _logaddexp(a: float, b: float) -> float:
 
 
 def openai_rate_limit_state(headers: Any) -> RateLimitState | None:
-    """x-ratelimit-remaining-{requests,tokens} and x-ratelimit-reset-* ("6m0s")."""
+    """x-ratelimit-{limit,remaining}-{requests,tokens} and x-ratelimit-reset-* ("6m0s")."""
     if headers is None:
         return None
     state = RateLimitState(
@@ -130,6 +130,8 @@ def openai_rate_limit_state(headers: Any) -> RateLimitState | None:
         remaining_tokens=header_int(headers, "x-ratelimit-remaining-tokens"),
         reset_requests_s=parse_duration(headers.get("x-ratelimit-reset-requests")),
         reset_tokens_s=parse_duration(headers.get("x-ratelimit-reset-tokens")),
+        limit_requests=header_int(headers, "x-ratelimit-limit-requests"),
+        limit_tokens=header_int(headers, "x-ratelimit-limit-tokens"),
     )
     return None if state == RateLimitState() else state
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from backends.registry import LOCAL_PROVIDERS, BackendSpec
 from harness.cli import positive
 from harness.generation import DEFAULT_CACHE
+from harness.limits import DEFAULT_MAX_IN_FLIGHT
 from harness.runner import RunOptions
 from harness.workers import check_workers
 
@@ -17,12 +18,17 @@ def add_request_arguments(p: argparse.ArgumentParser, *, what: str = "rows") -> 
     """--concurrency, --workers, --rpm, --tpm, --max-attempts, --retry-errors, the cache flags,
     --timeout and --no-progress; `what` names what --retry-errors redoes."""
     p.add_argument("--concurrency", type=positive(int),
-                   help="requests in flight (default 8; 1 for local models)")
+                   help=f"most requests in flight (default {DEFAULT_MAX_IN_FLIGHT}, grown to "
+                        "what the rate limits and the latency need; 1 for local models)")
     p.add_argument("--workers", type=positive(int), default=1,
                    help="processes making the API calls (default 1); more only when one CPU "
                         "core cannot keep up, e.g. a fast local vLLM server")
-    p.add_argument("--rpm", type=positive(float), help="requests per minute (default: registry)")
-    p.add_argument("--tpm", type=positive(float), help="tokens per minute (default: registry)")
+    p.add_argument("--rpm", type=positive(float),
+                   help="requests per minute (default: what the provider announces, else the "
+                        "registry's)")
+    p.add_argument("--tpm", type=positive(float),
+                   help="tokens per minute (default: what the provider announces, else the "
+                        "registry's)")
     p.add_argument("--max-attempts", type=positive(int), default=6)
     p.add_argument("--retry-errors", action="store_true", help=f"redo {what} that hold an error")
     p.add_argument("--no-cache", action="store_true", help="bypass the SQLite response cache")
@@ -32,14 +38,16 @@ def add_request_arguments(p: argparse.ArgumentParser, *, what: str = "rows") -> 
 
 
 def request_options(args: argparse.Namespace, spec: BackendSpec, *, desc: str) -> RunOptions:
-    """The flags as RunOptions: the registry's rate limits for API models, none for local
-    ones, which also default to one request at a time. Refuses a --workers that cannot help."""
+    """The flags as RunOptions: the registry's rate limits for API models until the provider
+    announces the account's own (a limit given as a flag stays), none for local ones, which
+    also default to one request at a time. Refuses a --workers that cannot help."""
     check_workers(spec, args.workers, batch_api=getattr(args, "batch_api", False))
     local = spec.provider in LOCAL_PROVIDERS
     return RunOptions(
-        concurrency=args.concurrency or (1 if local else 8),
+        concurrency=args.concurrency or (1 if local else DEFAULT_MAX_IN_FLIGHT),
         rpm=args.rpm if args.rpm is not None else (None if local else spec.rpm),
         tpm=args.tpm if args.tpm is not None else (None if local else spec.tpm),
+        learn_rpm=args.rpm is None, learn_tpm=args.tpm is None,
         max_attempts=args.max_attempts, retry_errors=args.retry_errors,
         cache_path=None if args.no_cache else args.cache, progress=not args.no_progress,
         desc=desc, price_per_1m=spec.price_per_1m,

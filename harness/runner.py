@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sys
 import time
 from collections import Counter
 from collections.abc import Hashable, Sequence
@@ -18,7 +19,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from aiolimiter import AsyncLimiter
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -40,6 +40,7 @@ from backends.base import (
 )
 from harness.cache import ResponseCache, request_key
 from harness.errors import UserError
+from harness.limits import Limits, Pacer, PacingPlan
 from harness.results import ResultsStore
 
 #: longest single back-off or proactive pause, so a bad header cannot stall a run for hours
@@ -48,9 +49,14 @@ MAX_WAIT_S = 120.0
 
 @dataclass(frozen=True)
 class RunOptions:
+    #: most requests in flight; under a rate limit, fewer until latency says more are needed
     concurrency: int = 8
     rpm: float | None = None  # requests per minute (aiolimiter)
     tpm: float | None = None  # tokens per minute (aiolimiter, estimated tokens)
+    #: adopt the limits the provider's headers announce in place of rpm / tpm (False where
+    #: the user gave --rpm / --tpm)
+    learn_rpm: bool = True
+    learn_tpm: bool = True
     max_attempts: int = 6
     retry_errors: bool = False  # redo rows whose `error` is set
     cache_path: Path | None = None  # SQLite response cache; None = no cache
@@ -82,6 +88,8 @@ class RunSummary:
     completion_tokens: int = 0
     cost_usd: float | None = None
     wall_s: float = 0.0
+    #: the rate limits the run kept to (harness.limits.Pacer.record); None = not run
+    limits: dict[str, Any] | None = None
 
     @property
     def tokens(self) -> int:
@@ -99,6 +107,9 @@ class RunSummary:
                 f"tokens: {self.prompt_tokens} in + {self.completion_tokens} out",
                 f"estimated cost: {cost}",
                 f"wall time: {self.wall_s:.1f} s",
+                *([f"rate limits learned from the provider: "
+                   f"{Limits(**self.limits['final']).describe()}"]
+                  if self.limits and self.limits.get("learned") else []),
             ]
         )
 
@@ -118,24 +129,6 @@ def request_input(req: Request) -> str:
         if m.get("role") == "user":
             return m.get("content", "")
     return req.messages[-1].get("content", "") if req.messages else ""
-
-
-def make_rpm_limiter(rpm: float) -> AsyncLimiter:
-    """Requests spaced evenly, with a burst of at most a tenth of a second's worth.
-
-    A full-minute bucket would allow rpm requests at once and then trip a provider's
-    sliding window; this keeps every 60 s window at or under `rpm`.
-    """
-    burst = max(1.0, float(int(rpm / 600)))
-    # 1 % under the limit: our clock and the provider's differ by each request's travel time,
-    # which can otherwise put one request too many into the provider's window
-    rate = max(rpm * 0.99 - burst, rpm * 0.5)
-    return AsyncLimiter(burst, 60.0 * burst / rate)
-
-
-def make_tpm_limiter(tpm: float) -> AsyncLimiter:
-    """Tokens per minute, bursting at most a sixth of the minute's budget."""
-    return AsyncLimiter(max(1.0, tpm / 6), 10.0)
 
 
 def _utc_now() -> str:
@@ -162,9 +155,11 @@ class _Run:
         self.params = params
         self.options = options
         self.summary = RunSummary()
-        self.sem = asyncio.Semaphore(max(1, options.concurrency))
-        self.rpm = make_rpm_limiter(options.rpm) if options.rpm else None
-        self.tpm = make_tpm_limiter(options.tpm) if options.tpm else None
+        self.pacer = Pacer(PacingPlan(Limits(rpm=options.rpm, tpm=options.tpm),
+                                      learn_rpm=options.learn_rpm, learn_tpm=options.learn_tpm,
+                                      max_in_flight=max(1, options.concurrency)),
+                           note=self.note)
+        self.sem = self.pacer.gate  # requests in flight: grows with the limits (Little's law)
         self.cache = ResponseCache(options.cache_path) if options.cache_path else None
         self.pause_until = 0.0  # monotonic time before which no request is sent
         self.stopped = False  # set on RunStopped (quota, refused key): nothing more is sent
@@ -252,31 +247,29 @@ class _Run:
             self.cache.put(self.cache_key(req), _completion_to_dict(c))
         self.write(self.row(req, c, attempts=attempts, latency_s=latency))
 
-    # ---- pacing ------------------------------------------------------------------------
-    async def pace(self, tokens: int) -> None:
+    # ---- pacing (harness.limits) ---------------------------------------------------------
+    def note(self, line: str) -> None:
+        """One line for the user, above the progress bar."""
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr)
+
+    async def pace(self, tokens: int, output_tokens: int = 0) -> None:
         """Wait for a proactive pause, then for the rate limiters."""
         delay = self.pause_until - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        if self.rpm is not None:
-            await self.rpm.acquire(1)
-        if self.tpm is not None:
-            await self.tpm.acquire(min(float(tokens), self.tpm.max_rate))
+        await self.pacer.acquire(tokens, output_tokens)
 
-    def observe_limits(self, tokens_per_request: int) -> None:
-        """After each response: if the provider says its budget is nearly spent, pause all
-        requests until its reset time rather than run into a 429."""
-        state = self.backend.rate_limit_state()
-        if state is None:
-            return
-        wait = 0.0
-        n = max(1, self.options.concurrency)
-        if state.remaining_requests is not None and state.remaining_requests <= n:
-            wait = max(wait, state.reset_requests_s or 1.0)
-        if state.remaining_tokens is not None and state.remaining_tokens <= n * tokens_per_request:
-            wait = max(wait, state.reset_tokens_s or 1.0)
+    def observe_limits(self, tokens_per_request: int, latency_s: float | None = None) -> None:
+        """After each response: adopt the limits the provider announces, and if it says its
+        budget is nearly spent, pause all requests until its reset rather than run into a
+        429."""
+        wait = self.pacer.observe(self.backend.rate_limit_state(), latency_s,
+                                  tokens_per_request)
         if wait > 0:
-            self.pause_until = max(self.pause_until, time.monotonic() + min(wait, MAX_WAIT_S))
+            self.pause_until = max(self.pause_until, time.monotonic() + wait)
 
     # ---- retries -----------------------------------------------------------------------
     def wait_strategy(self) -> Any:
@@ -309,20 +302,27 @@ class _Run:
             reraise=True,
         )
 
-    async def call(self, fn: Any, tokens: int, tries: _Attempts) -> tuple[Any, float]:
-        """Run `fn()` under the one retry policy; returns (result, latency of the last try)."""
+    async def call(self, fn: Any, tokens: int, tries: _Attempts,
+                   output_tokens: int = 0) -> tuple[Any, float]:
+        """Run `fn()` under the one retry policy; returns (result, latency of the last try).
+
+        `tokens` is the request's estimate, input and output; `output_tokens` its share of
+        output (max_tokens), reserved apart where a provider limits the two apart.
+        """
         async for attempt in self.retrying():
             with attempt:
                 tries.n += 1
-                await self.pace(tokens)
+                await self.pace(tokens, output_tokens)
                 if self.stopped:
                     raise asyncio.CancelledError
                 t0 = time.monotonic()
+                latency: float | None = None
                 try:
                     result = await fn()
+                    latency = time.monotonic() - t0
                 finally:
-                    self.observe_limits(tokens)
-                return result, time.monotonic() - t0
+                    self.observe_limits(tokens, latency)
+                return result, latency
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     # ---- one request / one batch ---------------------------------------------------------
@@ -333,7 +333,8 @@ class _Run:
             state = _Attempts()
             try:
                 c, latency = await self.call(
-                    lambda: self.backend.complete(req.messages, params), tokens, state
+                    lambda: self.backend.complete(req.messages, params), tokens, state,
+                    params.max_tokens,
                 )
             except RunStopped:
                 self.stopped = True
@@ -362,6 +363,7 @@ class _Run:
                     lambda: self.backend.complete_batch([r.messages for r in reqs], params),
                     tokens,
                     state,
+                    params.max_tokens * len(reqs),
                 )
             except RunStopped:
                 self.stopped = True
@@ -425,6 +427,16 @@ def pending_requests(
     return todo, skipped
 
 
+def _work(reqs: list[Request], default: GenerationParams) -> tuple[int, int, int]:
+    """(requests, input tokens, output tokens) as the limiters count them."""
+    tin = tout = 0
+    for r in reqs:
+        params = r.params or default
+        tin += estimate_tokens(r.messages, params) - params.max_tokens
+        tout += params.max_tokens
+    return len(reqs), tin, tout
+
+
 def _batches(reqs: list[Request], size: int, default: GenerationParams) -> list[list[Request]]:
     """Groups of at most `size` requests sharing the same parameters (e.g. one sample seed)."""
     groups: dict[GenerationParams, list[Request]] = {}
@@ -459,6 +471,7 @@ async def run_requests_async(
                 to_send.append(req)
             else:
                 run.write(run.row(req, _completion_from_dict(hit), cached=True))
+        run.pacer.expect(*_work(to_send, params))
         size = max(1, backend.preferred_batch_size)
         if size > 1:
             jobs = [run.batch(b) for b in _batches(to_send, size, params)]
@@ -483,6 +496,7 @@ async def run_requests_async(
         pin, pout = options.price_per_1m
         s.cost_usd = (s.prompt_tokens * pin + s.completion_tokens * pout) / 1e6
     s.wall_s = time.monotonic() - t0
+    s.limits = run.pacer.record()
     return s
 
 

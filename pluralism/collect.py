@@ -364,6 +364,7 @@ class Collection:
         options = RunOptions(
             concurrency=o.concurrency, rpm=o.rpm if o.rpm is not None else spec.rpm,
             tpm=o.tpm if o.tpm is not None else spec.tpm, max_attempts=o.max_attempts,
+            learn_rpm=o.rpm is None, learn_tpm=o.tpm is None,
             retry_errors=True, cache_path=o.cache_path, progress=o.progress,
             desc=f"{o.dataset} {spec.name}", price_per_1m=spec.price_per_1m)
         backend = create_backend(spec.name, model=o.model, base_url=o.base_url,
