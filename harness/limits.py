@@ -168,6 +168,7 @@ class Pacer:
         self.note = note or (lambda line: None)
         self._limiters: dict[str, AsyncLimiter] = {}
         self._built_for: dict[str, float] = {}
+        self._changed = asyncio.Event()
         self._build(self.limits)
         self.latency_s: float | None = None
         self.request_size = (0.0, 0.0)  # running mean (input, output) tokens a request
@@ -227,10 +228,24 @@ class Pacer:
                      max(0, tout - output_tokens))
 
     async def _take(self, name: str, amount: float) -> None:
-        # a limiter replaced while we waited (new limits): wait on the new one too
+        """Acquire `amount` from one limiter; when new limits replace it while we wait (the
+        registry's slow pace giving way to the account's), wait on the new one instead."""
         while (limiter := self._limiters.get(name)) is not None and amount > 0:
-            await limiter.acquire(min(float(amount), limiter.max_rate))
-            if self._limiters.get(name) is limiter:
+            share = min(float(amount), limiter.max_rate)
+            if limiter.has_capacity(share):
+                await limiter.acquire(share)
+                return
+            changed = self._changed
+            acquire = asyncio.ensure_future(limiter.acquire(share))
+            replaced = asyncio.ensure_future(changed.wait())
+            try:
+                await asyncio.wait({acquire, replaced}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                replaced.cancel()
+                if not acquire.done():
+                    acquire.cancel()
+            if acquire.done() and not acquire.cancelled() and not changed.is_set():
+                acquire.result()
                 return
 
     # ---- after an answer ------------------------------------------------------------------
@@ -272,6 +287,8 @@ class Pacer:
         first = len(self.history) == 1
         self.limits = new
         self._build(new)
+        self._changed.set()  # requests waiting on the old limiters move to the new ones
+        self._changed = asyncio.Event()
         self.history.append({"at": _utc_now(), "source": "provider headers", **new.to_dict()})
         minutes = self.minutes_left()
         eta = "" if minutes is None else (
@@ -298,7 +315,7 @@ class Pacer:
         """The limits for the run's metadata: where they started, what they became."""
         return {"given": self.plan.limits.to_dict(), "final": self.limits.to_dict(),
                 "learned": len(self.history) > 1, "history": self.history,
-                "max_in_flight": self.plan.max_in_flight}
+                "max_in_flight": self.plan.max_in_flight, "in_flight_limit": self.gate.limit}
 
 
 def _duration(minutes: float) -> str:

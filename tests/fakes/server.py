@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.limits import limit_headers
+
 #: fault kinds a test can queue
 FAULT_KINDS = (
     "rate_limit",        # 429 with Retry-After (seconds) and/or retry-after-ms
@@ -83,9 +85,17 @@ class FakeProvider:
         model_version: str | None = None,
         logprobs: dict[str, float] | None = None,
         record: bool = True,
+        announce: bool = False,
+        drop_after: int | None = None,
+        drop_to: float | None = None,
     ) -> None:
         self.latency_s = latency_s
         self.rpm = rpm
+        #: state the rpm limit in each answer's headers (OpenAI's or Anthropic's format)
+        self.announce = announce
+        #: after this many admitted requests the limit becomes `drop_to` (a mid-run drop)
+        self.drop_after = drop_after
+        self.drop_to = drop_to
         self.window_s = window_s
         self.model_version = model_version
         self.logprobs = logprobs or {"A": -0.25, "B": -1.75, "C": -3.0}
@@ -95,6 +105,7 @@ class FakeProvider:
         self.faults: collections.deque[Fault] = collections.deque()
         self.accepted: collections.deque[float] = collections.deque()  # for the rpm window
         self.served = 0
+        self.admitted = 0
         self.rejected_429 = 0
         self._lock = threading.Lock()
         self.stopping = threading.Event()
@@ -123,7 +134,24 @@ class FakeProvider:
                 self.rejected_429 += 1
                 return False
             self.accepted.append(now)
+            self.admitted += 1
+            if self.drop_after is not None and self.admitted == self.drop_after:
+                self.rpm = self.drop_to
             return True
+
+    def announced(self, protocol: str) -> dict[str, str]:
+        """The rate-limit headers of an answer now: the limit, what is left of it in the
+        window, and the seconds until a slot frees (the oldest entry leaving the window)."""
+        with self._lock:
+            if not self.announce or self.rpm is None:
+                return {}
+            limit = int(self.rpm * self.window_s / 60.0)
+            now = time.monotonic()
+            used = len(self.accepted)
+            # full: until enough entries leave to admit one more; else until the oldest leaves
+            i = max(0, used - limit) if used >= limit else 0
+            reset = (self.accepted[i] + self.window_s - now) if used > i else 0.0
+            return limit_headers(protocol, int(self.rpm), max(0, limit - used), max(0.0, reset))
 
     def log(self, rec: Recorded) -> None:
         if self.record:
@@ -400,7 +428,8 @@ class _Handler(BaseHTTPRequestHandler):
         protocol = "openai" if provider == "openai-completions" else provider
         if not state.admit():
             status, err = error_body(protocol, Fault("rate_limit"))
-            self._send(status, json.dumps(err).encode(), {"retry-after": "1"})
+            self._send(status, json.dumps(err).encode(),
+                       {"retry-after": "1", **state.announced(protocol)})
             return
         fault = state.next_fault()
         delay = state.latency_s + (fault.seconds if fault and fault.kind == "slow" else 0.0)
@@ -409,7 +438,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "disconnect":
             self.close_connection = True  # the socket closes with no status line sent
             return
-        headers = dict(fault.headers) if fault else {}
+        headers = {**state.announced(protocol), **(fault.headers if fault else {})}
         if fault is None or fault.kind in ("slow", "headers", "safety_block", "safety_finish"):
             payload = success_body(provider, body, state, fault)
             self._send(200, json.dumps(payload).encode(), headers)
@@ -474,8 +503,13 @@ def main() -> None:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
     p.add_argument("--rpm", type=float, help="requests per minute enforced (429 past it)")
+    p.add_argument("--announce", action="store_true", help="state --rpm in rate-limit headers")
+    p.add_argument("--drop-after", type=int, help="admitted requests before the limit drops")
+    p.add_argument("--drop-to", type=float, help="requests per minute after the drop")
     args = p.parse_args()
-    server = FakeServer(FakeProvider(latency_s=args.latency, rpm=args.rpm, record=False),
+    server = FakeServer(FakeProvider(latency_s=args.latency, rpm=args.rpm, record=False,
+                                     announce=args.announce, drop_after=args.drop_after,
+                                     drop_to=args.drop_to),
                         port=args.port)
     server.start()
     print(server.url, flush=True)
@@ -493,7 +527,9 @@ class FakeServerProcess:
     """The fake provider in a child process (benchmarks: the server must not share the
     client's interpreter lock, or its threads slow the client under test)."""
 
-    def __init__(self, *, latency_s: float = 0.0, rpm: float | None = None) -> None:
+    def __init__(self, *, latency_s: float = 0.0, rpm: float | None = None,
+                 announce: bool = False, drop_after: int | None = None,
+                 drop_to: float | None = None) -> None:
         import os
         import subprocess
         import sys
@@ -503,6 +539,10 @@ class FakeServerProcess:
         cmd = [sys.executable, "-m", "tests.fakes.server", "--latency", str(latency_s)]
         if rpm is not None:
             cmd += ["--rpm", str(rpm)]
+        if announce:
+            cmd += ["--announce"]
+        if drop_after is not None and drop_to is not None:
+            cmd += ["--drop-after", str(drop_after), "--drop-to", str(drop_to)]
         env = {**os.environ, "PYTHONPATH": str(repo)}
         self.proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.PIPE, text=True)
         self.url = (self.proc.stdout.readline() if self.proc.stdout else "").strip()
