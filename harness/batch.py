@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from backends.base import Backend, GenerationParams
 from backends.batch_base import BatchAdapter, BatchInfo, ItemResult, custom_id
 from backends.registry import BackendSpec, check_backend, create_backend
+from harness.batch_queue import queue_note, queue_was_full
 from harness.errors import UserError
 from harness.results import ResultsStore, key_by
 from harness.runner import (
@@ -38,6 +39,7 @@ from harness.runner import (
     _Attempts,
     _completion_from_dict,
     _Run,
+    _work,
     pending_requests,
     run_requests_async,
 )
@@ -232,6 +234,9 @@ class _BatchRun:
         record["collected"] = True
         record["status"] = info.status
         record["counts"] = info.counts
+        if queue_was_full(info.message):
+            run.note(f"batch {info.id}: the account's batch queue was full (the queue limit, "
+                     f"not the rate limit, binds): {info.message}")
         await self.route_failed(failed, attempts)
         self.state.save()
 
@@ -315,6 +320,9 @@ async def run_batch_async(
                 to_send.append(req)
         # already in a submitted batch or bound for the online path: never submitted again
         taken = {c for b in state.open_batches() for c in b["custom_ids"]} | set(state.online)
+        n, tin, _ = _work([r for r in to_send if custom_id(r.key) not in taken], params)
+        if (note := queue_note(adapter.provider, backend.model_id, n, tin)) is not None:
+            run.note(note)
         await br.submit([r for r in to_send if custom_id(r.key) not in taken], 0)
         await br.poll()
         if run.bar is not None:

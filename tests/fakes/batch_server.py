@@ -35,6 +35,7 @@ class FakeBatches:
         self.polls_to_end = 1
         self.hold = False
         self.invalid = False  # OpenAI batches fail validation as a whole
+        self.invalid_error = ("invalid_json_line", "line 1 is not valid")  # (code, message)
         self.fail: dict[str, str] = {}
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
@@ -111,7 +112,7 @@ def openai_batch(batch: dict[str, Any]) -> dict[str, Any]:
                 "input_file_id": batch["input_file_id"], "completion_window": "24h",
                 "status": "failed", "created_at": int(batch["created"]),
                 "errors": {"object": "list", "data": [
-                    {"code": "invalid_json_line", "message": "line 1 is not valid",
+                    {"code": batch["invalid"][0], "message": batch["invalid"][1],
                      "line": 1, "param": None}]},
                 "request_counts": {"total": 0, "completed": 0, "failed": 0}}
     if batch["cancelled"]:
@@ -246,7 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._404()
             entries = [json.loads(ln) for ln in data.decode().splitlines() if ln.strip()]
             batch = self._new("openai", entries, endpoint=body["endpoint"],
-                              input_file_id=body["input_file_id"], invalid=s.invalid)
+                              input_file_id=body["input_file_id"],
+                              invalid=s.invalid and s.invalid_error)
             return self._send(200, openai_batch(batch))
         if path == "/v1/messages/batches":
             batch = self._new("anthropic", json.loads(raw)["requests"])

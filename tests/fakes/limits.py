@@ -17,12 +17,19 @@ def go_duration(seconds: float) -> str:
     return f"{int(minutes)}m{rest:.3g}s" if minutes else f"{rest:.3g}s"
 
 
-def limit_headers(protocol: str, limit: int, remaining: int, reset_s: float) -> dict[str, str]:
-    """The request-limit headers of one answer; {} for a protocol that sends none (Gemini)."""
+def limit_headers(protocol: str, limit: int, remaining: int, reset_s: float,
+                  tpm: int | None = None) -> dict[str, str]:
+    """The request-limit headers of one answer; {} for a protocol that sends none (Gemini).
+
+    `tpm`, where given, is announced as OpenAI's token limit (not enforced: left in full).
+    """
     if protocol == "openai":
+        tokens = {} if tpm is None else {"x-ratelimit-limit-tokens": str(tpm),
+                                         "x-ratelimit-remaining-tokens": str(tpm),
+                                         "x-ratelimit-reset-tokens": "0s"}
         return {"x-ratelimit-limit-requests": str(limit),
                 "x-ratelimit-remaining-requests": str(remaining),
-                "x-ratelimit-reset-requests": go_duration(reset_s)}
+                "x-ratelimit-reset-requests": go_duration(reset_s), **tokens}
     if protocol == "anthropic":
         at = datetime.now(timezone.utc) + timedelta(seconds=reset_s)
         return {"anthropic-ratelimit-requests-limit": str(limit),

@@ -86,6 +86,7 @@ class FakeProvider:
         logprobs: dict[str, float] | None = None,
         record: bool = True,
         announce: bool = False,
+        announce_tpm: int | None = None,
         drop_after: int | None = None,
         drop_to: float | None = None,
     ) -> None:
@@ -93,6 +94,7 @@ class FakeProvider:
         self.rpm = rpm
         #: state the rpm limit in each answer's headers (OpenAI's or Anthropic's format)
         self.announce = announce
+        self.announce_tpm = announce_tpm  # a token limit to state too (OpenAI; not enforced)
         #: after this many admitted requests the limit becomes `drop_to` (a mid-run drop)
         self.drop_after = drop_after
         self.drop_to = drop_to
@@ -151,7 +153,8 @@ class FakeProvider:
             # full: until enough entries leave to admit one more; else until the oldest leaves
             i = max(0, used - limit) if used >= limit else 0
             reset = (self.accepted[i] + self.window_s - now) if used > i else 0.0
-            return limit_headers(protocol, int(self.rpm), max(0, limit - used), max(0.0, reset))
+            return limit_headers(protocol, int(self.rpm), max(0, limit - used), max(0.0, reset),
+                                 self.announce_tpm)
 
     def log(self, rec: Recorded) -> None:
         if self.record:
@@ -504,11 +507,13 @@ def main() -> None:
     p.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
     p.add_argument("--rpm", type=float, help="requests per minute enforced (429 past it)")
     p.add_argument("--announce", action="store_true", help="state --rpm in rate-limit headers")
+    p.add_argument("--announce-tpm", type=int, help="a token limit to state as well")
     p.add_argument("--drop-after", type=int, help="admitted requests before the limit drops")
     p.add_argument("--drop-to", type=float, help="requests per minute after the drop")
     args = p.parse_args()
     server = FakeServer(FakeProvider(latency_s=args.latency, rpm=args.rpm, record=False,
-                                     announce=args.announce, drop_after=args.drop_after,
+                                     announce=args.announce, announce_tpm=args.announce_tpm,
+                                     drop_after=args.drop_after,
                                      drop_to=args.drop_to),
                         port=args.port)
     server.start()
@@ -528,8 +533,8 @@ class FakeServerProcess:
     client's interpreter lock, or its threads slow the client under test)."""
 
     def __init__(self, *, latency_s: float = 0.0, rpm: float | None = None,
-                 announce: bool = False, drop_after: int | None = None,
-                 drop_to: float | None = None) -> None:
+                 announce: bool = False, announce_tpm: int | None = None,
+                 drop_after: int | None = None, drop_to: float | None = None) -> None:
         import os
         import subprocess
         import sys
@@ -541,6 +546,8 @@ class FakeServerProcess:
             cmd += ["--rpm", str(rpm)]
         if announce:
             cmd += ["--announce"]
+        if announce_tpm is not None:
+            cmd += ["--announce-tpm", str(announce_tpm)]
         if drop_after is not None and drop_to is not None:
             cmd += ["--drop-after", str(drop_after), "--drop-to", str(drop_to)]
         env = {**os.environ, "PYTHONPATH": str(repo)}

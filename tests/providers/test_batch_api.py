@@ -314,6 +314,18 @@ def test_a_batch_failing_as_a_whole_is_retried_then_kept(batches, prompts, tmp_p
     assert all(r["error"] is None for r in rows(out).values())
 
 
+def test_a_full_batch_queue_is_named_as_what_binds(batches, prompts, tmp_path, capsys) -> None:
+    batches.state.invalid = True
+    batches.state.invalid_error = ("token_limit_exceeded", "Enqueued token limit reached for "
+                                   "gpt-4o in organization org-x. Limit: 90,000 enqueued tokens.")
+    batch_generate(batches, prompts, tmp_path / "gen.jsonl", "--batch-failed", "keep")
+    err = capsys.readouterr().err
+    # before submitting: the rate limits do not apply, and this small run fits the queue
+    assert "batch API: the per-minute rate limits do not apply here; 8 requests" in err
+    assert "neither limit binds" in err
+    assert "the account's batch queue was full (the queue limit, not the rate limit, binds)" in err
+
+
 def test_split_keeps_order_and_refuses_an_oversized_request() -> None:
     entries = [{"custom_id": str(i)} for i in range(5)]
     assert split(entries, [4, 4, 4, 1, 9], max_requests=10, max_bytes=9) == [
