@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 from typing import Any
 
 from backends.base import (
@@ -225,7 +226,12 @@ class OpenAIBackendBase(Backend):
 
     def _observe(self, headers: Any) -> None:
         # the latest answer speaks for the account: no headers there means no known limit
-        self._limits = openai_rate_limit_state(headers)
+        state = openai_rate_limit_state(headers)
+        if state is not None and self.provider.endswith("-compatible"):
+            # a compatible server's limit headers need not mean a minute (Groq's request
+            # limit counts a day): its remaining budget is read, its limits are not adopted
+            state = replace(state, limit_requests=None, limit_tokens=None)
+        self._limits = state
 
     def _classify(self, exc: Any) -> BaseException:
         """Quota -> QuotaExhausted; 401/403 (invalid_api_key, a revoked or restricted key) ->

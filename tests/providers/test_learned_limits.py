@@ -140,3 +140,13 @@ def test_without_headers_the_given_limit_stays(fake: FakeServer, tmp_path: Path,
     assert min(gaps(fake)[1:]) >= 0.4
     assert summary.limits["final"] == {"rpm": 120.0} and not summary.limits["learned"]
     assert json.dumps(summary.limits)  # the record is plain JSON for the run's metadata
+
+
+def test_a_compatible_servers_limit_headers_are_not_adopted(fake: FakeServer,
+                                                             tmp_path: Path) -> None:
+    # some OpenAI-compatible services count x-ratelimit-limit-requests per day, not per minute
+    fake.state.rpm, fake.state.announce = 6000, True
+    backend = OpenAIChatBackend("my-model", base_url=fake.url + "/v1", api_key_optional=True)
+    summary = run(backend, 3, tmp_path, rpm=120.0)
+    assert min(gaps(fake)[1:]) >= 0.4
+    assert summary.limits["final"] == {"rpm": 120.0} and not summary.limits["learned"]
