@@ -176,6 +176,8 @@ def _add(total: RunSummary, part: RunSummary) -> None:
         a, b = getattr(total, f.name), getattr(part, f.name)
         if f.name == "cost_usd":
             total.cost_usd = None if a is None and b is None else (a or 0.0) + (b or 0.0)
+        elif f.name == "limits":  # the limits in force at the end of the latest round
+            total.limits = b or a
         elif f.name != "skipped":  # skips are the first round's, set by the caller
             setattr(total, f.name, a + b)
 
