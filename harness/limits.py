@@ -171,7 +171,7 @@ class Pacer:
         self._changed = asyncio.Event()
         self._build(self.limits)
         self.latency_s: float | None = None
-        self.request_size = (0.0, 0.0)  # running mean (input, output) tokens a request
+        self.request_size = (0.0, 0.0)  # mean (input, output) tokens of the requests to send
         self.left = (0, 0, 0)  # requests, input tokens, output tokens still to send
         #: the limits in force over the run, oldest first, each with where it came from
         self.history: list[dict[str, Any]] = [
