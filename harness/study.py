@@ -22,10 +22,13 @@ from typing import Any
 
 import yaml
 
-from harness.errors import UserError
+from harness.errors import EXIT_ROWS_FAILED, RowsFailed, UserError
 from sources.manifest import MIRROR_ENV, REPO_ROOT, load_manifest
 
 SCRIPTS = REPO_ROOT / "scripts"
+#: scripts that skip their error rows unless told --retry-errors (the collection scripts
+#: always redo failed requests)
+RETRY_ERRORS_SCRIPTS = ("generate.py", "annotate.py")
 
 
 @dataclass(frozen=True)
@@ -128,8 +131,14 @@ def run_stages(
     dry_run: bool = False,
     echo: Callable[[str], None] = print,
     runner: Callable[[list[str]], int] | None = None,
+    retry_errors: bool = False,
 ) -> dict[str, str]:
-    """Run each stage in order; returns stage name -> "ran" | "skipped (done)" | reason."""
+    """Run each stage in order; returns stage name -> "ran" | "skipped (done)" | reason.
+
+    A stage that ends with failed rows stops the study (RowsFailed): later stages would work
+    on incomplete input. `retry_errors` passes --retry-errors to the stages that take it; it
+    is not part of a stage's fingerprint.
+    """
     run = runner or (lambda argv: subprocess.run(argv, cwd=REPO_ROOT).returncode)
     log = StageLog(results_dir)
     outcome: dict[str, str] = {}
@@ -154,7 +163,14 @@ def run_stages(
             continue
         echo(f"[{stage.name}] {stage.display()}")
         start = time.monotonic()
-        code = run(stage.argv())
+        argv = stage.argv()
+        if retry_errors and stage.script in RETRY_ERRORS_SCRIPTS:
+            argv.append("--retry-errors")
+        code = run(argv)
+        if code == EXIT_ROWS_FAILED:
+            raise RowsFailed(f"stage '{stage.name}' ended with failed rows (its last line above "
+                             "says how many); rerun the same command with --retry-errors to "
+                             "redo them: finished work is kept")
         if code != 0:
             raise UserError(f"stage '{stage.name}' failed (exit {code}); fix the error above and "
                             "rerun the same command: finished work is kept")

@@ -171,6 +171,7 @@ class Collection:
                                      ).hexdigest()[:16]
         self.model_version: str | None = None
         self.items_written = 0
+        self.failed = 0  # items left without a distribution by the last run (failed requests)
         self.item_store: ResultsStore | None = None
         self.rep_store: _HookedStore | None = None
 
@@ -277,9 +278,7 @@ class Collection:
                        if (i,) not in items.rows or items.rows[(i,)].get("error")]
         lines = [f"{self.o.dataset}: {len(self.items) - len(missing)} of {len(self.items)} "
                  f"items done ({self.items_written} written now); results: {self.o.out_path}"]
-        if missing:
-            lines.append(f"{len(missing)} item(s) have failed requests; rerun the same command "
-                         "to retry them")
+        self.failed = len(missing)
         return "\n".join(lines)
 
     def _check_rep_row(self, row: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from backends.registry import get_spec, load_registry
-from harness.cli import positive
+from harness.cli import positive, rows_failed_status
 from harness.errors import UserError
 from harness.generation import DEFAULT_CACHE, REPO_ROOT
 from pluralism.collect import Collection, CollectOptions, with_limit
@@ -130,4 +130,6 @@ def main(dataset: str, description: str, argv: list[str] | None = None) -> int:
         print(collection.dry_run())
         return 0
     print(collection.run())
-    return 0
+    # failed requests are always redone on a rerun (the collection has no --retry-errors)
+    return rows_failed_status(collection.failed, "item(s)",
+                              "rerun the same command to redo their failed requests")

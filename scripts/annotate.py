@@ -35,7 +35,7 @@ from harness.batch import (
     batch_status,
     check_batch_backend,
 )
-from harness.cli import positive, run_main
+from harness.cli import positive, rows_failed_status, run_main
 from harness.errors import UserError
 from harness.request_cli import add_request_arguments, request_options
 
@@ -141,10 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     if status["unreadable"] or status["partial"]:
         print("answers still unreadable after re-asking are kept with their raw text "
               "(parse_status, evals[].raw); --max-reparse N asks more times")
-    if status["error"]:
-        print("some judge calls failed: rerun with --retry-errors to redo them")
     print(f"results: {out}")
-    return 0
+    return rows_failed_status(status["error"], "response(s) (their judge calls)")
 
 
 if __name__ == "__main__":

@@ -25,10 +25,11 @@ from harness.batch import (
     check_batch_backend,
     run_batch,
 )
-from harness.cli import positive, run_main
+from harness.cli import positive, rows_failed_status, run_main
 from harness.errors import UserError
 from harness.generation import (
     DEFAULT_PROMPTS,
+    ROW_KEY,
     build_requests,
     default_out,
     dry_run,
@@ -37,6 +38,7 @@ from harness.generation import (
     select_prompts,
 )
 from harness.request_cli import add_request_arguments, request_options
+from harness.results import key_by, not_done
 
 DEFAULT_BACKEND = "smollm2-135m-instruct"
 
@@ -122,14 +124,14 @@ def main(argv: list[str] | None = None) -> int:
                             base_url=args.base_url, timeout_s=args.timeout)
         print(summary.format())
         print(f"results: {out}")
-        return 0
+        return rows_failed_status(not_done(out, [r.key for r in requests], key_by(*ROW_KEY)))
     backend_options = {"batch_size": args.batch_size or 8} if local else {}
     summary = run_generation(spec, requests, out, params, options, model=args.model,
                              base_url=args.base_url, timeout_s=args.timeout,
                              backend_options=backend_options, workers=args.workers)
     print(summary.format())
     print(f"results: {out}")
-    return 0
+    return rows_failed_status(not_done(out, [r.key for r in requests], key_by(*ROW_KEY)))
 
 
 if __name__ == "__main__":

@@ -25,13 +25,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true",
                         help="print each stage's command and estimated requests and cost; "
                              "send nothing")
+    parser.add_argument("--retry-errors", action="store_true",
+                        help="redo the failed rows of the generation and annotation stages")
     args = parser.parse_args(argv)
 
     mirror = str(args.mirror.resolve()) if args.mirror else None
     config_path = args.config.resolve()
     os.chdir(REPO_ROOT)  # a config's paths are relative to the repository root
     config = load_config(config_path, {"mirror": mirror})
-    outcome = run_stages(study_stages(config), config.results_dir, dry_run=args.dry_run)
+    outcome = run_stages(study_stages(config), config.results_dir, dry_run=args.dry_run,
+                         retry_errors=args.retry_errors)
     if not args.dry_run:
         ran = sum(v == "ran" for v in outcome.values())
         print(f"study '{config.name}': {ran} stage(s) ran, "
