@@ -142,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         print("answers still unreadable after re-asking are kept with their raw text "
               "(parse_status, evals[].raw); --max-reparse N asks more times")
     print(f"results: {out}")
-    return rows_failed_status(status["error"], "response(s) (their judge calls)")
+    # a response with any failed judge call (status error, or partial beside readable ones)
+    failed = sum(any(e["parse_status"] == "error" for e in r["evals"]) for r in rows)
+    return rows_failed_status(failed, "judge call(s) of response(s)")
 
 
 if __name__ == "__main__":

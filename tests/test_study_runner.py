@@ -1,6 +1,7 @@
 import pytest
 
-from harness.errors import UserError
+from harness.cli import rows_failed_status, run_main
+from harness.errors import EXIT_ROWS_FAILED, RowsFailed, UserError
 from harness.study import Stage, load_config, run_stages, study_stages
 
 
@@ -92,3 +93,40 @@ def test_dry_run_stops_when_a_stage_refuses_its_input(tmp_path):
         run_stages(stages, tmp_path, dry_run=True, echo=lambda s: None,
                    runner=recording_runner(calls, "gen.py"))
     assert calls == ["gen.py"]
+
+
+def test_a_stage_with_failed_rows_stops_the_study_with_exit_3_until_retried(tmp_path):
+    stages = [Stage("generate:m", "generate.py", ("--backend", "m")),
+              Stage("mpi:m", "create_model_response_mpi.py", ()),
+              Stage("annotate:m", "annotate.py", ())]
+    argvs: list[list[str]] = []
+
+    def failing_generation(argv):
+        argvs.append(argv)
+        return EXIT_ROWS_FAILED if argv[1].endswith("generate.py") else 0
+
+    with pytest.raises(RowsFailed, match="stage 'generate:m' ended with failed rows.*"
+                                         "--retry-errors") as info:
+        run_stages(stages, tmp_path, runner=failing_generation, echo=print)
+    assert info.value.exit_status == EXIT_ROWS_FAILED
+    assert len(argvs) == 1 and "--retry-errors" not in argvs[0]
+    run_stages(stages, tmp_path, runner=lambda argv: argvs.append(argv) or 0, echo=print,
+               retry_errors=True)
+    # the flag goes to the scripts that skip their error rows without it, and only to them
+    assert [("--retry-errors" in a) for a in argvs[1:]] == [True, False, True]
+    # and is no part of a stage's fingerprint: done stages stay done
+    assert set(run_stages(stages, tmp_path, runner=lambda argv: 1, echo=print).values()) == {
+        "skipped (done)"}
+
+
+def test_run_main_exits_3_for_failed_rows_and_1_for_a_user_error():
+    for raised, status in ((RowsFailed("rows failed"), EXIT_ROWS_FAILED),
+                           (UserError("bad input"), 1)):
+        def main(argv, exc=raised):
+            raise exc
+        with pytest.raises(SystemExit) as info:
+            run_main(main)
+        assert info.value.code == status
+    with pytest.raises(SystemExit) as info:
+        run_main(lambda argv: rows_failed_status(2))
+    assert info.value.code == EXIT_ROWS_FAILED
