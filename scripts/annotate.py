@@ -27,7 +27,7 @@ from annotations.run import (
     run_judge,
     write_annotations,
 )
-from backends.registry import get_spec, load_registry
+from backends.registry import check_flags, get_spec, load_registry
 from harness.batch import (
     FAILED_POLICIES,
     BatchOptions,
@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_reparse < 0:
         raise UserError(f"--max-reparse must be 0 or more, got {args.max_reparse}")
     spec = get_spec(args.judge, load_registry(args.registry))
+    check_flags(spec, model=args.model, base_url=args.base_url)
     if (args.status or args.cancel) and not args.batch_api:
         raise UserError("--status and --cancel manage batches: add --batch-api")
     if args.batch_api:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from backends.registry import format_registry, get_spec, load_registry
+from backends.registry import check_flags, format_registry, get_spec, load_registry
 from harness.batch import (
     FAILED_POLICIES,
     BatchOptions,
@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         print(format_registry(registry))
         return 0
     spec = get_spec(args.backend, registry)
+    check_flags(spec, model=args.model, base_url=args.base_url)
     if spec.retired:
         print(f"note: {spec.name} ({spec.model_id}) is retired by its provider; "
               f"its successor is {spec.successor}")
