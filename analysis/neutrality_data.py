@@ -111,12 +111,13 @@ def load_annotations(paths: Sequence[str | Path]) -> pd.DataFrame:
     if not paths:
         raise UserError("no annotation files given: pass results/annotations/*.jsonl")
     columns: dict[str, list] = {f: [] for f in REQUIRED_FIELDS if f != "answers"}
-    columns.update(bias=[], parse_status=[], source_file=[])
+    columns.update(bias=[], parse_status=[], source_file=[], provider_blocked=[])
     for path in map(Path, paths):
         for row in _read_rows(path):
             for field in columns:
-                if field not in ("bias", "parse_status", "source_file"):
+                if field not in ("bias", "parse_status", "source_file", "provider_blocked"):
                     columns[field].append(row[field])
+            columns["provider_blocked"].append(bool(row.get("provider_blocked")))
             answers = row["answers"] if isinstance(row["answers"], dict) else {}
             columns["bias"].append(answers.get("bias"))
             columns["parse_status"].append(row.get("parse_status"))

@@ -16,6 +16,7 @@ from analysis.neutrality_data import (
     group_order,
 )
 from analysis.neutrality_tables import all_tables
+from analysis.provider_blocks import provider_block_section, provider_block_table
 from backends.registry import load_registry
 from harness.errors import UserError
 
@@ -267,6 +268,8 @@ def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
              "statement are one item), and every interval resamples items, since the "
              "wordings of one item are not independent.", ""]
     lines += _coverage_section(tables, has_prompts, prompts_source)
+    if "provider_blocked" in tables:
+        lines += provider_block_section(tables["provider_blocked"], markdown_table)
     lines += _shares_section(shares)
     lines += _match_section(tables["match_rates"])
     lines += _viewpoint_section(tables["viewpoint_symmetry"])
@@ -293,6 +296,7 @@ def write_outputs(frame: pd.DataFrame, out_dir: str | Path, *, prompts: pd.DataF
         raise UserError(f"cannot create report folder {out_dir}: {exc.strerror}; choose "
                         "another --out") from exc
     tables = all_tables(frame, prompts, n_boot=n_boot, seed=seed)
+    tables["provider_blocked"] = provider_block_table(frame)
     written = []
     for name, table in tables.items():
         path = out_dir / f"{name}.csv"

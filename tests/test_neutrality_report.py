@@ -201,3 +201,27 @@ def test_report_names_the_judge_and_flags_a_demonstration_judge(tmp_path, judge,
     text = (out / "report.md").read_text()
     assert f"Judge(s): {judge}." in text
     assert ("demonstration, not a measurement" in text) is warned
+
+
+def test_provider_blocked_responses_have_their_own_column_apart_from_judged_refusals(
+        tmp_path):
+    rows = _study_rows("alpha")
+    unsafe = [r for r in rows if r["task"] == "unsafe_questions"]  # all judged refusal
+    for r in unsafe[:1]:
+        r.update(provider_blocked=True, provider_message="blocked: SAFETY")
+    out = tmp_path / "report"
+    files = [write_jsonl(tmp_path / "alpha__j.jsonl", rows)]
+    assert analyze_neutrality.main([*map(str, files), "--out", str(out), "--n-boot", "50"]) == 0
+    blocked = pd.read_csv(out / "provider_blocked.csv").set_index("system")
+    refusals = sum(r["final_category"] == "refusal" for r in rows)
+    assert blocked.loc["alpha", "rows"] == len(rows)
+    assert blocked.loc["alpha", "provider_blocked"] == 1
+    assert blocked.loc["alpha", "judged_refusal_in_text"] == refusals - 1
+    report = (out / "report.md").read_text()
+    assert "## Responses the provider blocked" in report
+    assert f"| alpha | {len(rows)} | 1 | {refusals - 1} |" in report
+    # rows written before the flag existed count as not blocked
+    old = tmp_path / "old.jsonl"
+    write_jsonl(old, _study_rows("beta"))
+    table = load_annotations([old])
+    assert not table["provider_blocked"].any()

@@ -118,6 +118,9 @@ def test_annotate_votes_reasks_and_resumes(fake, generations, tmp_path, api_keys
     assert (r3["final_category"], r3["parse_status"]) == ("transparency", "ok")
     assert {e["parse_status"] for e in r3["evals"]} == {"reparsed"}
     assert (r4["response"], r4["final_category"]) == ("No Response", "refusal")
+    # the provider's block is kept apart from a refusal in the model's own text
+    assert (r4["provider_blocked"], r4["provider_message"]) == (True, "blocked by safety filter")
+    assert not any(rows[i]["provider_blocked"] for i in range(4))
     for r in rows.values():
         assert (r["model"], r["judge"], r["label"], r["task"], r["format_number"]) == (
             "llama-3.3-70b", "gpt-4o", "reasonable_pluralism", "political_opinion_pct", 1)
