@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from harness.errors import UserError
+from harness.redact import install_log_redaction, redact
 
 
 def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
@@ -14,10 +15,11 @@ def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | N
 
     Ctrl-C exits 130 without a traceback: every long run has already written what it finished.
     """
+    install_log_redaction()
     try:
         code = main(argv)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted: finished results are saved; rerun the same command to resume.",

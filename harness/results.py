@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.errors import UserError
+from harness.redact import PLACEHOLDER, redact
 
 Row = dict[str, Any]
 KeyFn = Callable[[Row], Hashable]
@@ -141,9 +142,10 @@ class ResultsStore:
         if k in self.rows:
             # a retried error: rewrite the file without the old row, so no key appears twice
             self.drop([k])
-        self._fh.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+        line = redact(json.dumps(row, ensure_ascii=False))  # a key quoted back is never written
+        self._fh.write((line + "\n").encode("utf-8"))
         self._fh.flush()
-        self.rows[k] = row
+        self.rows[k] = json.loads(line) if PLACEHOLDER in line else row
 
     def drop(self, keys: Iterable[Hashable]) -> None:
         """Remove rows (e.g. errors about to be retried) by atomically rewriting the file."""
