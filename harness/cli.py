@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from harness.errors import UserError
 from harness.redact import install_log_redaction, redact
+from harness.results import SET_ASIDE_FLAG, set_aside_bad_lines, side_file
 
 
 def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
@@ -37,3 +39,20 @@ def positive(kind: type) -> object:
         return value
 
     return parse
+
+
+def add_set_aside_argument(p: argparse.ArgumentParser) -> None:
+    """--set-aside-bad-lines: the explicit way past a corrupt line in a JSONL file."""
+    p.add_argument(SET_ASIDE_FLAG, action="store_true",
+                   help="move lines of the JSONL files read that are not JSON objects to "
+                        "<file>.bad, say how many, and go on (default: stop at the first)")
+
+
+def set_aside(args: argparse.Namespace, *paths: Path) -> None:
+    """With --set-aside-bad-lines, move each file's bad lines aside and say how many moved."""
+    if not getattr(args, "set_aside_bad_lines", False):
+        return
+    for path in paths:
+        moved = set_aside_bad_lines(path)
+        if moved:
+            print(f"moved {moved} bad line(s) from {path} to {side_file(path)}", file=sys.stderr)

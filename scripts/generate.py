@@ -25,7 +25,7 @@ from harness.batch import (
     check_batch_backend,
     run_batch,
 )
-from harness.cli import positive, run_main
+from harness.cli import positive, run_main, set_aside
 from harness.errors import UserError
 from harness.generation import (
     DEFAULT_PROMPTS,
@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     params = spec.params(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
     requests = build_requests(rows, params, args.n_samples)
     out = args.out or default_out(spec.name, args.model)
+    set_aside(args, out)
     if (args.status or args.cancel) and not args.batch_api:
         raise UserError("--status and --cancel manage batches: add --batch-api")
     if args.batch_api:
