@@ -38,6 +38,7 @@ from harness.batch import (
 from harness.cli import positive, run_main, set_aside
 from harness.errors import UserError
 from harness.request_cli import add_request_arguments, request_options
+from harness.run_files import check_distinct
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -99,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         prompts = [p for p in prompts if (p.row["id"], p.row.get("sample", 0)) in set(keep)]
     out = args.out or default_out(generations, args.generations, spec.name)
     calls = calls_path(out)
+    check_distinct({"--out": out, "the calls file beside --out": calls,
+                    "--generations": args.generations,
+                    "--cache": None if args.no_cache else args.cache,
+                    "--templates": args.templates, "--registry": args.registry},
+                   sqlite=("--cache",))
     set_aside(args, calls)
     params = spec.params(temperature=args.temperature, max_tokens=args.max_tokens)
     local = spec.provider == "hf"

@@ -37,6 +37,7 @@ from harness.generation import (
     select_prompts,
 )
 from harness.request_cli import add_request_arguments, request_options
+from harness.run_files import check_distinct
 
 DEFAULT_BACKEND = "smollm2-135m-instruct"
 
@@ -95,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     params = spec.params(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
     requests = build_requests(rows, params, args.n_samples)
     out = args.out or default_out(spec.name, args.model)
+    check_distinct({"--out": out, "--cache": None if args.no_cache else args.cache,
+                    "--prompts": args.prompts, "--registry": args.registry},
+                   sqlite=("--cache",))
     set_aside(args, out)
     if (args.status or args.cancel) and not args.batch_api:
         raise UserError("--status and --cancel manage batches: add --batch-api")
