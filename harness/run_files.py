@@ -43,3 +43,14 @@ def check_distinct(files: dict[str, Path | None], *, sqlite: tuple[str, ...] = (
             if role_a.split("'")[0] != role_b.split("'")[0] and _same(a, b):
                 raise UserError(f"{role_a} and {role_b} are the same file ({a}); give each "
                                 "its own path")
+
+
+def inside(folder: Path, name: str) -> Path:
+    """`folder / name`, refused when `name` would lead out of `folder` (a default output path
+    built from a name someone else chose)."""
+    path = folder / name
+    if Path(name).name != name or name in ("", ".", "..") or not os.path.realpath(
+            path).startswith(os.path.realpath(folder) + os.sep):
+        raise UserError(f"the default output {path} would leave {folder}; give --out "
+                        "explicitly, or rename the entry")
+    return path
