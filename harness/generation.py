@@ -19,6 +19,7 @@ from backends.base import GenerationParams
 from backends.registry import BackendSpec, check_backend
 from harness.errors import UserError
 from harness.results import ResultsStore, key_by, read_jsonl
+from harness.run_files import inside
 from harness.runner import (
     Request,
     RunOptions,
@@ -141,7 +142,7 @@ def build_requests(
 def default_out(backend: str, model: str | None = None) -> Path:
     """results/generations/<backend>.jsonl, or <backend>__<model>.jsonl when --model is given."""
     name = backend if not model else f"{backend}__{re.sub(r'[^A-Za-z0-9._-]+', '-', model)}"
-    return GENERATIONS_DIR / f"{name}.jsonl"
+    return inside(GENERATIONS_DIR, f"{name}.jsonl")
 
 
 @dataclass

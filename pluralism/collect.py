@@ -33,6 +33,7 @@ from backends.base import GenerationParams
 from backends.registry import BackendSpec, create_backend
 from harness.errors import UserError
 from harness.results import ResultsStore, key_by
+from harness.run_files import inside
 from harness.runner import Request, RunOptions, estimate_tokens, run_requests_async
 from pluralism.items import SurveyItem
 from pluralism.letters import (
@@ -87,12 +88,12 @@ class CollectOptions:
 
     @property
     def out_path(self) -> Path:
-        return self.save_dir / f"{self.spec.name}.jsonl"
+        return inside(self.save_dir, f"{self.spec.name}.jsonl")
 
     @property
     def requests_path(self) -> Path:
         # a sub-folder, so `<save_dir>/*.jsonl` globs only the item rows
-        return self.save_dir / "requests" / f"{self.spec.name}.jsonl"
+        return inside(self.save_dir / "requests", f"{self.spec.name}.jsonl")
 
 
 def choose_method(spec: BackendSpec, samples_per_item: int | None) -> str:

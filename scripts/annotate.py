@@ -35,9 +35,10 @@ from harness.batch import (
     batch_status,
     check_batch_backend,
 )
-from harness.cli import positive, rows_failed_status, run_main
+from harness.cli import positive, rows_failed_status, run_main, set_aside
 from harness.errors import UserError
 from harness.request_cli import add_request_arguments, request_options
+from harness.run_files import check_distinct
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch_api:
         check_batch_backend(spec)
     template = load_judge_template(args.templates)
+    set_aside(args, args.generations)
     generations = load_generations(args.generations)
     prompts = build_prompts(generations, template, args.n_evals)
     failed = sum(1 for r in generations if r.get("error"))
@@ -99,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
         prompts = [p for p in prompts if (p.row["id"], p.row.get("sample", 0)) in set(keep)]
     out = args.out or default_out(generations, args.generations, spec.name)
     calls = calls_path(out)
+    check_distinct({"--out": out, "the calls file beside --out": calls,
+                    "--generations": args.generations,
+                    "--cache": None if args.no_cache else args.cache,
+                    "--templates": args.templates, "--registry": args.registry},
+                   sqlite=("--cache",))
+    set_aside(args, calls)
     params = spec.params(temperature=args.temperature, max_tokens=args.max_tokens)
     local = spec.provider == "hf"
     options = request_options(args, spec, desc=f"judge {spec.name}")

@@ -25,7 +25,7 @@ from harness.batch import (
     check_batch_backend,
     run_batch,
 )
-from harness.cli import positive, rows_failed_status, run_main
+from harness.cli import positive, rows_failed_status, run_main, set_aside
 from harness.errors import UserError
 from harness.generation import (
     DEFAULT_PROMPTS,
@@ -39,6 +39,7 @@ from harness.generation import (
 )
 from harness.request_cli import add_request_arguments, request_options
 from harness.results import key_by, not_done
+from harness.run_files import check_distinct
 
 DEFAULT_BACKEND = "smollm2-135m-instruct"
 
@@ -98,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     params = spec.params(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
     requests = build_requests(rows, params, args.n_samples)
     out = args.out or default_out(spec.name, args.model)
+    check_distinct({"--out": out, "--cache": None if args.no_cache else args.cache,
+                    "--prompts": args.prompts, "--registry": args.registry},
+                   sqlite=("--cache",))
+    set_aside(args, out)
     if (args.status or args.cancel) and not args.batch_api:
         raise UserError("--status and --cancel manage batches: add --batch-api")
     if args.batch_api:
