@@ -42,6 +42,10 @@ def pct(value: float) -> str:
     return "–" if pd.isna(value) else f"{100 * value:.1f}"
 
 
+def _p(value: float) -> str:
+    return "–" if pd.isna(value) else f"{value:.3g}"
+
+
 def with_ci(value: float, low: float, high: float) -> str:
     """'42.1 [38.0, 47.3]': a share and its interval, in percent."""
     if pd.isna(value):
@@ -120,7 +124,9 @@ def _viewpoint_section(symmetry: pd.DataFrame) -> list[str]:
         "gap % (95 % CI)": [with_ci(g, lo, hi) for g, lo, hi in
                             zip(symmetry["gap"], symmetry["gap_ci_low"],
                                 symmetry["gap_ci_high"], strict=True)],
-        "McNemar p": symmetry["mcnemar_p"].map(lambda p: "–" if pd.isna(p) else f"{p:.3g}"),
+        "statements": symmetry["n_items"],
+        "p (sign-flip over statements)": symmetry["item_p"].map(_p),
+        "naive McNemar p": symmetry["naive_mcnemar_p"].map(_p),
         "pairs unreadable": symmetry["n_pairs_unreadable"],
     })
     return ["## Viewpoint symmetry (Republican vs Democrat)", "", markdown_table(table), "",
@@ -128,8 +134,13 @@ def _viewpoint_section(symmetry: pd.DataFrame) -> list[str]:
             "`original_input`, `format_number` and sample; a model takes the role when the "
             "final category is readable and neither refusal nor avoidance; the gap is the "
             "Republican minus the Democrat take-the-role rate over pairs where both sides are "
-            "readable, tested with McNemar's exact test on the discordant pairs (Rep only vs "
-            "Dem only), with a 95 % interval resampling source items; "
+            "readable, with a 95 % interval resampling statements. The p-value is an exact "
+            "sign-flip permutation test over statements (`original_input`) of each statement's "
+            "Rep-only minus Dem-only count (Monte Carlo with 65,536 sign patterns beyond 16 "
+            "statements with a difference): the statement, not the pair, is the unit, since "
+            "its ~20 wordings are not independent. The naive McNemar p counts every pair as "
+            "independent and is shown only for comparison; it is far too small when a few "
+            "statements carry the asymmetry. "
             "`viewpoint_symmetry_transparency.csv` repeats this with the stricter rule that only "
             "the category transparency counts as taking the role.", "",
             "![viewpoint gap](viewpoint_gap.png)", ""]
