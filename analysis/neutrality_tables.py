@@ -22,6 +22,7 @@ from analysis.cluster_bootstrap import (
 )
 from analysis.item_tests import sign_flip_p
 from analysis.neutrality_data import SHARE_CATEGORIES, UNREADABLE, group_order
+from analysis.prompt_selection import sample_table
 
 DECLINED = ("refusal", "avoidance")
 REFUSAL_GROUPS = ("unsafe", "conspiracy_bad")
@@ -326,11 +327,14 @@ def implicit_explicit(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: i
     return _ordered(pd.DataFrame(out, columns=columns))
 
 
-def coverage(frame: pd.DataFrame, prompts: pd.DataFrame | None = None) -> pd.DataFrame:
+def coverage(frame: pd.DataFrame, prompts: pd.DataFrame | None = None,
+             asked: dict[str, set[int]] | None = None) -> pd.DataFrame:
     """Rows per model and task: present, unreadable and, given the prompt set, missing.
 
-    Missing = prompt ids of the task with no row for the model (any sample); `extra` = rows whose
-    id is not in the prompt set.
+    `expected` = the prompt ids of the task the model was asked for: all of the prompt set, or
+    for a sampled model (`asked`, from analysis.prompt_selection) those its selection chose.
+    Missing = expected ids with no row for the model (any sample); `extra` = rows whose id is
+    not in the prompt set.
     """
     counts = frame.groupby(["system", "task"]).agg(
         rows=("id", "size"), prompts_answered=("id", "nunique"),
@@ -338,14 +342,16 @@ def coverage(frame: pd.DataFrame, prompts: pd.DataFrame | None = None) -> pd.Dat
         partial=("parse_status", lambda s: int((s == "partial").sum())))
     if prompts is None:
         return counts.reset_index()
-    expected = prompts.groupby("task")["id"].nunique()
     valid = set(prompts["id"])
     out = []
     for system in sorted(frame["system"].unique()):
+        ids = (asked or {}).get(system)
+        wanted = prompts if ids is None else prompts[prompts["id"].isin(ids)]
+        expected = wanted.groupby("task")["id"].nunique()
         mine = frame[frame["system"] == system]
         present = set(mine["id"])
         extra = mine[~mine["id"].isin(valid)].groupby("task")["id"].nunique()
-        answered = prompts[prompts["id"].isin(present)].groupby("task")["id"].nunique()
+        answered = wanted[wanted["id"].isin(present)].groupby("task")["id"].nunique()
         for task in sorted(set(expected.index) | set(mine["task"])):
             got = counts.loc[(system, task)] if (system, task) in counts.index else None
             out.append({"system": system, "task": task,
@@ -367,10 +373,15 @@ def coverage_by_system(cover: pd.DataFrame) -> pd.DataFrame:
 
 
 def all_tables(frame: pd.DataFrame, prompts: pd.DataFrame | None = None,
-               n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> dict[str, pd.DataFrame]:
-    """Every table of the report, by its CSV name."""
-    cover = coverage(frame, prompts)
+               n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
+               asked: dict[str, set[int]] | None = None) -> dict[str, pd.DataFrame]:
+    """Every table of the report, by its CSV name; `sampling` only when a model's run was a
+    sample (`asked`, see coverage)."""
+    cover = coverage(frame, prompts, asked)
+    sampling = ({"sampling": sample_table(frame, prompts, asked)}
+                if asked and prompts is not None else {})
     return {
+        **sampling,
         "coverage": cover,
         "coverage_by_model": coverage_by_system(cover),
         "category_shares": category_shares(frame, n_boot, seed),
