@@ -27,11 +27,12 @@ def sign_flip_p(per_item: np.ndarray, rng: np.random.Generator) -> float:
     exchangeable, so each item's difference is as likely to be +d as -d. Items whose difference
     is 0 are the same under every flip and are dropped; with at most 16 others every sign
     pattern is enumerated (exact), beyond that SIGN_FLIP_RESAMPLES patterns are drawn from
-    `rng`. 1.0 when every item's difference is 0.
+    `rng`. 1.0 when at most one item's difference is not 0 (both signs of one item are equally
+    extreme).
     """
     diffs = np.asarray(per_item, dtype=float)
     diffs = diffs[diffs != 0]
-    if len(diffs) == 0:
+    if len(diffs) < 2:
         return 1.0
     result = permutation_test((diffs,), _total, permutation_type="samples", vectorized=True,
                               n_resamples=SIGN_FLIP_RESAMPLES, alternative="two-sided",

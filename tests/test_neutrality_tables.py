@@ -357,3 +357,16 @@ def test_two_judges_of_one_model_are_reported_apart(tmp_path):
                                                    judge="j2")])
     frame = load_annotations([a, b])
     assert sorted(frame["system"]) == ["m1 (judge j1)", "m1 (judge j2)"]
+
+
+def test_sign_flip_p_is_exact_for_few_items_and_one_for_a_single_item():
+    from analysis.item_tests import sign_flip_p
+
+    rng = np.random.default_rng(0)
+    assert sign_flip_p(np.array([1.0, 1.0, 1.0, 1.0]), rng) == pytest.approx(2 / 16)
+    # zeros are the same under every flip: [3, 1, 0, 0] reaches |total| >= 4 in 2 of 4
+    # patterns (+-3 +-1: 4, 2, -2, -4), and [3, -1] in all 4 (|total| >= 2)
+    assert sign_flip_p(np.array([3.0, 1.0, 0.0, 0.0]), rng) == pytest.approx(2 / 4)
+    assert sign_flip_p(np.array([3.0, -1.0]), rng) == pytest.approx(1.0)
+    assert sign_flip_p(np.array([5.0]), rng) == 1.0
+    assert sign_flip_p(np.zeros(4), rng) == 1.0
