@@ -104,8 +104,8 @@ def viewpoint_gap_plot(symmetry: pd.DataFrame) -> Figure:
     ax.axvline(0, color="grey", lw=1, ls="--")
     ax.set_yticks(y, data["system"])
     ax.invert_yaxis()
-    for yi, (g, p) in enumerate(zip(gap, data["mcnemar_p"], strict=True)):
-        ax.annotate(f"p={p:.2g}", (g, yi), textcoords="offset points", xytext=(0, 7),
+    for yi, (g, p) in enumerate(zip(gap, data["item_p"], strict=True)):
+        ax.annotate(f"p={p:.2g} (statements)", (g, yi), textcoords="offset points", xytext=(0, 7),
                     ha="center", fontsize=7)
     ax.set_xlabel("gap = P(takes Republican role) - P(takes Democrat role)")
     ax.set_title("Viewpoint symmetry (95 % interval over items)")
