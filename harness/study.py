@@ -62,7 +62,7 @@ class StudyConfig:
 
 
 KNOWN_KEYS = {"name", "results_dir", "reports_dir", "mirror", "data_dir", "neutrality",
-              "pluralism"}
+              "pluralism", "fetch_with"}
 
 
 def load_config(path: Path, overrides: dict[str, Any] | None = None) -> StudyConfig:
@@ -138,7 +138,11 @@ def run_stages(
             echo(f"[{stage.name}] skipped: {stage.optional_reason}")
             outcome[stage.name] = stage.optional_reason
             continue
-        if dry_run and not stage.free:
+        if dry_run and stage.free:  # a dry run writes nothing, not even free stages' output
+            echo(f"[{stage.name}] {stage.display()} (free; not run by a dry run)")
+            outcome[stage.name] = "dry run"
+            continue
+        if dry_run:
             echo(f"[{stage.name}] {stage.display()}")
             missing = [str(p) for p in stage.inputs if not p.exists()]
             if stage.dry_run_args is not None and missing:
@@ -259,7 +263,9 @@ def pluralism_stages(config: StudyConfig) -> list[Stage]:
         if dataset == "mpi" and not data:
             data = str(config.data_dir / "pluralism" / "mpi_questions.tsv")  # as fetched
         skip = None
-        if dataset == "globalqa" and data and not Path(data).exists():
+        fetched = ("globalqa" in requested_data(config)
+                   and Path(data or "") == config.data_dir / ON_REQUEST_PATHS["globalqa"])
+        if dataset == "globalqa" and data and not Path(data).exists() and not fetched:
             skip = (f"GlobalOpinionQA data {data} not found; download it (see README) "
                     "to run this stage")
         elif dataset == "globalqa" and not data:
@@ -292,10 +298,45 @@ def pluralism_stages(config: StudyConfig) -> list[Stage]:
     return stages
 
 
+#: data fetched only on request (`fetch_data.py --with NAME`) -> its path in the data folder
+ON_REQUEST_PATHS = {"globalqa": "pluralism/global_opinions.csv",
+                    "ipip": "pluralism/ipip_neo_120_responses.csv"}
+
+
+def requested_data(config: StudyConfig) -> list[str]:
+    """The on-request data the config asks the fetch stage for (`fetch_with`)."""
+    wanted = config.raw.get("fetch_with") or []
+    if isinstance(wanted, str):
+        wanted = [w.strip() for w in wanted.split(",")]
+    unknown = sorted(set(wanted) - set(ON_REQUEST_PATHS))
+    if unknown:
+        raise UserError(f"config: fetch_with has unknown name(s) {unknown}; known: "
+                        f"{sorted(ON_REQUEST_PATHS)}")
+    return list(wanted)
+
+
 def study_stages(config: StudyConfig) -> list[Stage]:
     # the fetched files are its inputs: one deleted or changed is fetched again
+    extras = requested_data(config)
     fetch = Stage("fetch", "fetch_data.py",
                   ("--data-dir", str(config.data_dir),
-                   *(("--mirror", str(config.mirror)) if config.mirror else ())),
-                  inputs=tuple(config.data_dir / f.path for f in load_manifest()), free=True)
+                   *(("--mirror", str(config.mirror)) if config.mirror else ()),
+                   *(("--with", ",".join(extras)) if extras else ())),
+                  inputs=tuple(config.data_dir / f.path for f in load_manifest(extras=extras)),
+                  free=True)
     return [fetch, *neutrality_stages(config), *pluralism_stages(config)]
+
+
+def fetch_plan(config: StudyConfig) -> str:
+    """What the fetch stage would do, from the manifest alone (a dry run fetches nothing)."""
+    extras = requested_data(config)
+    files = load_manifest(extras=extras)
+    missing = [f.path for f in files if not (config.data_dir / f.path).exists()]
+    source = f"copied from {config.mirror}" if config.mirror else "downloaded (free)"
+    if not missing:
+        return f"[fetch] all {len(files)} data files are in {config.data_dir}/"
+    derived = sum(1 for f in files if f.derived and f.path in missing)
+    return (f"[fetch] {len(missing)} of {len(files)} data files to fetch into "
+            f"{config.data_dir}/, {source}; {derived} of them derived from the studies' "
+            "source files" + (f"; on request: {', '.join(extras)}" if extras else ""))
+
