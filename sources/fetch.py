@@ -149,7 +149,20 @@ def fetch_file(file: DataFile, data_dir: Path, mirror: Path | None = None,
                 "or pass --mirror DIR with a copy of the data"
             ) from exc
         status = "downloaded"
+    if expected is None:
+        _refuse_web_page(file, dest)
     return FetchResult(file, status, _record(lock, file, got) if expected is None else "")
+
+
+def _refuse_web_page(file: DataFile, dest: Path) -> None:
+    """A host's sign-in or "too large to scan" page is not data: never record its checksum."""
+    with dest.open("rb") as fh:
+        head = fh.read(512).lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")):
+        dest.unlink()
+        raise UserError(f"{file.url} sent a web page, not the data of {file.path}; download it "
+                        "by hand from the source Data/manifest.json names for it and save it as "
+                        f"{dest} (its checksum is recorded on the next fetch)")
 
 
 def _record(lock: ChecksumLock, file: DataFile, sha256: str) -> str:

@@ -110,6 +110,15 @@ def test_first_download_records_its_checksum_and_later_ones_are_checked(server, 
     assert not (tmp_path / "neutrality/x.csv").exists()
 
 
+def test_a_web_page_instead_of_data_is_refused_and_not_recorded(server, tmp_path):
+    Handler.payload = b"<!DOCTYPE html><html><body>Virus scan warning</body></html>"
+    unknown = dataclasses.replace(data_file(server), sha256=None, size=None)
+    with pytest.raises(UserError, match="web page"):
+        fetch_file(unknown, tmp_path)
+    assert not (tmp_path / "neutrality/x.csv").exists()
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
 def test_fetch_script_says_when_it_records_a_checksum(server, tmp_path, capsys):
     manifest = tmp_path / "manifest.json"
     entry = {"path": "pluralism/global_opinions.csv", "url": server, "sha256": None,
