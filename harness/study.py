@@ -8,6 +8,7 @@ and each script resumes its own partial work, so an interrupted study loses noth
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -339,4 +340,22 @@ def fetch_plan(config: StudyConfig) -> str:
     return (f"[fetch] {len(missing)} of {len(files)} data files to fetch into "
             f"{config.data_dir}/, {source}; {derived} of them derived from the studies' "
             "source files" + (f"; on request: {', '.join(extras)}" if extras else ""))
+
+
+def read_from_mirror(stages: list[Stage], config: StudyConfig) -> list[Stage]:
+    """For a dry run, which fetches nothing: a stage's not-yet-fetched data file is read from
+    the mirror instead, when the mirror has it, so the stage can still be estimated."""
+    if config.mirror is None:
+        return stages
+    prefix = f"{config.data_dir}/"
+
+    def swap(value: str) -> str:
+        mirrored = Path(config.mirror or "") / value[len(prefix):]
+        if value.startswith(prefix) and not Path(value).exists() and mirrored.exists():
+            return str(mirrored)
+        return value
+
+    return [dataclasses.replace(s, args=tuple(swap(a) for a in s.args),
+                                inputs=tuple(Path(swap(str(i))) for i in s.inputs))
+            for s in stages]
 

@@ -15,6 +15,7 @@ from harness.study import (
     fetch_plan,
     load_config,
     pluralism_stages,
+    read_from_mirror,
     run_stages,
     study_stages,
 )
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         print(fetch_plan(config))
         if config.neutrality:
             print(estimate_neutrality(config).format())
-        run_stages(pluralism_stages(config), config.results_dir, dry_run=True)
+        run_stages(read_from_mirror(pluralism_stages(config), config), config.results_dir,
+                   dry_run=True)
         return 0
     outcome = run_stages(study_stages(config), config.results_dir)
     ran = sum(v == "ran" for v in outcome.values())

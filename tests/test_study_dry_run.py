@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.study import load_config
+from harness.study import load_config, read_from_mirror, study_stages
 from harness.study_estimate import estimate_neutrality
 from sources.manifest import REPO_ROOT
 
@@ -118,3 +118,23 @@ def test_without_data_the_total_is_unknown_and_the_fetch_is_named(tmp_path, caps
     out = capsys.readouterr().out
     assert "fetch_data.py" in out and "total: unknown" in out
     assert not (tmp_path / "Data").exists() and not (tmp_path / "results").exists()
+
+
+def test_a_dry_run_reads_unfetched_pluralism_data_from_the_mirror(tmp_path, mirror_dir):
+    config = {"name": "p", "results_dir": str(tmp_path / "results"),
+              "data_dir": str(tmp_path / "Data"), "mirror": str(mirror_dir),
+              "fetch_with": ["globalqa"],
+              "pluralism": {"mpi": {"models": ["gpt-3.5-turbo"]},
+                            "globalqa": {"models": ["gpt-3.5-turbo"],
+                                         "data": str(tmp_path / "Data/pluralism/"
+                                                     "global_opinions.csv")}}}
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(config))
+    loaded = load_config(path)
+    stages = study_stages(loaded)
+    assert stages[0].args[-2:] == ("--with", "globalqa")  # the config asks the fetch for it
+    globalqa = next(s for s in stages if s.name == "globalqa:gpt-3.5-turbo")
+    assert globalqa.optional_reason is None  # the fetch stage brings its data
+    mpi = next(s for s in read_from_mirror(stages, loaded) if s.name == "mpi:gpt-3.5-turbo")
+    assert str(mirror_dir / "pluralism/mpi_questions.tsv") in mpi.args
+    assert all(p.exists() for p in mpi.inputs)
