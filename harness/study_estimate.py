@@ -104,6 +104,19 @@ def _source_dir(config: StudyConfig) -> tuple[Path | None, str]:
     return None, ""
 
 
+def _readable(config: StudyConfig, path: str | None) -> Path | None:
+    """A file the config names, or the mirror's copy while the data folder lacks it."""
+    if not path:
+        return None
+    if Path(path).exists():
+        return Path(path)
+    try:
+        mirrored = Path(config.mirror or "") / Path(path).relative_to(config.data_dir)
+    except ValueError:
+        return None
+    return mirrored if config.mirror and mirrored.exists() else None
+
+
 def _test_rows(config: StudyConfig, templates: str | None,
                notes: list[str]) -> tuple[list[dict[str, Any]] | None, str]:
     """The test set's rows, built in memory; None when the raw data is not here yet."""
@@ -111,12 +124,11 @@ def _test_rows(config: StudyConfig, templates: str | None,
     if folder is None:
         return None, ("not counted: the raw data is not fetched yet; run `python "
                       "scripts/fetch_data.py` (free) and dry-run again to price the study")
-    path = Path(templates) if templates else None
-    if path is not None and not path.exists():
-        notes.append(f"{path} is not derived yet (fetch_data.py does it); prompt lengths "
+    path = _readable(config, templates)
+    if templates and path is None:
+        notes.append(f"{templates} is not derived yet (fetch_data.py does it); prompt lengths "
                      "are counted with the project's own templates, which have the same "
                      "structure")
-        path = None
     templates_used = load_templates(path) if path else load_templates()
     rows = [dataclasses.asdict(r)
             for r in build_test_set(load_all_sources(folder), templates_used)]
@@ -203,9 +215,7 @@ def _judge_stage(config: StudyConfig, model: str, judge: BackendSpec,
     """The judge's cost: real answers when the generations file exists, else each answer
     counted at the generation budget (`budget` tokens, 4 characters a token)."""
     n_evals = int(annotation.get("n_evals") or 1)
-    template_path = annotation.get("templates")
-    template = load_judge_template(template_path if template_path and
-                                   Path(template_path).exists() else None)
+    template = load_judge_template(_readable(config, annotation.get("templates")))
     if generations.exists():
         rows = load_generations(generations)
         basis = f"the {len(rows):,} answers in {generations}"
