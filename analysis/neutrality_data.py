@@ -111,11 +111,13 @@ def load_annotations(paths: Sequence[str | Path]) -> pd.DataFrame:
     if not paths:
         raise UserError("no annotation files given: pass results/annotations/*.jsonl")
     columns: dict[str, list] = {f: [] for f in REQUIRED_FIELDS if f != "answers"}
-    columns.update(bias=[], parse_status=[], source_file=[])
+    # judge_probs: the probability judge's distribution (annotate.py --judge-mode probs)
+    columns.update(bias=[], parse_status=[], source_file=[], judge_probs=[])
     for path in map(Path, paths):
         for row in _read_rows(path):
+            columns["judge_probs"].append(row.get("judge_probs"))
             for field in columns:
-                if field not in ("bias", "parse_status", "source_file"):
+                if field not in ("bias", "parse_status", "source_file", "judge_probs"):
                     columns[field].append(row[field])
             answers = row["answers"] if isinstance(row["answers"], dict) else {}
             columns["bias"].append(answers.get("bias"))
