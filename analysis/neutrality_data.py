@@ -104,11 +104,12 @@ def load_annotations(paths: Sequence[str | Path]) -> pd.DataFrame:
     if not paths:
         raise UserError("no annotation files given: pass results/annotations/*.jsonl")
     columns: dict[str, list] = {f: [] for f in REQUIRED_FIELDS if f != "answers"}
-    columns.update(bias=[], parse_status=[], source_file=[], selection=[])
+    columns.update(bias=[], parse_status=[], source_file=[], selection=[], judge_probs=[])
     for path in map(Path, paths):
         for row in _read_rows(path):
+            columns["judge_probs"].append(row.get("judge_probs"))
             for field in columns:
-                if field not in ("bias", "parse_status", "source_file", "selection"):
+                if field not in ("bias", "parse_status", "source_file", "selection", "judge_probs"):
                     columns[field].append(row[field])
             selection = row.get("selection")  # the prompts a sampled run chose; None: all
             columns["selection"].append(

@@ -15,6 +15,7 @@ from analysis.neutrality_data import (
     SHARE_CATEGORIES,
     group_order,
 )
+from analysis.neutrality_expected import expected_section, expected_shares
 from analysis.neutrality_tables import all_tables
 from backends.registry import load_registry
 from harness.errors import UserError
@@ -286,6 +287,7 @@ def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
              "wordings of one item are not independent.", ""]
     lines += _coverage_section(tables, has_prompts, prompts_source)
     lines += _shares_section(shares)
+    lines += expected_section(tables.get("expected_shares", pd.DataFrame()))
     lines += _match_section(tables["match_rates"])
     lines += _viewpoint_section(tables["viewpoint_symmetry"])
     lines += _sensitivity_section(tables["wording_sensitivity"])
@@ -313,6 +315,9 @@ def write_outputs(frame: pd.DataFrame, out_dir: str | Path, *, prompts: pd.DataF
         raise UserError(f"cannot create report folder {out_dir}: {exc.strerror}; choose "
                         "another --out") from exc
     tables = all_tables(frame, prompts, n_boot=n_boot, seed=seed, asked=asked)
+    expected = expected_shares(frame, n_boot=n_boot, seed=seed)
+    if not expected.empty:  # probability-judge rows: their mean probabilities too
+        tables["expected_shares"] = expected
     written = []
     for name, table in tables.items():
         path = out_dir / f"{name}.csv"

@@ -15,12 +15,16 @@ import os
 import re
 import shutil
 import threading
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends.base import Backend, Completion, GenerationParams, Message
 from harness.errors import UserError
+
+if TYPE_CHECKING:
+    from backends.option_scores import LetterScores
 
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "auto": "auto"}
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -347,6 +351,33 @@ class HuggingFaceBackend(Backend):
                 reasoning=reasoning,
             ))
         return results
+
+    # ---- scoring ---------------------------------------------------------------------------
+    def option_logprobs(self, texts: Sequence[str], options: Sequence[str], *,
+                        group: str | None = "shared", prefix_cache: bool = True,
+                        add_special_tokens: bool | None = None,
+                        ) -> Iterator[list[tuple[int, LetterScores]]]:
+        """Each text's next-token log-probability of each option (letters, digits), one
+        forward pass per text, `preferred_batch_size` texts a pass, no generation.
+
+        `texts` are final (any chat template already applied, as `prompt_text` does); texts of
+        one `group` share the key/value states of their common token prefix (a rubric), run
+        once. Yields (text index, scores) lists as each batch finishes.
+        """
+        from backends.option_scores import LocalScorer, ScoreJob
+
+        if add_special_tokens is None:  # a chat template already holds its BOS
+            add_special_tokens = not getattr(self.tokenizer, "chat_template", None)
+        scorer = LocalScorer(self.model, self.tokenizer, batch_size=self.preferred_batch_size,
+                             prefix_cache=prefix_cache, add_special_tokens=add_special_tokens)
+        jobs = [ScoreJob(t, tuple(options), group=group) for t in texts]
+        batches = scorer.score(jobs)
+        while True:
+            with self._lock:
+                batch = next(batches, None)
+            if batch is None:
+                return
+            yield batch
 
     def _eos_ids(self) -> set[int]:
         ids: set[int] = set()

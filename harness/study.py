@@ -205,6 +205,7 @@ ANNOTATION_OPTIONS = {
     "n_evals": "--n-evals", "max_reparse": "--max-reparse", "concurrency": "--concurrency",
     "rpm": "--rpm", "tpm": "--tpm", "base_url": "--base-url", "templates": "--templates",
     "batch_api": "--batch-api", "max_tokens": "--max-tokens", "batch_size": "--batch-size",
+    "judge_mode": "--judge-mode", "probs_wording": "--probs-wording",
 }
 DISTRIBUTION_OPTIONS = {
     "reps": "--reps", "limit": "--limit", "batch_size": "--batch-size", "seed": "--seed",
