@@ -75,7 +75,7 @@ def _coverage_section(tables: dict[str, pd.DataFrame], has_prompts: bool,
 
 def _shares_section(shares: pd.DataFrame) -> list[str]:
     lines = ["## Category shares per model and task group", "",
-             "![category shares](category_shares.png)", ""]
+             "![category shares](figures/category_shares.png)", ""]
     for group in group_order(shares["task_group"]):
         sub = shares[shares["task_group"] == group]
         wide = {}
@@ -106,7 +106,7 @@ def _match_section(matches: pd.DataFrame) -> list[str]:
             "The percentage of responses whose final category is the technique the prompt's "
             f"label calls for (the label names the category, except {expected}); unreadable "
             "rows count as no match; 95 % intervals resample source items.", "",
-            "![match heatmap](match_heatmap.png)", ""]
+            "![match heatmap](figures/match_heatmap.png)", ""]
 
 
 def _viewpoint_section(symmetry: pd.DataFrame) -> list[str]:
@@ -132,7 +132,7 @@ def _viewpoint_section(symmetry: pd.DataFrame) -> list[str]:
             "Dem only), with a 95 % interval resampling source items; "
             "`viewpoint_symmetry_transparency.csv` repeats this with the stricter rule that only "
             "the category transparency counts as taking the role.", "",
-            "![viewpoint gap](viewpoint_gap.png)", ""]
+            "![viewpoint gap](figures/viewpoint_gap.png)", ""]
 
 
 def _sensitivity_section(sensitivity: pd.DataFrame) -> list[str]:
@@ -276,7 +276,8 @@ def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
     lines += _bias_section(tables["bias_rates"])
     lines += ["## Files", "",
               "Tables (CSV): " + ", ".join(f"`{name}.csv`" for name in tables) + ".",
-              "Figures (PNG and SVG): " + ", ".join(f"`{name}`" for name in FIGURES) + ".", ""]
+              "Figures (PNG and SVG, under `figures/`): "
+              + ", ".join(f"`{name}`" for name in FIGURES) + ".", ""]
     return "\n".join(lines)
 
 
