@@ -15,6 +15,7 @@ from analysis.neutrality_data import (
     SHARE_CATEGORIES,
     group_order,
 )
+from analysis.neutrality_html import write_html
 from analysis.neutrality_tables import all_tables
 from backends.registry import load_registry
 from harness.errors import UserError
@@ -284,7 +285,7 @@ def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
 def write_outputs(frame: pd.DataFrame, out_dir: str | Path, *, prompts: pd.DataFrame | None = None,
                   n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
                   sources: Sequence[str] = (), prompts_source: str | None = None) -> list[Path]:
-    """Compute every table, write CSVs, figures and report.md into out_dir; return the paths.
+    """Compute every table; write CSVs, figures, report.md and report.html; return the paths.
 
     `prompts_source` (the prompt set's file) is named in the report."""
     out_dir = Path(out_dir)
@@ -299,15 +300,21 @@ def write_outputs(frame: pd.DataFrame, out_dir: str | Path, *, prompts: pd.DataF
         path = out_dir / f"{name}.csv"
         table.to_csv(path, index=False)
         written.append(path)
+    pngs = {}
     for name, (table_name, draw) in FIGURES.items():
-        written += figures.save_figure(draw(tables[table_name]), out_dir, name)
+        paths = figures.save_figure(draw(tables[table_name]), out_dir, name)
+        pngs[name] = paths[0]
+        written += paths
     if not sources and "source_file" in frame.columns:
         sources = sorted(frame["source_file"].unique())
+    judges = sorted(frame["judge"].astype(str).unique())
+    markdown = render_markdown(tables, sources=sources, has_prompts=prompts is not None,
+                               n_boot=n_boot, seed=seed, judges=judges,
+                               prompts_source=prompts_source)
     report = out_dir / "report.md"
-    report.write_text(render_markdown(tables, sources=sources, has_prompts=prompts is not None,
-                                      n_boot=n_boot, seed=seed,
-                                      judges=sorted(frame["judge"].astype(str).unique()),
-                                      prompts_source=prompts_source),
-                      encoding="utf-8")
-    written.append(report)
+    report.write_text(markdown, encoding="utf-8")
+    summary = markdown.split("\n")[2]  # the line that counts rows, models and files
+    notes = [line.lstrip("> ").replace("**", "") for line in _judges_lines(judges)
+             if line.startswith(">")]
+    written += [report, write_html(out_dir / "report.html", tables, frame, pngs, summary, notes)]
     return written
