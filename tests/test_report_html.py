@@ -147,3 +147,43 @@ def test_screenshot_at_1280_px_shows_the_first_figure(browser, tmp_path, monkeyp
     dark = (region.sum(axis=2) < 2.4)
     assert dark.mean() > 0.05
     assert len(np.unique((region[dark] * 8).astype(int), axis=0)) > 3
+
+
+def distributions_report(folder: Path) -> Path:
+    from analysis.distribution_inputs import LoadReport
+    from analysis.distribution_report import write_report
+    from analysis.distribution_run import Settings, analyze_dataset, write_outputs
+    from analysis.distributions import ItemDistribution
+
+    rng = np.random.default_rng(0)
+    items = [ItemDistribution("globalqa", model, item_id, rng.dirichlet(np.ones(4)),
+                              {"Japan": rng.dirichlet(np.ones(4))},
+                              question=f"Question {item_id} about <i>policy</i>?",
+                              options=("Yes", "No", "Maybe", "Refuse"))
+             for model in ("base-model", "chat-model") for item_id in range(70)]
+    settings = Settings(shuffles=2, n_boot=20)
+    result = analyze_dataset("globalqa", items, LoadReport(["x.jsonl"], len(items)), [],
+                             settings)
+    write_outputs(result, folder, [])
+    write_report([result], settings, folder)
+    return folder / "report.html"
+
+
+def test_distribution_report_in_a_browser(browser, tmp_path):
+    page = open_page(browser, distributions_report(tmp_path))
+    assert page.problems == []
+    assert page.locator("figure img").count() == 4  # summary and three items
+    assert len(shown_rows(page)) == 50 and "70 matching" in page.text_content(".count")
+    first = page.locator("table.browse tbody tr").first
+    # two models and one human group, four options each: twelve bars
+    assert first.locator(".bar").count() == 12
+    assert first.locator(".legend span").all_text_contents() == [
+        "Japan (people)", "base-model", "chat-model"]
+    page.fill("input[type=search]", "question 12 ")
+    rows = shown_rows(page)
+    assert len(rows) == 1 and rows[0][1] == "12"
+    assert page.locator("table.browse i").count() == 0
+    page.fill("input[type=search]", "")
+    page.click("text=show more")
+    assert len(shown_rows(page)) == 70
+    assert page.problems == []
