@@ -67,6 +67,9 @@ REQUIRED_FIELDS = (
     "id", "sample", "model", "judge", "label", "task", "original_input", "format_number",
     "final_category", "answers",
 )
+#: kept when a row has them, for report.html's table of every response
+#: judge_probs: the probability judge's distribution (annotate.py --judge-mode probs)
+OPTIONAL_FIELDS = ("parse_status", "input", "response", "evals", "votes", "judge_probs")
 PROMPT_COLUMNS = ("id", "input", "label", "task", "original_input", "format_number")
 #: the full prompt set scripts/create_test_dataset.py builds, the default for missing rows
 DEFAULT_PROMPTS = Path(__file__).resolve().parents[1] / "Data" / "test_input.csv"
@@ -104,19 +107,19 @@ def load_annotations(paths: Sequence[str | Path]) -> pd.DataFrame:
     if not paths:
         raise UserError("no annotation files given: pass results/annotations/*.jsonl")
     columns: dict[str, list] = {f: [] for f in REQUIRED_FIELDS if f != "answers"}
-    columns.update(bias=[], parse_status=[], source_file=[], selection=[], judge_probs=[])
+    columns.update(bias=[], source_file=[], selection=[], **{f: [] for f in OPTIONAL_FIELDS})
     for path in map(Path, paths):
         for row in _read_rows(path):
-            columns["judge_probs"].append(row.get("judge_probs"))
-            for field in columns:
-                if field not in ("bias", "parse_status", "source_file", "selection", "judge_probs"):
+            for field in REQUIRED_FIELDS:
+                if field != "answers":
                     columns[field].append(row[field])
+            for field in OPTIONAL_FIELDS:
+                columns[field].append(row.get(field))
             selection = row.get("selection")  # the prompts a sampled run chose; None: all
             columns["selection"].append(
                 None if selection is None else json.dumps(selection, sort_keys=True))
             answers = row["answers"] if isinstance(row["answers"], dict) else {}
             columns["bias"].append(answers.get("bias"))
-            columns["parse_status"].append(row.get("parse_status"))
             columns["source_file"].append(path.name)
     frame = pd.DataFrame(columns)
     if frame.empty:

@@ -16,6 +16,7 @@ from analysis.neutrality_data import (
     group_order,
 )
 from analysis.neutrality_expected import expected_section, expected_shares
+from analysis.neutrality_html import write_html
 from analysis.neutrality_tables import all_tables
 from backends.registry import load_registry
 from harness.errors import UserError
@@ -87,7 +88,7 @@ def _coverage_section(tables: dict[str, pd.DataFrame], has_prompts: bool,
 
 def _shares_section(shares: pd.DataFrame) -> list[str]:
     lines = ["## Category shares per model and task group", "",
-             "![category shares](category_shares.png)", ""]
+             "![category shares](figures/category_shares.png)", ""]
     for group in group_order(shares["task_group"]):
         sub = shares[shares["task_group"] == group]
         wide = {}
@@ -118,7 +119,7 @@ def _match_section(matches: pd.DataFrame) -> list[str]:
             "The percentage of responses whose final category is the technique the prompt's "
             f"label calls for (the label names the category, except {expected}); unreadable "
             "rows count as no match; 95 % intervals resample source items.", "",
-            "![match heatmap](match_heatmap.png)", ""]
+            "![match heatmap](figures/match_heatmap.png)", ""]
 
 
 def _viewpoint_section(symmetry: pd.DataFrame) -> list[str]:
@@ -151,7 +152,7 @@ def _viewpoint_section(symmetry: pd.DataFrame) -> list[str]:
             "statements carry the asymmetry. "
             "`viewpoint_symmetry_transparency.csv` repeats this with the stricter rule that only "
             "the category transparency counts as taking the role.", "",
-            "![viewpoint gap](viewpoint_gap.png)", ""]
+            "![viewpoint gap](figures/viewpoint_gap.png)", ""]
 
 
 def _sensitivity_section(sensitivity: pd.DataFrame) -> list[str]:
@@ -296,7 +297,8 @@ def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
     lines += _bias_section(tables["bias_rates"])
     lines += ["## Files", "",
               "Tables (CSV): " + ", ".join(f"`{name}.csv`" for name in tables) + ".",
-              "Figures (PNG and SVG): " + ", ".join(f"`{name}`" for name in FIGURES) + ".", ""]
+              "Figures (PNG and SVG, under `figures/`): "
+              + ", ".join(f"`{name}`" for name in FIGURES) + ".", ""]
     return "\n".join(lines)
 
 
@@ -304,7 +306,7 @@ def write_outputs(frame: pd.DataFrame, out_dir: str | Path, *, prompts: pd.DataF
                   n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
                   sources: Sequence[str] = (), prompts_source: str | None = None,
                   asked: dict[str, set[int]] | None = None) -> list[Path]:
-    """Compute every table, write CSVs, figures and report.md into out_dir; return the paths.
+    """Compute every table; write CSVs, figures, report.md and report.html; return the paths.
 
     `prompts_source` (the prompt set's file) is named in the report; `asked`: the prompt ids
     each sampled model was asked for (analysis.prompt_selection.asked_by_system)."""
@@ -323,15 +325,21 @@ def write_outputs(frame: pd.DataFrame, out_dir: str | Path, *, prompts: pd.DataF
         path = out_dir / f"{name}.csv"
         table.to_csv(path, index=False)
         written.append(path)
+    pngs = {}
     for name, (table_name, draw) in FIGURES.items():
-        written += figures.save_figure(draw(tables[table_name]), out_dir, name)
+        paths = figures.save_figure(draw(tables[table_name]), out_dir, name)
+        pngs[name] = paths[0]
+        written += paths
     if not sources and "source_file" in frame.columns:
         sources = sorted(frame["source_file"].unique())
+    judges = sorted(frame["judge"].astype(str).unique())
+    markdown = render_markdown(tables, sources=sources, has_prompts=prompts is not None,
+                               n_boot=n_boot, seed=seed, judges=judges,
+                               prompts_source=prompts_source)
     report = out_dir / "report.md"
-    report.write_text(render_markdown(tables, sources=sources, has_prompts=prompts is not None,
-                                      n_boot=n_boot, seed=seed,
-                                      judges=sorted(frame["judge"].astype(str).unique()),
-                                      prompts_source=prompts_source),
-                      encoding="utf-8")
-    written.append(report)
+    report.write_text(markdown, encoding="utf-8")
+    summary = markdown.split("\n")[2]  # the line that counts rows, models and files
+    notes = [line.lstrip("> ").replace("**", "") for line in _judges_lines(judges)
+             if line.startswith(">")]
+    written += [report, write_html(out_dir / "report.html", tables, frame, pngs, summary, notes)]
     return written

@@ -68,7 +68,7 @@ def test_script_writes_tables_figures_and_report(tmp_path, capsys):
     assert code == 0
     assert "wrote" in capsys.readouterr().out
     for name in FIGURES:
-        png, svg = out / f"{name}.png", out / f"{name}.svg"
+        png, svg = out / "figures" / f"{name}.png", out / "figures" / f"{name}.svg"
         assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 2000
         assert "<svg" in svg.read_text() and svg.stat().st_size > 2000
     coverage = pd.read_csv(out / "coverage_by_model.csv").set_index("system")
@@ -91,7 +91,7 @@ def test_script_writes_tables_figures_and_report(tmp_path, capsys):
         assert heading in report
     # beta: 48 rows less its last 3 (2 unsafe, 1 unreadable universal_rights); 48 + 2 prompts
     assert "| beta | 45 | 45 | 7 | 0 | 50 | 5 | 0 |" in report
-    assert "![viewpoint gap](viewpoint_gap.png)" in report
+    assert "![viewpoint gap](figures/viewpoint_gap.png)" in report
 
 
 def test_missing_rows_are_counted_against_the_default_prompt_set(tmp_path, monkeypatch,
@@ -124,8 +124,8 @@ def test_subset_without_viewpoint_rows_still_writes_every_figure(tmp_path):
     analyze_neutrality.main([str(write_jsonl(tmp_path / "m__j.jsonl", rows)), "--out",
                              str(out), "--n-boot", "50"])
     for name in FIGURES:
-        assert (out / f"{name}.png").stat().st_size > 0
-        assert (out / f"{name}.svg").stat().st_size > 0
+        assert (out / "figures" / f"{name}.png").stat().st_size > 0
+        assert (out / "figures" / f"{name}.svg").stat().st_size > 0
     report = (out / "report.md").read_text()
     assert "pass `--prompts`" in report
     assert pd.read_csv(out / "viewpoint_symmetry.csv").empty
