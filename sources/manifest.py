@@ -16,7 +16,17 @@ from typing import Any
 
 from harness.errors import UserError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+
+def _workspace() -> Path:
+    """The checkout this package sits in; for an installed copy, the current folder.
+
+    Data/ and results/ live under it, so an installed copy never writes into site-packages.
+    """
+    checkout = Path(__file__).resolve().parent.parent
+    return checkout if (checkout / "pyproject.toml").is_file() else Path.cwd()
+
+
+REPO_ROOT = _workspace()
 DATA_DIR = REPO_ROOT / "Data"
 MANIFEST_PATH = DATA_DIR / "manifest.json"
 MIRROR_ENV = "CONTESTED_DATA_MIRROR"
