@@ -70,8 +70,10 @@ def test_wheel_holds_every_package_and_the_data_files_the_code_reads(wheel):
     shipped = {n.split("/")[0] for n in names if n.endswith(".py")}
     assert code_folders() | {"contested_questions"} <= shipped
     assert "backends/__init__.py" in names  # the packaging bug: backends/ was left out
-    data = {str(p.relative_to(REPO)) for f in code_folders() for p in (REPO / f).glob("*.json")}
-    assert {"backends/registry.json", "prompts/judge_template.json"} <= data
+    data = {str(p.relative_to(REPO)) for f in code_folders() for p in (REPO / f).rglob("*")
+            if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts}
+    assert {"backends/registry.json", "prompts/judge_template.json", "analysis/html/report.js"
+            } <= data
     assert data <= set(names)
     assert not {n for n in names if n.startswith(("tests/", "benchmarks/", "Data/"))}
 
