@@ -11,7 +11,7 @@ import pytest
 
 import contested_questions as cq
 from annotations.parse import CATEGORIES
-from harness.errors import UserError
+from harness.errors import EXIT_ROWS_FAILED, UserError
 from tests.fakes.server import FakeServer
 
 FAST = {"rpm": 60000, "tpm": 1e9, "no_progress": True}
@@ -92,3 +92,25 @@ def test_an_unknown_option_or_dataset_is_one_clear_error(prompts, tmp_path):
         cq.generate("gpt-4o", prompts=prompts, out=tmp_path / "g.jsonl", max_tokenz=5)
     with pytest.raises(UserError, match="'mpi' or 'globalqa'"):
         cq.collect("opinionqa")
+
+
+def test_a_run_with_failed_rows_says_so_and_a_retry_completes_it(fake: FakeServer, prompts,
+                                                                   tmp_path):
+    fake.state.push("bad_request", message="Unsupported parameter: 'temperature'",
+                    code="unsupported_parameter")
+    out = tmp_path / "gen.jsonl"
+    first = cq.generate("gpt-4o", base_url=fake.url + "/v1", prompts=prompts, out=out,
+                        no_cache=True, concurrency=1, **FAST)
+    assert first.status == EXIT_ROWS_FAILED and not first.complete
+    frame = first.load()
+    assert frame["error"].notna().sum() == 1 and len(frame) == 3
+    retried = cq.generate("gpt-4o", base_url=fake.url + "/v1", prompts=prompts, out=out,
+                          no_cache=True, retry_errors=True, **FAST)
+    assert retried.complete
+    assert load_done(retried) == 3
+
+
+def load_done(run: cq.Run) -> int:
+    """Rows of the latest attempt per id that hold no error."""
+    frame = run.load().drop_duplicates("id", keep="last")
+    return int(frame["error"].isna().sum())
