@@ -58,7 +58,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the `contested` console script; exits with the script's status."""
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help"):
-        print(usage())
+        try:
+            print(usage(), flush=True)
+        except BrokenPipeError:  # `contested --help | head`
+            sys.stdout = None  # nothing left to flush at exit
         sys.exit(0 if args else 2)
     name, rest = args[0], args[1:]
     command = ALIASES.get(name, name)
