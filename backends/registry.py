@@ -72,7 +72,19 @@ class BackendSpec:
         return GenerationParams(**values)
 
 
+#: what a registry name may be: it becomes a file name (results/generations/<name>.jsonl)
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+
+def check_name(name: str, source: Path | str) -> None:
+    """Refuse a registry name that is not a plain file name (no '/', no leading dot)."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise UserError(f"{source}: entry name {name!r} may hold only letters, digits, '.', "
+                        "'_' and '-', and may not begin with a dot; rename it")
+
+
 def _spec(name: str, entry: Any, source: Path) -> BackendSpec:
+    check_name(name, source)
     if not isinstance(entry, dict):
         raise UserError(f"{source}: entry {name!r} must be a JSON object")
     provider = entry.get("provider")

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from harness.errors import EXIT_ROWS_FAILED, UserError
+from harness.redact import install_log_redaction, redact
+from harness.results import SET_ASIDE_FLAG, set_aside_bad_lines, side_file
 
 
 def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
@@ -15,10 +18,11 @@ def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | N
 
     Ctrl-C exits 130 without a traceback: every long run has already written what it finished.
     """
+    install_log_redaction()
     try:
         code = main(argv)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         sys.exit(getattr(exc, "exit_status", 1))
     except KeyboardInterrupt:
         print("interrupted: finished results are saved; rerun the same command to resume.",
@@ -47,3 +51,20 @@ def positive(kind: type) -> object:
         return value
 
     return parse
+
+
+def add_set_aside_argument(p: argparse.ArgumentParser) -> None:
+    """--set-aside-bad-lines: the explicit way past a corrupt line in a JSONL file."""
+    p.add_argument(SET_ASIDE_FLAG, action="store_true",
+                   help="move lines of the JSONL files read that are not JSON objects to "
+                        "<file>.bad, say how many, and go on (default: stop at the first)")
+
+
+def set_aside(args: argparse.Namespace, *paths: Path) -> None:
+    """With --set-aside-bad-lines, move each file's bad lines aside and say how many moved."""
+    if not getattr(args, "set_aside_bad_lines", False):
+        return
+    for path in paths:
+        moved = set_aside_bad_lines(path)
+        if moved:
+            print(f"moved {moved} bad line(s) from {path} to {side_file(path)}", file=sys.stderr)

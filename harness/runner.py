@@ -42,6 +42,7 @@ from backends.base import (
 from harness.cache import ResponseCache, request_key
 from harness.errors import UserError
 from harness.limits import Limits, Pacer, PacingPlan
+from harness.redact import redact
 from harness.results import ResultsStore
 
 #: longest single back-off or proactive pause, so a bad header cannot stall a run for hours
@@ -251,6 +252,7 @@ class _Run:
     # ---- pacing (harness.limits) ---------------------------------------------------------
     def note(self, line: str) -> None:
         """One line for the user, above the progress bar."""
+        line = redact(line)
         if self.bar is not None:
             self.bar.write(line, file=sys.stderr)
         else:

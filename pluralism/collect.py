@@ -8,7 +8,7 @@ made with other settings (model, template, seed, repetitions, ...) are never mix
 run stops and says so.
 
 Three ways to read a distribution, chosen from the backend's provider:
-- logprobs: a local transformers model, one forward pass per prompt (pluralism.local_probs);
+- logprobs: a local transformers model, one forward pass per prompt (backends.option_scores);
 - top_logprobs: an API that returns the top-k first tokens (OpenAI chat 20, the legacy
   completions endpoint 5, Gemini 20); letters missing from the list are imputed and flagged;
   a model that refuses log-probabilities, or answers without them, stops the run;
@@ -33,6 +33,7 @@ from backends.base import GenerationParams
 from backends.registry import BackendSpec, create_backend
 from harness.errors import UserError
 from harness.results import ResultsStore, key_by
+from harness.run_files import inside
 from harness.runner import Request, RunOptions, estimate_tokens, run_requests_async
 from pluralism.items import SurveyItem
 from pluralism.letters import (
@@ -87,12 +88,12 @@ class CollectOptions:
 
     @property
     def out_path(self) -> Path:
-        return self.save_dir / f"{self.spec.name}.jsonl"
+        return inside(self.save_dir, f"{self.spec.name}.jsonl")
 
     @property
     def requests_path(self) -> Path:
         # a sub-folder, so `<save_dir>/*.jsonl` globs only the item rows
-        return self.save_dir / "requests" / f"{self.spec.name}.jsonl"
+        return inside(self.save_dir / "requests", f"{self.spec.name}.jsonl")
 
 
 def choose_method(spec: BackendSpec, samples_per_item: int | None) -> str:
@@ -314,7 +315,7 @@ class Collection:
     def _run_local(self, todo: list[Job], total: int) -> None:
         from tqdm.auto import tqdm
 
-        from pluralism.local_probs import LocalScorer, ScoreJob
+        from backends.option_scores import LocalScorer, ScoreJob
 
         o = self.o
         backend = create_backend(o.spec.name, model=o.model, registry={o.spec.name: o.spec},

@@ -16,6 +16,7 @@ from backends.registry import BackendSpec, check_flags, get_spec, load_registry,
 from harness.cli import positive, rows_failed_status
 from harness.errors import UserError
 from harness.generation import DEFAULT_CACHE, REPO_ROOT
+from harness.run_files import check_distinct
 from pluralism.collect import Collection, CollectOptions, with_limit
 from pluralism.globalqa import DEFAULT_COUNTRIES, load_globalqa_items, resolve_globalqa_path
 from pluralism.items import load_mpi_items
@@ -150,6 +151,9 @@ def main(dataset: str, description: str, argv: list[str] | None = None) -> int:
         concurrency=args.concurrency, rpm=args.rpm, tpm=args.tpm,
         max_attempts=args.max_attempts, cache_path=None if args.no_cache else args.cache,
         progress=not args.no_progress, backend_options=backend_options, extra_identity=extra)
+    check_distinct({"the results file in --save_dir": options.out_path,
+                    "the requests file in --save_dir": options.requests_path,
+                    "--cache": options.cache_path}, sqlite=("--cache",))
     if not items:
         raise UserError(f"no {dataset} items to ask about; check --data_dir and --limit")
     collection = Collection(options, items, templates)

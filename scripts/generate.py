@@ -25,7 +25,7 @@ from harness.batch import (
     check_batch_backend,
     run_batch,
 )
-from harness.cli import positive, rows_failed_status, run_main
+from harness.cli import positive, rows_failed_status, run_main, set_aside
 from harness.errors import UserError
 from harness.generation import (
     DEFAULT_PROMPTS,
@@ -39,6 +39,7 @@ from harness.generation import (
 )
 from harness.request_cli import add_request_arguments, request_options
 from harness.results import key_by, not_done
+from harness.run_files import check_distinct
 
 DEFAULT_BACKEND = "smollm2-135m-instruct"
 
@@ -57,7 +58,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="output JSONL (default: results/generations/<backend>.jsonl)")
     add_request_arguments(p)
     p.add_argument("--limit", type=positive(int), help="only the first N selected prompts")
-    p.add_argument("--sample", type=positive(int), help="N prompts per task, drawn with --seed")
+    p.add_argument("--sample", type=positive(int), help="N wordings per task, drawn with --seed "
+                   "(a viewpoint wording's Republican and Democrat prompts together)")
     p.add_argument("--seed", type=int, help="seed for --sample (default 0) and for sampling")
     p.add_argument("--tasks", help="comma-separated tasks to keep, e.g. voting_questions")
     p.add_argument("--temperature", type=float, help="default: registry (0 for most)")
@@ -96,8 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = select_prompts(rows, tasks=tasks, sample=args.sample, seed=args.seed or 0,
                           limit=args.limit)
     params = spec.params(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
-    requests = build_requests(rows, params, args.n_samples)
+    chosen = {"tasks": tasks, "sample": args.sample, "seed": args.seed or 0, "limit": args.limit}
+    selection = chosen if tasks or args.sample is not None or args.limit is not None else None
+    requests = build_requests(rows, params, args.n_samples, selection)
     out = args.out or default_out(spec.name, args.model)
+    check_distinct({"--out": out, "--cache": None if args.no_cache else args.cache,
+                    "--prompts": args.prompts, "--registry": args.registry},
+                   sqlite=("--cache",))
+    set_aside(args, out)
     if (args.status or args.cancel) and not args.batch_api:
         raise UserError("--status and --cancel manage batches: add --batch-api")
     if args.batch_api:

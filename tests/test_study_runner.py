@@ -69,7 +69,7 @@ def test_unknown_config_keys_are_named(tmp_path):
         load_config(config)
 
 
-def test_dry_run_runs_free_stages_and_asks_paid_ones_for_estimates(tmp_path):
+def test_dry_run_runs_no_stage_and_asks_paid_ones_for_estimates(tmp_path):
     made = tmp_path / "made.csv"
     stages = [Stage("fetch", "fetch.py", (), free=True),
               Stage("gen", "gen.py", ("--x",), inputs=(tmp_path,), dry_run_args=("--dry-run",)),
@@ -79,10 +79,13 @@ def test_dry_run_runs_free_stages_and_asks_paid_ones_for_estimates(tmp_path):
     lines: list[str] = []
     outcome = run_stages(stages, tmp_path, dry_run=True, echo=lines.append,
                          runner=lambda argv: argvs.append(argv) or 0)
-    assert [a[1].rsplit("/", 1)[-1] for a in argvs] == ["fetch.py", "gen.py"]
-    assert argvs[1][-1] == "--dry-run" and "--dry-run" not in argvs[0]
+    # a free stage writes (the fetch, the test set): a dry run does not run it
+    assert [a[1].rsplit("/", 1)[-1] for a in argvs] == ["gen.py"]
+    assert argvs[0][-1] == "--dry-run"
     assert any("no estimate yet" in line and str(made) in line for line in lines)
-    assert outcome == {"fetch": "ran", "gen": "dry run", "judge": "dry run", "report": "dry run"}
+    assert outcome == {"fetch": "dry run", "gen": "dry run", "judge": "dry run",
+                       "report": "dry run"}
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_dry_run_stops_when_a_stage_refuses_its_input(tmp_path):
