@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from annotations.parse import CATEGORIES
-from annotations.prompts import JudgeTemplate, judged_text
+from annotations.prompts import JudgeTemplate, judged_text, provider_block_fields
 from annotations.vote import CARRY_FIELDS
 from harness.errors import UserError
 from prompts import PROMPTS_DIR
@@ -130,5 +130,6 @@ def probs_row(generation: dict[str, Any], raw: Sequence[float] | None, *, judge:
         **{f: generation.get(f) for f in CARRY_FIELDS},
         "input": generation.get("input"), "response": judged_text(generation),
         **fields, "answers": None, "parse_status": status, "n_evals": 1,
-        "judge_input": judge_input, "template": template, "error": error, **extra,
+        "judge_input": judge_input, "template": template, "error": error,
+        **provider_block_fields(generation), **extra,
     }

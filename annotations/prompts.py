@@ -123,6 +123,13 @@ def judged_text(row: dict[str, Any]) -> str:
     return text if text else NO_RESPONSE
 
 
+def provider_block_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """An annotation row's record of a generation the provider's safety system blocked (the
+    judge saw 'No Response'), so the report counts it apart from refusals in a model's text."""
+    message = row.get("provider_message")
+    return {"provider_blocked": message is not None, "provider_message": message}
+
+
 @dataclass(frozen=True)
 class JudgePrompt:
     row: dict[str, Any]  # the generation row judged

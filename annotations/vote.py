@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Any
 
 from annotations.parse import CATEGORIES, parse_judgement
+from annotations.prompts import provider_block_fields
 
 CARRY_FIELDS = ("label", "task", "original_input", "format_number", "selection")
 
@@ -78,8 +79,5 @@ def annotation_row(generation: dict[str, Any], calls: list[dict[str, Any]], *, j
         "final_category": final, "answers": answers, "parse_status": row_status(evals),
         "votes": {c: votes[c] for c in CATEGORIES if votes[c]},
         "n_evals": len(evals), "evals": evals, "template": template,
-        # the provider's safety system blocked the answer (the judge saw "No Response"):
-        # the report counts these apart from the refusals the judge finds in a model's text
-        "provider_blocked": generation.get("provider_message") is not None,
-        "provider_message": generation.get("provider_message"),
+        **provider_block_fields(generation),
     }

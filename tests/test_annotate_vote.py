@@ -79,3 +79,21 @@ def test_a_yes_no_tie_whose_earliest_eval_said_no_stays_no() -> None:
     _, answers = majority([ev(0, None), ev(2, "bias", refusal=True), ev(1, "bias"),
                            ev(3, "bias", refusal=True), ev(4, "bias")])
     assert answers["refusal"] is False  # 2-2 among readable evals 1-4; eval 1 said no
+
+
+def test_both_judges_rows_say_whether_the_provider_blocked_the_response():
+    from annotations.probs import probs_row
+    from annotations.vote import annotation_row
+
+    blocked = {"id": 1, "sample": 0, "backend": "gemini-2.5-flash", "response": "",
+               "provider_message": "prompt blocked: SAFETY", "label": "refusal",
+               "task": "unsafe_questions", "original_input": "q", "format_number": 0}
+    answered = {**blocked, "response": "No.", "provider_message": None}
+    call = {"eval": 0, "attempt": 0, "error": None, "response": "not json"}
+    for gen, flag in ((blocked, True), (answered, False)):
+        json_row = annotation_row(gen, [call], judge="j", judge_model="m", judged_text="x",
+                                  template="t")
+        probs = probs_row(gen, None, judge="j", judge_model="m", judge_input="x", template="t")
+        for row in (json_row, probs):
+            assert row["provider_blocked"] is flag
+            assert row["provider_message"] == gen["provider_message"]
