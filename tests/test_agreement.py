@@ -205,3 +205,19 @@ def test_script_reports_rows_without_evals_as_one_line(tmp_path: Path) -> None:
     path = write_rows(tmp_path / "a.jsonl", rows)
     with pytest.raises(UserError, match="line 2 lacks field 'evals'"):
         run_script(str(path), "--reps", "10")
+
+
+def test_bootstrap_interval_is_the_2_5th_and_97_5th_percentile_of_its_draws():
+    values = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    draws: list[float] = []
+
+    def mean_of(idx: list[int]) -> float:
+        draws.append(float(values[idx].mean()))
+        return draws[-1]
+
+    low, high = bootstrap_ci(mean_of, len(values), reps=500, seed=3)
+    assert len(draws) == 500
+    assert (low, high) == pytest.approx(tuple(np.percentile(draws, [2.5, 97.5])))
+    assert low < values.mean() < high
+    draws.clear()
+    assert bootstrap_ci(mean_of, len(values), reps=500, seed=3) == (low, high)  # fixed seed
