@@ -19,7 +19,23 @@ STUDY_REFERENCE = [
     ("JS distance to the United States", "0.373", "0.534"),
     ("model entropy (nats)", "1.19", "0.51"),
 ]
-STUDY_HUMAN_ENTROPY = "United States 0.99, Japan 0.96 (nats)"
+STUDY_HUMAN_ENTROPY = ("United States 0.99, Japan 0.96 (nats; averaged only over the items "
+                       "with no zero share, see below)")
+#: why the study's numbers differ from ours (docs/differences.md has each one in full)
+STUDY_DIFFERENCES = (
+    "its model distribution was a softmax over the options of summed logits (per letter, the "
+    "first-step scores of `generate()`, which are taken after the model's generation "
+    "settings, averaged over 5 repetitions), where ours adds each letter's token probabilities "
+    "from a plain forward pass",
+    "its human entropy averaged only the items with no zero share (0 log 0 gave NaN and "
+    "`nanmean` dropped those items); ours averages every item",
+    "its MPI human distribution came from `value_counts()[1:]`, which drops each item's most "
+    "frequent answer, and the model's distribution was cut to that length",
+    "its shuffled baseline used one permutation per item; ours averages ten",
+    "it sent the GlobalOpinionQA question as stored; ours strips surrounding whitespace",
+    "its in-context examples' letters came from one global random stream; ours seeds each "
+    "(item, repetition)",
+)
 
 
 def _num(x: float, digits: int = 3) -> str:
@@ -179,10 +195,12 @@ def render_report(results: Sequence[DatasetResult], settings: Settings, out_dir:
               *_table(["Llama-2-13B on GlobalOpinionQA", "pretrained", "chat (aligned)"],
                       [list(row) for row in STUDY_REFERENCE]), "",
               f"Human entropy in the same notebook: {STUDY_HUMAN_ENTROPY}. These numbers are "
-              "quoted from the study's notebook, not computed here; its runs differ from ours "
-              "(its prompts' random draws, and token ids hard-coded for Llama-2's tokenizer), so "
-              "they are a scale to read our numbers against, not a target.", "",
-              *_files_section(results), ""]
+               "quoted from the study's notebook, not computed here, and are a scale to read "
+               "ours against, not a target. They differ from ours because "
+               + "; ".join(STUDY_DIFFERENCES) + ". The study's hard-coded letter token ids were "
+               "right for Llama-2's tokenizer, so they are not a reason for its Llama-2 numbers "
+               "to differ (they are for any other model). Details: docs/differences.md.", "",
+               *_files_section(results), ""]
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from annotations.agreement import (
@@ -227,3 +228,19 @@ def test_script_compares_the_json_and_probability_modes_on_the_same_responses(
     assert result["n"] == 3 and result["cohen_kappa"] == pytest.approx((2 / 3 - 4 / 9) / (5 / 9))
     refusal, bias = CATEGORIES.index("refusal"), CATEGORIES.index("bias")
     assert result["confusion"][bias][refusal] == 1 and result["confusion"][bias][bias] == 1
+
+
+def test_bootstrap_interval_is_the_2_5th_and_97_5th_percentile_of_its_draws():
+    values = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    draws: list[float] = []
+
+    def mean_of(idx: list[int]) -> float:
+        draws.append(float(values[idx].mean()))
+        return draws[-1]
+
+    low, high = bootstrap_ci(mean_of, len(values), reps=500, seed=3)
+    assert len(draws) == 500
+    assert (low, high) == pytest.approx(tuple(np.percentile(draws, [2.5, 97.5])))
+    assert low < values.mean() < high
+    draws.clear()
+    assert bootstrap_ci(mean_of, len(values), reps=500, seed=3) == (low, high)  # fixed seed

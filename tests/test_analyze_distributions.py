@@ -139,6 +139,15 @@ def test_report_and_every_figure_written(tmp_path, globalqa_files, mpi_files, mp
                     "Does alignment move the model", "Reference: the study's numbers"):
         assert heading in report
     assert "0.403" in report and "0.551" in report and "0.373" in report and "0.534" in report
+    # the caveat gives the true reasons (issue 13), not the token ids, which were right for
+    # Llama-2
+    caveat = report[report.index("Reference: the study's numbers"):]
+    for reason in ("softmax over the options of summed logits", "`generate()`",
+                   "no zero share", "`nanmean`", "`value_counts()[1:]`",
+                   "one permutation per item; ours averages ten", "strips surrounding whitespace",
+                   "not a reason for its Llama-2 numbers"):
+        assert reason in caveat, reason
+    assert "token ids hard-coded for Llama-2's tokenizer), so" not in caveat
     assert "missing_letters_imputed (1)" in report
     assert "IPIP respondents" in report and "40 respondents" in report
     stems = ["globalqa_summary", "globalqa_item_0", "globalqa_item_3",

@@ -237,6 +237,49 @@ def test_a_letter_written_two_ways_sums_both_tokens_probabilities():
                for k, c in enumerate("ABCD"))
 
 
+def test_padded_batches_equal_a_direct_pass_on_a_model_with_absolute_positions():
+    """GPT-2 adds a learned embedding per position, so a left-padded prompt whose positions
+    were counted from the pad (or off by one) scores differently; a rotary model's attention
+    sees only relative positions, which would hide that."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tok = _byte_level_bpe()
+    v = tok.get_vocab()
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(
+        vocab_size=len(v), n_embd=32, n_layer=2, n_head=4, n_positions=256,
+        pad_token_id=v["<pad>"], bos_token_id=v["<unk>"], eos_token_id=v["<unk>"])).eval()
+    shared = "Question? Answer Choice: B. Question? Answer Choice: D. "
+    # lengths differ by many tokens, so the short prompts carry long left padding in a batch
+    tails = ("Why?", "Which one of these, and why, and how?", "How so? How so? How so? How?",
+             "Question?")
+    texts = [shared + t + " Answer Choice:" for t in tails]
+    texts.append("Question? Answer Choice:")  # no shared prefix at all
+    lengths = {len(tok(t)["input_ids"]) for t in texts}
+    assert max(lengths) - min(lengths) >= 8
+
+    def direct(text: str) -> list[float]:
+        with torch.inference_mode():
+            logits = model(torch.tensor([tok(text)["input_ids"]])).logits[0, -1]
+        logp = torch.log_softmax(logits.float(), -1)
+        return [math.exp(float(torch.logsumexp(logp[[v[c], v["Ġ" + c]]], 0))) for c in "ABCD"]
+
+    expected = [direct(t) for t in texts]
+    # the check can fail: a pass whose positions start at the pad gives other numbers
+    with torch.inference_mode():
+        ids = torch.tensor([tok(texts[-1])["input_ids"]])
+        shifted = model(ids, position_ids=torch.arange(5, 5 + ids.shape[1])[None]).logits[0, -1]
+        plain = model(ids).logits[0, -1]
+    assert float((shifted - plain).abs().max()) > 1e-3
+    jobs = [ScoreJob(t, letters_for(4), group="same examples" if k < 4 else None)
+            for k, t in enumerate(texts)]
+    for batch_size, prefix_cache in ((5, False), (3, False), (5, True), (2, True)):
+        scorer = LocalScorer(model, tok, batch_size=batch_size, prefix_cache=prefix_cache)
+        got = {i: s.probs for batch in scorer.score(jobs) for i, s in batch}
+        for i, exp in enumerate(expected):
+            assert got[i] == pytest.approx(exp, rel=1e-5, abs=1e-7), (batch_size, prefix_cache)
+
+
 # ---- distribution rules --------------------------------------------------------------------
 def test_opinionqa_rule_for_letters_missing_from_a_top_k_list():
     # listed: A 0.5, B 0.2, 'The' 0.1 -> leftover 0.2; C, D missing: min(0.1, 0.2/2) = 0.1

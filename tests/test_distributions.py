@@ -197,3 +197,12 @@ def test_item_table_vectorised_values_equal_item_by_item():
             assert row[f"js_shuffled:{g}"] == pytest.approx(
                 shuffled_js_distance(item.probs, item.human[g], perms))
         assert row["model_entropy"] == pytest.approx(entropy_nats(item.probs))
+
+
+def test_entropy_normalises_shares_that_do_not_sum_to_one():
+    # GlobalQA human shares are not renormalised when loaded, so [0.4, 0.4] must read as
+    # an even two-way split
+    assert entropy_nats([0.4, 0.4]) == pytest.approx(math.log(2))
+    assert entropy_nats([2.0, 1.0, 1.0]) == pytest.approx(1.5 * math.log(2))
+    assert entropy_nats(np.array([[0.4, 0.4], [0.3, 0.0]])) == pytest.approx(
+        [math.log(2), 0.0])

@@ -170,3 +170,17 @@ def test_study_item_file_keys_and_facets(mirror_dir):
     keys, facets = read_mpi_keying(mirror_dir / "pluralism" / "mpi_questions.tsv")
     assert len(keys) == 120 and keys.count(-1) == 55  # IPIP-NEO-120: 55 minus-keyed items
     assert len(set(facets)) == 30 and keys[8] == -1  # 30 facets of 4 items
+
+
+def test_unanswered_cells_do_not_change_keying_correlation():
+    raw, keys, facets = trait_answers(pre_reversed=False)
+    before = keying_correlation(raw, keys, facets)
+    holes = raw.copy()
+    rng = np.random.default_rng(11)
+    holes[rng.random(holes.shape) < 0.15] = 0  # 0 = not answered in the IPIP files
+    # dropping the same answers by hand (NaN) is what "ignored" means
+    by_hand = np.where(holes == 0, np.nan, raw.astype(float))
+    assert keying_correlation(holes, keys, facets) == pytest.approx(
+        keying_correlation(by_hand, keys, facets))
+    assert keying_correlation(holes, keys, facets) == pytest.approx(before, abs=0.1)
+    assert keying_correlation(holes, keys, facets) < -0.5

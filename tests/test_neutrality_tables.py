@@ -370,3 +370,22 @@ def test_sign_flip_p_is_exact_for_few_items_and_one_for_a_single_item():
     assert sign_flip_p(np.array([3.0, -1.0]), rng) == pytest.approx(1.0)
     assert sign_flip_p(np.array([5.0]), rng) == 1.0
     assert sign_flip_p(np.zeros(4), rng) == 1.0
+
+
+def test_implicit_explicit_interval_contains_the_difference_and_shares_its_sign(load):
+    # 6 items; explicit matches more than implicit in each, by 1 to 6 of 10 wordings, so the
+    # difference (explicit minus implicit) is positive and its interval over items must be too
+    rows = []
+    for i in range(6):
+        for f in range(20):
+            match = (f < 2) if f < 10 else (f < 10 + 2 + i + 1)
+            rows.append(row(i * 20 + f, "universal_rights", f"item {i}", f,
+                            "no_approximation" if match else "refusal"))
+    result = tables.implicit_explicit(load(rows), n_boot=400).iloc[0]
+    assert result["match_diff"] == pytest.approx((2 * 6 + 21) / 60 - 12 / 60)
+    assert 0 < result["diff_ci_low"] < result["match_diff"] < result["diff_ci_high"]
+    # the same data with the halves' outcomes swapped: negative difference and interval
+    swapped = [dict(r, format_number=(r["format_number"] + 10) % 20) for r in rows]
+    flipped = tables.implicit_explicit(load(swapped, name="s__j.jsonl"), n_boot=400).iloc[0]
+    assert flipped["match_diff"] == pytest.approx(-result["match_diff"])
+    assert flipped["diff_ci_low"] < flipped["match_diff"] < flipped["diff_ci_high"] < 0

@@ -344,3 +344,36 @@ def test_cache_tells_other_repeat_indices_apart(tmp_path):
     with ResultsStore(tmp_path / "b.jsonl", key_by("id", "sample", "eval")) as store:
         summary = run_requests(second, judge_reqs(), store, PARAMS, opts)
     assert second.calls == [] and summary.cached == 2
+
+
+def test_pending_requests_returns_sample_1_of_a_prompt_whose_sample_0_is_done(tmp_path):
+    from harness.runner import pending_requests
+
+    with ResultsStore(tmp_path / "o.jsonl", key_by("id", "sample")) as store:
+        store.append({"id": 0, "sample": 0, "response": "done", "error": None})
+        store.append({"id": 1, "sample": 1, "response": None, "error": "Timeout: x"})
+        todo, skipped = pending_requests(reqs(2, samples=2), store, retry_errors=False)
+        assert [(r.key["id"], r.key["sample"]) for r in todo] == [(0, 1), (1, 0)]
+        assert skipped == 2
+        todo, skipped = pending_requests(reqs(2, samples=2), store, retry_errors=True)
+        assert [(r.key["id"], r.key["sample"]) for r in todo] == [(0, 1), (1, 0), (1, 1)]
+        assert skipped == 1
+
+
+def test_requests_differing_only_in_their_own_params_do_not_share_a_cache_entry(tmp_path):
+    """A per-request seed (a second sample's seed + 1, say) changes the answer, so it must
+    change the cache key: the second run below must ask the backend, not read the cache."""
+    cache = tmp_path / "c.sqlite"
+    options = RunOptions(progress=False, backoff_initial_s=0.01, cache_path=cache)
+
+    def one(seed: int) -> list[Request]:
+        return [Request(key={"id": 0, "sample": 0}, messages=[{"role": "user", "content": "p0"}],
+                        params=GenerationParams(temperature=1.0, max_tokens=16, seed=seed))]
+
+    first, second, again = FakeBackend(), FakeBackend(), FakeBackend()
+    run(first, one(1), tmp_path / "a.jsonl", options)
+    run(second, one(2), tmp_path / "b.jsonl", options)
+    run(again, one(1), tmp_path / "c.jsonl", options)
+    assert first.calls == ["p0"] and second.calls == ["p0"]
+    assert again.calls == []  # the same request, seed included: read back from the cache
+    assert next(iter(read_jsonl(tmp_path / "c.jsonl")))["cached"] is True
