@@ -244,9 +244,10 @@ class _Run:
                 self.bar.set_postfix(errors=sum(s.errors.values()), refresh=False)
 
     def store_completion(self, req: Request, c: Completion, attempts: int, latency: float) -> None:
+        # the row first: a cache the disk refuses then stops the run with the answer kept
+        self.write(self.row(req, c, attempts=attempts, latency_s=latency))
         if self.cache is not None:
             self.cache.put(self.cache_key(req), _completion_to_dict(c))
-        self.write(self.row(req, c, attempts=attempts, latency_s=latency))
 
     # ---- pacing (harness.limits) ---------------------------------------------------------
     def note(self, line: str) -> None:
