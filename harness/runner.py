@@ -37,6 +37,7 @@ from backends.base import (
     ProviderRefusal,
     QuotaExhausted,
     RunStopped,
+    within_timeout,
 )
 from harness.cache import ResponseCache, request_key
 from harness.errors import UserError
@@ -167,6 +168,8 @@ class _Run:
         self.bar: Any = None
         self.name = getattr(backend, "name", None) or backend.provider
         self.base_url = getattr(backend, "base_url", None) or backend.options.get("base_url")
+        #: --timeout, over the whole call (None: the adapter has no bound, e.g. a local model)
+        self.timeout_s: float | None = getattr(backend, "timeout_s", None)
 
     # ---- bookkeeping -------------------------------------------------------------------
     def cache_key(self, req: Request) -> str:
@@ -321,7 +324,7 @@ class _Run:
                 t0 = time.monotonic()
                 latency: float | None = None
                 try:
-                    result = await fn()
+                    result = await within_timeout(fn(), self.timeout_s)
                     latency = time.monotonic() - t0
                 finally:
                     self.observe_limits(tokens, latency)

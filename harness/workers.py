@@ -40,6 +40,7 @@ from backends.base import (
     ProviderRefusal,
     RateLimitState,
     RunStopped,
+    within_timeout,
 )
 from backends.registry import LOCAL_PROVIDERS, BackendSpec, create_backend
 from harness.errors import UserError
@@ -112,7 +113,10 @@ async def _serve(sock: socket.socket) -> None:
 
     async def call(call_id: int, messages: list[Message], params: GenerationParams) -> None:
         try:
-            reply: tuple[str, Any] = ("ok", await backend.complete(messages, params))
+            # --timeout bounds the whole call here, in the worker (the parent's runner sees
+            # no timeout_s on the pool: its clock would count the workers' start-up)
+            reply: tuple[str, Any] = ("ok", await within_timeout(
+                backend.complete(messages, params), getattr(backend, "timeout_s", None)))
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the parent
             reply = ("error", pack_error(backend, exc))
         try:
