@@ -40,6 +40,7 @@ from backends.base import (
     within_timeout,
 )
 from harness.cache import ResponseCache, request_key
+from harness.connection import ConnectionBreaker, ServerUnreachable, connection_failure
 from harness.errors import UserError
 from harness.limits import Limits, Pacer, PacingPlan
 from harness.redact import redact
@@ -170,6 +171,7 @@ class _Run:
         self.base_url = getattr(backend, "base_url", None) or backend.options.get("base_url")
         #: --timeout, over the whole call (None: the adapter has no bound, e.g. a local model)
         self.timeout_s: float | None = getattr(backend, "timeout_s", None)
+        self.breaker = ConnectionBreaker(self.base_url)
 
     # ---- bookkeeping -------------------------------------------------------------------
     def cache_key(self, req: Request) -> str:
@@ -326,10 +328,37 @@ class _Run:
                 try:
                     result = await within_timeout(fn(), self.timeout_s)
                     latency = time.monotonic() - t0
+                except Exception as exc:
+                    self.note_failure(exc)  # may stop the run: the server cannot be reached
+                    raise
                 finally:
                     self.observe_limits(tokens, latency)
+                self.breaker.answered()
                 return result, latency
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    def note_failure(self, exc: Exception) -> None:
+        """A failed try: a connection failure counts toward stopping the run; any answer
+        from the server (an error status, a refusal) shows it is there. A timeout says
+        neither."""
+        cause = connection_failure(exc)
+        if cause is not None:
+            try:
+                self.breaker.failed(cause)
+            except ServerUnreachable as stop:
+                raise stop from exc
+        elif not isinstance(exc, TimeoutError):
+            self.breaker.answered()
+
+    def error_fields(self, exc: BaseException) -> dict[str, str]:
+        """An error row's `error` and `error_kind`; a failure to connect says so, whatever the
+        SDK called it (OpenAI's aiohttp transport says "Request timed out")."""
+        cause = connection_failure(exc)
+        if cause is not None:
+            return {"error": f"ConnectionError: cannot connect to "
+                             f"{self.base_url or 'the provider API'}: {cause}",
+                    "error_kind": "ConnectionError"}
+        return {"error": f"{_error_kind(exc)}: {exc}", "error_kind": _error_kind(exc)}
 
     # ---- one request / one batch ---------------------------------------------------------
     async def one(self, req: Request) -> None:
@@ -352,10 +381,7 @@ class _Run:
                 )
                 return
             except Exception as exc:  # noqa: BLE001 - any other failure becomes an error row
-                self.write(
-                    self.row(req, None, attempts=state.n, error=f"{_error_kind(exc)}: {exc}",
-                             error_kind=_error_kind(exc))
-                )
+                self.write(self.row(req, None, attempts=state.n, **self.error_fields(exc)))
                 return
             self.store_completion(req, c, state.n, latency)
 
@@ -376,10 +402,7 @@ class _Run:
                 raise
             except Exception as exc:  # noqa: BLE001 - the whole batch failed: one error row each
                 for r in reqs:
-                    self.write(
-                        self.row(r, None, attempts=state.n, error=f"{_error_kind(exc)}: {exc}",
-                                 error_kind=_error_kind(exc))
-                    )
+                    self.write(self.row(r, None, attempts=state.n, **self.error_fields(exc)))
                 return
             for r, c in zip(reqs, cs, strict=True):
                 self.store_completion(r, c, state.n, latency / len(reqs))
