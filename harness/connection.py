@@ -87,6 +87,19 @@ class ConnectionBreaker:
         """Any answer from the server, good or bad, ends a streak."""
         self.streak = 0
 
+    def observe(self, exc: Exception) -> None:
+        """A failed try: a connection failure counts toward stopping the run (raising
+        ServerUnreachable, caused by `exc`); any other failure but a timeout is an answer
+        from the server (an error status, a refusal), which shows it is there."""
+        cause = connection_failure(exc)
+        if cause is not None:
+            try:
+                self.failed(cause)
+            except ServerUnreachable as stop:
+                raise stop from exc
+        elif not isinstance(exc, TimeoutError):
+            self.answered()
+
     def failed(self, cause: str) -> None:
         if self.streak == 0:
             self.since = time.monotonic()
@@ -98,3 +111,13 @@ class ConnectionBreaker:
                 f"cannot reach {self.url}: {cause} ({self.streak} tries in a row over "
                 f"{waited:.0f} s, none answered); check --base-url and that the server is up, "
                 "then rerun the same command to resume")
+
+
+def connection_error_fields(exc: BaseException, url: str | None) -> dict[str, str] | None:
+    """An error row's `error` and `error_kind` for a failure to connect, whatever the SDK
+    called it (OpenAI's aiohttp transport says "Request timed out"); None for other errors."""
+    cause = connection_failure(exc)
+    if cause is None:
+        return None
+    return {"error": f"ConnectionError: cannot connect to {url or 'the provider API'}: {cause}",
+            "error_kind": "ConnectionError"}

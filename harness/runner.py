@@ -40,7 +40,7 @@ from backends.base import (
     within_timeout,
 )
 from harness.cache import ResponseCache, request_key
-from harness.connection import ConnectionBreaker, ServerUnreachable, connection_failure
+from harness.connection import ConnectionBreaker, connection_error_fields
 from harness.errors import UserError
 from harness.limits import Limits, Pacer, PacingPlan
 from harness.redact import redact
@@ -329,7 +329,7 @@ class _Run:
                     result = await within_timeout(fn(), self.timeout_s)
                     latency = time.monotonic() - t0
                 except Exception as exc:
-                    self.note_failure(exc)  # may stop the run: the server cannot be reached
+                    self.breaker.observe(exc)  # may stop the run: the server cannot be reached
                     raise
                 finally:
                     self.observe_limits(tokens, latency)
@@ -337,28 +337,10 @@ class _Run:
                 return result, latency
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
-    def note_failure(self, exc: Exception) -> None:
-        """A failed try: a connection failure counts toward stopping the run; any answer
-        from the server (an error status, a refusal) shows it is there. A timeout says
-        neither."""
-        cause = connection_failure(exc)
-        if cause is not None:
-            try:
-                self.breaker.failed(cause)
-            except ServerUnreachable as stop:
-                raise stop from exc
-        elif not isinstance(exc, TimeoutError):
-            self.breaker.answered()
-
     def error_fields(self, exc: BaseException) -> dict[str, str]:
-        """An error row's `error` and `error_kind`; a failure to connect says so, whatever the
-        SDK called it (OpenAI's aiohttp transport says "Request timed out")."""
-        cause = connection_failure(exc)
-        if cause is not None:
-            return {"error": f"ConnectionError: cannot connect to "
-                             f"{self.base_url or 'the provider API'}: {cause}",
-                    "error_kind": "ConnectionError"}
-        return {"error": f"{_error_kind(exc)}: {exc}", "error_kind": _error_kind(exc)}
+        """An error row's `error` and `error_kind` (a failure to connect says so)."""
+        return connection_error_fields(exc, self.base_url) or {
+            "error": f"{_error_kind(exc)}: {exc}", "error_kind": _error_kind(exc)}
 
     # ---- one request / one batch ---------------------------------------------------------
     async def one(self, req: Request) -> None:
