@@ -133,12 +133,9 @@ def read_checked_jsonl(path: str | Path, required: Sequence[str], *, what: str, 
                 break
             if not raw.strip():
                 continue
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path} line {number} is not JSON ({exc.msg}); {fix}") from exc
-            if not isinstance(row, dict):
-                raise UserError(f"{path} line {number} is not a JSON object; {fix}")
+            row, problem = _parse_line(raw)
+            if row is None:
+                raise UserError(f"{path} line {number} {problem}; {fix}")
             missing = [f for f in required if f not in row]
             if missing:
                 raise UserError(f"{path} line {number} lacks field '{missing[0]}'; {fix}")
