@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.distribution_html import write_html
 from analysis.distribution_run import DATASET_TITLES, DatasetResult, Settings
 
 # The study's notebook (Llama-2-13B vs Llama-2-13B-chat on GlobalOpinionQA), for orientation only.
@@ -181,14 +182,30 @@ def render_report(results: Sequence[DatasetResult], settings: Settings, out_dir:
               "quoted from the study's notebook, not computed here; its runs differ from ours "
               "(its prompts' random draws, and token ids hard-coded for Llama-2's tokenizer), so "
               "they are a scale to read our numbers against, not a target.", "",
-              "Outputs beside this report: `<dataset>_items.csv` (per item and model), "
-              "`<dataset>_models.csv` (per model), `<dataset>_humans.csv` and "
-              "`<dataset>_pairs.csv`; figures under `figures/`.", ""]
+              *_files_section(results), ""]
     return "\n".join(lines)
 
 
+def written_tables(r: DatasetResult) -> list[str]:
+    """The CSV files `write_outputs` wrote for a dataset (pairs only when compared)."""
+    names = [f"{r.dataset}_items.csv", f"{r.dataset}_models.csv", f"{r.dataset}_humans.csv"]
+    return names + ([f"{r.dataset}_pairs.csv"] if not r.pairs.empty else [])
+
+
+def _files_section(results: Sequence[DatasetResult]) -> list[str]:
+    tables = ", ".join(f"`{name}`" for r in results for name in written_tables(r))
+    n_figures = sum(p.suffix == ".png" for r in results for p in r.figures)
+    return ["## Files", "",
+            f"Tables beside this report: {tables} (`_items`: per item and model, `_models`: per "
+            "model, `_humans`: human groups, `_pairs`: pretrained vs aligned). "
+            f"{n_figures} figure(s) under `figures/`, each as PNG and SVG; `report.html` holds "
+            "the figures, sortable tables and every item's distributions in one file."]
+
+
 def write_report(results: Sequence[DatasetResult], settings: Settings, out_dir: Path) -> Path:
+    """Write report.md and report.html into out_dir; returns report.md's path."""
     path = Path(out_dir) / "report.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_report(results, settings, out_dir), encoding="utf-8")
+    write_html(results, out_dir)
     return path

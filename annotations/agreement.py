@@ -1,10 +1,10 @@
 """Agreement between judges, or between the K evals of one judge.
 
-Fleiss' kappa for K evals of one judge; Cohen's kappa, Krippendorff's alpha (nominal, the
-`krippendorff` package) and a confusion matrix for two raters; a percentile bootstrap over
-items gives each a 95 % confidence interval. Items a rater could not label are left out.
-The statistics are pure functions; `final_labels`, `eval_labels` and `human_labels` read and
-check the label files (annotation JSONL, human CSV), raising UserError for bad input.
+Fleiss' kappa for K evals of one judge; Cohen's kappa (both from statsmodels), Krippendorff's
+alpha (nominal, the `krippendorff` package) and a confusion matrix for two raters; a percentile
+bootstrap over items gives each a 95 % confidence interval. Items a rater could not label are
+left out. The statistics are pure functions; `final_labels`, `eval_labels` and `human_labels`
+read and check the label files (annotation JSONL, human CSV), raising UserError for bad input.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any
 
 import krippendorff
 import numpy as np
+from statsmodels.stats.inter_rater import aggregate_raters, cohens_kappa
+from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
 from annotations.parse import CATEGORIES, category_name
 from harness.errors import UserError
@@ -33,32 +35,31 @@ def _codes(*raters: Labels, categories: Sequence[str] | None = None) -> tuple[np
 
 
 def fleiss_kappa(ratings: Sequence[Sequence[str]]) -> float:
-    """Fleiss' kappa: `ratings[i]` holds the labels item i got, the same number per item."""
+    """Fleiss' kappa (statsmodels): `ratings[i]` holds the labels item i got, the same number
+    per item; NaN when every label is the same (no variation to agree about)."""
     if not ratings:
         return float("nan")
     n = len(ratings[0])
     if n < 2 or any(len(r) != n for r in ratings):
         raise ValueError("Fleiss' kappa needs the same number (>= 2) of ratings per item")
     codes, cats = _codes(*ratings)
-    counts = np.zeros((len(ratings), len(cats)))
-    for i, row in enumerate(codes):
-        np.add.at(counts[i], row, 1)
-    p_item = ((counts * (counts - 1)).sum(axis=1)) / (n * (n - 1))
-    p_cat = counts.sum(axis=0) / counts.sum()
-    p_bar, p_e = p_item.mean(), float((p_cat ** 2).sum())
-    return float("nan") if p_e == 1 else float((p_bar - p_e) / (1 - p_e))
+    if len(cats) < 2:
+        return float("nan")
+    counts, _ = aggregate_raters(codes, n_cat=len(cats))
+    return float(sm_fleiss_kappa(counts, method="fleiss"))
 
 
 def cohen_kappa(a: Labels, b: Labels) -> float:
-    """Cohen's kappa between two raters of the same items."""
+    """Cohen's kappa (statsmodels) between two raters of the same items; NaN when both gave
+    one and the same label throughout."""
     if len(a) != len(b) or not a:
         raise ValueError("Cohen's kappa needs two equally long, non-empty label lists")
     (ca, cb), cats = _codes(a, b)
-    p_o = float(np.mean(ca == cb))
-    pa = np.bincount(ca, minlength=len(cats)) / len(ca)
-    pb = np.bincount(cb, minlength=len(cats)) / len(cb)
-    p_e = float((pa * pb).sum())
-    return float("nan") if p_e == 1 else (p_o - p_e) / (1 - p_e)
+    if len(cats) < 2:
+        return float("nan")
+    table = np.zeros((len(cats), len(cats)))
+    np.add.at(table, (ca, cb), 1)
+    return float(cohens_kappa(table, return_results=False))
 
 
 def krippendorff_alpha(a: Labels, b: Labels) -> float:
@@ -158,6 +159,13 @@ def final_labels(path: Path) -> dict[Key, str]:
     if not n_rows:
         raise _not_annotations(path, "holds no rows")
     return labels
+
+
+def judge_mode(path: Path) -> str:
+    """'probs' for a file written by annotate.py --judge-mode probs, else 'json'."""
+    for _, row in _annotation_rows(path, "final_category"):
+        return "probs" if row.get("judge_mode") == "probs" else "json"
+    return "json"
 
 
 def eval_labels(path: Path) -> tuple[list[list[str]], int]:

@@ -15,12 +15,16 @@ import os
 import re
 import shutil
 import threading
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends.base import Backend, Completion, GenerationParams, Message
 from harness.errors import UserError
+
+if TYPE_CHECKING:
+    from backends.option_scores import LetterScores
 
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "auto": "auto"}
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -181,6 +185,28 @@ def save_converted(tokenizer: Any, model: Any, folder: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def answered_by(source: str, gguf_file: str | None, revision: str | None) -> str:
+    """What a row records as the model that answered: the weights file (a GGUF, or a local
+    folder), else the hub id and the revision loaded ("org/name@commit")."""
+    if gguf_file:
+        return str(Path(source).name + "/" + gguf_file) if Path(source).is_dir() else gguf_file
+    if Path(source).is_dir():
+        return str(Path(source).resolve())
+    return f"{source}@{revision}" if revision else source
+
+
+def load_failure(source: str, exc: OSError) -> str:
+    """One line for a model that would not load: offline and not cached, no access (gated),
+    or another reason in transformers' own first line."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "couldn't connect" in first.lower() or "offline" in first.lower():
+        return (f"cannot load model {source}: it is not in the Hugging Face cache and the hub "
+                "cannot be reached (offline); download it where the hub can be reached "
+                f"(hf download {source}), or give a local folder")
+    return (f"cannot load model {source}: {first}; check the id, and set HF_TOKEN for gated "
+            "models (e.g. Llama)")
+
+
 class HuggingFaceBackend(Backend):
     """A transformers causal LM on this machine."""
 
@@ -218,7 +244,8 @@ class HuggingFaceBackend(Backend):
                 raise UserError(f"{gguf_file} not found in {source}; reinstall {gguf_package}")
         self.tokenizer, self.model = self._load(source, dtype, quantization, device, gguf_file,
                                                 cache_dir, gguf_package)
-        self.model_version = gguf_file or getattr(self.model.config, "_commit_hash", None)
+        self.model_version = answered_by(source, gguf_file,
+                                         getattr(self.model.config, "_commit_hash", None))
         # the same model id at another precision answers differently: keep their caches apart
         self.cache_identity = {"dtype": dtype, "quantization": quantization,
                                "gguf_file": gguf_file}
@@ -244,10 +271,7 @@ class HuggingFaceBackend(Backend):
             tokenizer = AutoTokenizer.from_pretrained(source, **tok_kwargs)
             model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
         except OSError as exc:
-            raise UserError(
-                f"cannot load model {source}: {str(exc).splitlines()[0]}; check the id, and set "
-                "HF_TOKEN for gated models (e.g. Llama)"
-            ) from exc
+            raise UserError(load_failure(source, exc)) from exc
         if converted is not None and "gguf_file" in kwargs:
             save_converted(tokenizer, model, converted)
         if "device_map" not in kwargs:
@@ -327,6 +351,33 @@ class HuggingFaceBackend(Backend):
                 reasoning=reasoning,
             ))
         return results
+
+    # ---- scoring ---------------------------------------------------------------------------
+    def option_logprobs(self, texts: Sequence[str], options: Sequence[str], *,
+                        group: str | None = "shared", prefix_cache: bool = True,
+                        add_special_tokens: bool | None = None,
+                        ) -> Iterator[list[tuple[int, LetterScores]]]:
+        """Each text's next-token log-probability of each option (letters, digits), one
+        forward pass per text, `preferred_batch_size` texts a pass, no generation.
+
+        `texts` are final (any chat template already applied, as `prompt_text` does); texts of
+        one `group` share the key/value states of their common token prefix (a rubric), run
+        once. Yields (text index, scores) lists as each batch finishes.
+        """
+        from backends.option_scores import LocalScorer, ScoreJob
+
+        if add_special_tokens is None:  # a chat template already holds its BOS
+            add_special_tokens = not getattr(self.tokenizer, "chat_template", None)
+        scorer = LocalScorer(self.model, self.tokenizer, batch_size=self.preferred_batch_size,
+                             prefix_cache=prefix_cache, add_special_tokens=add_special_tokens)
+        jobs = [ScoreJob(t, tuple(options), group=group) for t in texts]
+        batches = scorer.score(jobs)
+        while True:
+            with self._lock:
+                batch = next(batches, None)
+            if batch is None:
+                return
+            yield batch
 
     def _eos_ids(self) -> set[int]:
         ids: set[int] = set()

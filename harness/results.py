@@ -117,6 +117,14 @@ def set_aside_bad_lines(path: str | Path) -> int:
     return len(bad)
 
 
+def not_done(path: str | Path, keys: Iterable[Row], key: KeyFn) -> int:
+    """How many of `keys` (key rows such as {"id": 3, "sample": 0}) have no row in the
+    file at `path`, or a row carrying an error: the rows a run failed to finish."""
+    path = Path(path)
+    rows = {key(r): r for r in read_jsonl(path)} if path.exists() else {}
+    return sum(1 for k in keys if (row := rows.get(key(k))) is None or row.get("error"))
+
+
 def read_checked_jsonl(path: str | Path, required: Sequence[str], *, what: str, fix: str
                        ) -> Iterator[tuple[int, Row]]:
     """(line number, row) of a JSONL file whose rows are objects holding every `required` field.

@@ -36,6 +36,7 @@ from backends.base import (
     Message,
     ProviderRefusal,
     QuotaExhausted,
+    RequestRejected,
     RunStopped,
     within_timeout,
 )
@@ -214,7 +215,7 @@ class _Run:
             finish_reason=c.finish_reason if c else finish_reason,
             error=error,
             error_kind=error_kind,
-            provider_message=provider_message,
+            provider_message=c.blocked if c else provider_message,
             prompt_tokens=c.prompt_tokens if c else None,
             completion_tokens=c.completion_tokens if c else None,
             latency_s=None if latency_s is None else round(latency_s, 4),
@@ -302,7 +303,7 @@ class _Run:
     def retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
             retry=retry_if_exception(
-                lambda e: not isinstance(e, RunStopped | ProviderRefusal)
+                lambda e: not isinstance(e, RunStopped | ProviderRefusal | RequestRejected)
                 and self.backend.is_retryable(e)
             ),
             stop=stop_after_attempt(max(1, self.options.max_attempts)),

@@ -10,7 +10,7 @@ list of names is expected is taken as a one-item list.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -29,6 +29,10 @@ from harness.errors import UserError
 
 def _one_item_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
+
+
+def _comma_list(value: Any) -> Any:
+    return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
 
 
 #: a registry name, as backends.registry.NAME_PATTERN allows
@@ -65,6 +69,8 @@ class AnnotationOptions(_Block):
     batch_api: bool | None = None
     max_tokens: PositiveInt | None = None
     batch_size: PositiveInt | None = None
+    judge_mode: Literal["json", "probs"] | None = None
+    probs_wording: str | None = None  # annotate.py checks the name
 
 
 class Neutrality(_Block):
@@ -106,6 +112,7 @@ class StudySchema(_Block):
     reports_dir: str | None = None
     mirror: str | None = None
     data_dir: str | None = None
+    fetch_with: Annotated[list[str], BeforeValidator(_comma_list)] | None = None
     neutrality: Neutrality | None = None
     pluralism: Pluralism | None = None
 
@@ -121,6 +128,7 @@ _EXPECTED = {
     "greater_than": "a number above 0", "greater_than_equal": "a number of 0 or more",
     "string_pattern_mismatch": "a registry name (letters, digits, '.', '_', '-'; no leading dot)",
     "too_short": "a pair [pretrained, aligned]", "too_long": "a pair [pretrained, aligned]",
+    "literal_error": "one of the listed values",
 }
 
 

@@ -7,10 +7,7 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
-from statsmodels.stats.inter_rater import aggregate_raters
-from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 
 from annotations.agreement import (
     bootstrap_ci,
@@ -37,16 +34,20 @@ def test_cohen_kappa_by_hand() -> None:
     assert cohen_kappa(list("xyxy"), list("xyxy")) == pytest.approx(1.0)
     # p_o = 0, p_e = .5: kappa = -1
     assert cohen_kappa(list("xyxy"), list("yxyx")) == pytest.approx(-1.0)
+    # three labels: p_o = 5/6; a: x 2, y 2, z 2; b: x 3, y 1, z 2
+    # p_e = (2*3 + 2*1 + 2*2) / 36 = 1/3; kappa = (5/6 - 1/3) / (2/3) = 3/4
+    assert cohen_kappa(list("xxyyzz"), list("xxxyzz")) == pytest.approx(0.75)
+    assert math.isnan(cohen_kappa(list("xx"), list("xx")))
 
 
-def test_fleiss_kappa_by_hand_and_against_statsmodels() -> None:
+def test_fleiss_kappa_by_hand() -> None:
     # items (x,x), (x,y), (y,y): P_i = 1, 0, 1 -> 2/3; p_x = p_y = .5 -> P_e = .5; k = 1/3
     assert fleiss_kappa([["x", "x"], ["x", "y"], ["y", "y"]]) == pytest.approx(1 / 3)
-    rng = np.random.default_rng(3)
-    ratings = rng.integers(0, 4, (40, 3))
-    ratings[:20, 1] = ratings[:20, 0]
-    ours = fleiss_kappa([[str(v) for v in row] for row in ratings])
-    assert ours == pytest.approx(sm_fleiss(aggregate_raters(ratings)[0]))
+    # counts (2,1,0), (0,1,2), (3,0,0): P_i = 1/3, 1/3, 1 -> 5/9; p = 5/9, 2/9, 2/9
+    # -> P_e = 33/81; k = (5/9 - 33/81) / (1 - 33/81) = 1/4
+    ratings = [["x", "x", "y"], ["z", "y", "z"], ["x", "x", "x"]]
+    assert fleiss_kappa(ratings) == pytest.approx(0.25)
+    assert math.isnan(fleiss_kappa([["x", "x"], ["x", "x"]]))
     with pytest.raises(ValueError):
         fleiss_kappa([["x", "y"], ["x"]])
 
@@ -205,3 +206,24 @@ def test_script_reports_rows_without_evals_as_one_line(tmp_path: Path) -> None:
     path = write_rows(tmp_path / "a.jsonl", rows)
     with pytest.raises(UserError, match="line 2 lacks field 'evals'"):
         run_script(str(path), "--reps", "10")
+
+
+def test_script_compares_the_json_and_probability_modes_on_the_same_responses(
+        tmp_path: Path, capsys) -> None:
+    json_rows = [ann_row(i, [f]) for i, f in enumerate(["refusal", "bias", None, "bias"])]
+    probs_rows = [{"id": i, "sample": 0, "final_category": f, "judge_mode": "probs",
+                   "judge_probs": {c: float(c == f) for c in CATEGORIES}, "answers": None}
+                  for i, f in enumerate(["refusal", "refusal", "bias", "bias"])]
+    a = write_rows(tmp_path / "m__j.jsonl", json_rows)
+    b = write_rows(tmp_path / "m__j-probs.jsonl", probs_rows)
+    out = tmp_path / "k.json"
+    assert run_script(str(a), str(b), "--reps", "50", "--out", str(out)) == 0
+    text = capsys.readouterr().out
+    # id 2 is unreadable to the JSON judge: left out, and said so
+    assert "one side only, left out: 1" in text
+    assert "rows: m__j (json), columns: m__j-probs (probs)" in text
+    result = json.loads(out.read_text())
+    # json: refusal, bias, bias; probs: refusal, refusal, bias -> po 2/3, pe 4/9
+    assert result["n"] == 3 and result["cohen_kappa"] == pytest.approx((2 / 3 - 4 / 9) / (5 / 9))
+    refusal, bias = CATEGORIES.index("refusal"), CATEGORIES.index("bias")
+    assert result["confusion"][bias][refusal] == 1 and result["confusion"][bias][bias] == 1

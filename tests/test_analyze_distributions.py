@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -177,6 +178,11 @@ def test_mpi_without_human_reports_entropy_only(tmp_path, mpi_files):
     ent = models[models["metric"] == "model_entropy"]
     assert len(ent) == 2 and (ent["n_items"] == N_MPI).all()
     assert (out / "figures" / "mpi_summary.png").stat().st_size > 1000
+    # the report names only files that exist: no pairs compared, so no _pairs.csv
+    named = re.findall(r"`(\w+\.(?:csv|html))`", report)
+    assert "mpi_items.csv" in named and "report.html" in named
+    assert all((out / name).is_file() for name in named), named
+    assert "_pairs.csv`" not in report
 
 
 def test_pair_with_colon_in_model_names(tmp_path):

@@ -1,0 +1,94 @@
+"""report.html of the distribution analysis: per dataset the figures, the tables (sortable) and
+every item's human and model distributions as bars, searchable by question text."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from analysis.distribution_figures import human_groups_with_distances
+from analysis.distribution_run import DATASET_TITLES, DatasetResult
+from analysis.distributions import human_col, table_groups
+from analysis.figure_style import human_colour, series_colours
+from analysis.html_page import Browser, Column, figure, heading, paragraph, sortable_table
+from analysis.html_page import write_page as write_html_page
+
+TITLE = "Model and human answer distributions"
+ITEM_COLUMNS = (Column("dataset", "dataset"), Column("item", "item"),
+                Column("question", "question", "long"), Column("bars", "answers", "bars"))
+
+
+def _probs(text: Any) -> list[float] | None:
+    if not isinstance(text, str) or not text:
+        return None
+    values = json.loads(text)
+    return [v if isinstance(v, (int, float)) and math.isfinite(v) else 0.0 for v in values]
+
+
+def item_rows(r: DatasetResult) -> list[dict[str, Any]]:
+    """One row per item: its options and every human group's and model's distribution."""
+    groups = table_groups(r.table)
+    colours = series_colours(r.models)
+    rows = []
+    for item_id, part in r.table.groupby("item_id", sort=True):
+        first = part.iloc[0]
+        options = json.loads(first["options"]) if first.get("options") else []
+        n = int(first["n_options"])
+        labels = [f"{chr(ord('A') + i)}. {o}" if o else chr(ord("A") + i)
+                  for i, o in enumerate((options or [""] * n)[:n])]
+        series = []
+        for k, g in enumerate(groups):
+            values = _probs(first.get(human_col(g)))
+            if values:
+                series.append({"label": f"{g} (people)", "values": values,
+                               "colour": human_colour(k)})
+        for _, row in part.iterrows():
+            series.append({"label": row["model"], "values": _probs(row["model_probs"]) or [],
+                           "colour": colours[row["model"]]})
+        rows.append({"dataset": r.dataset, "item": int(item_id),
+                     "question": str(first.get("question") or ""),
+                     "bars": {"options": labels, "series": series}})
+    return rows
+
+
+def _caption(path: Path, r: DatasetResult) -> str:
+    if path.stem.endswith("_summary"):
+        text = ("Mean over items per model, with 95 % bootstrap intervals: Jensen-Shannon "
+                "distance to each human group (hollow circles: shuffled baseline) and entropy "
+                "of the answer distribution (dashed lines: human groups).")
+        if not human_groups_with_distances(r.summary):
+            text = ("Mean entropy of each model's answer distribution over items, with 95 % "
+                    "bootstrap intervals. No human distributions were given, so the distance "
+                    "panel is left out.")
+        return text
+    return (f"Item {path.stem.rsplit('_', 1)[-1]}: the human groups' answer shares (greys) and "
+            "each model's probability over the options.")
+
+
+def dataset_body(r: DatasetResult) -> list[str]:
+    title = DATASET_TITLES.get(r.dataset, r.dataset)
+    body = [heading(title), paragraph(f"{len(r.table)} rows, {r.table['item_id'].nunique()} "
+                                      f"items, models: {', '.join(r.models)}.")]
+    body += [paragraph(note, "note") for note in r.notes]
+    body += [figure(p, _caption(p, r)) for p in r.figures if p.suffix == ".png"]
+    for name, table in (("per model", r.summary), ("human groups", r.humans),
+                        ("pretrained vs aligned", r.pairs)):
+        if not table.empty:
+            body += [heading(f"{title}: {name}", 3), sortable_table(table)]
+    return body
+
+
+def write_html(results: Sequence[DatasetResult], out_dir: Path) -> Path:
+    """Write report.html beside report.md."""
+    body = [paragraph("Figures and tables per dataset (click a column heading to sort), then "
+                      "every item's distributions: search the questions, filter by dataset.")]
+    rows: list[dict[str, Any]] = []
+    for r in results:
+        body += dataset_body(r)
+        rows += item_rows(r)
+    body += [heading("Every item"),
+             Browser(ITEM_COLUMNS, rows, filters=[("dataset", "dataset")]).html()]
+    return write_html_page(Path(out_dir) / "report.html", TITLE, body)
