@@ -8,8 +8,12 @@ lives in `harness.runner`, shared by all adapters.
 from __future__ import annotations
 
 import abc
+import asyncio
+from collections.abc import Awaitable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 
@@ -109,6 +113,25 @@ class KeyRejected(RunStopped):
         super().__init__(message)
         self.key_env = key_env
         self.status = status
+
+
+class RequestTimeout(TimeoutError):
+    """No complete answer within the request's time bound (--timeout), counted from connect to
+    the last byte. A TimeoutError, so every adapter retries it as it does its SDK's timeouts."""
+
+
+async def within_timeout(call: Awaitable[T], timeout_s: float | None) -> T:
+    """`await call`, bounded as a whole: the SDKs' own timeouts bound each read, so a server
+    sending a byte every few seconds would otherwise hold a request for minutes."""
+    if not timeout_s:
+        return await call
+    try:
+        return await asyncio.wait_for(call, timeout_s)
+    except TimeoutError as exc:
+        if type(exc) is not TimeoutError:  # an adapter's own timeout error: keep its message
+            raise
+        raise RequestTimeout(f"no complete answer within {timeout_s:g} s (--timeout bounds "
+                             "the whole request)") from None
 
 
 class Backend(abc.ABC):

@@ -77,10 +77,18 @@ class ResponseCache:
         return None if row is None else json.loads(row[0])
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO responses (key, value, created_at) VALUES (?, ?, ?)",
-            (key, redact(json.dumps(value, ensure_ascii=False, default=str)), time.time()),
-        )
+        """Keep one answer; a disk that refuses it (full, read-only) is one UserError."""
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO responses (key, value, created_at) VALUES (?, ?, ?)",
+                (key, redact(json.dumps(value, ensure_ascii=False, default=str)), time.time()),
+            )
+        except sqlite3.Error as exc:
+            raise UserError(
+                f"cannot write response cache {self.path}: {exc}; free space or fix its "
+                "permissions (or use --no-cache), then rerun the same command: finished rows "
+                "are kept"
+            ) from exc
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])

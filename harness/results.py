@@ -7,6 +7,7 @@ kill -9 loses only the requests in flight. Reopening the file tolerates a torn l
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -140,12 +141,9 @@ def read_checked_jsonl(path: str | Path, required: Sequence[str], *, what: str, 
                 break
             if not raw.strip():
                 continue
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path} line {number} is not JSON ({exc.msg}); {fix}") from exc
-            if not isinstance(row, dict):
-                raise UserError(f"{path} line {number} is not a JSON object; {fix}")
+            row, problem = _parse_line(raw)
+            if row is None:
+                raise UserError(f"{path} line {number} {problem}; {fix}")
             missing = [f for f in required if f not in row]
             if missing:
                 raise UserError(f"{path} line {number} lacks field '{missing[0]}'; {fix}")
@@ -156,6 +154,9 @@ class ResultsStore:
     """Append-only JSONL results keyed by `key`; the last row of a key wins.
 
     Use as a context manager: it takes an exclusive lock, so two runs never write one file.
+    A write the disk refuses (full, read-only, over a size limit) is one UserError; the file
+    keeps every row finished before it, whole, and a rerun resumes from there. A results file
+    this run created and left empty is removed on closing.
     """
 
     def __init__(self, path: str | Path, key: KeyFn) -> None:
@@ -163,6 +164,7 @@ class ResultsStore:
         self.key = key
         self.rows: dict[Hashable, Row] = {}
         self._fh: IO[bytes] | None = None
+        self._created = False
 
     def __enter__(self) -> ResultsStore:
         self.open()
@@ -171,37 +173,58 @@ class ResultsStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _refused(self, exc: OSError, doing: str = "write results file") -> UserError:
+        return UserError(
+            f"cannot {doing} {self.path}: {exc.strerror or exc}; free space or fix the "
+            "folder's permissions (or choose another --out), then rerun the same command: "
+            "finished rows are kept"
+        )
+
+    def _open_locked(self) -> IO[bytes]:
+        # unbuffered: a row reaches the file in our own write calls, so a refused write
+        # leaves nothing behind in a buffer to be flushed half later
+        fh = open(self.path, "a+b", buffering=0)  # noqa: SIM115 - held open for the run
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            fh.close()
+            raise UserError(
+                f"another run is writing {self.path}; wait for it or choose another --out"
+            ) from exc
+        return fh
+
     def open(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "a+b")  # noqa: SIM115 - held open for the whole run
+            self._created = not self.path.exists()
+            self._fh = self._open_locked()
         except OSError as exc:
             raise UserError(
                 f"cannot write results file {self.path}: {exc.strerror}; "
                 "choose a writable path with --out"
             ) from exc
         try:
-            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            self._fh.close()
-            self._fh = None
-            raise UserError(
-                f"another run is writing {self.path}; wait for it or choose another --out"
-            ) from exc
-        self._cut_torn_tail()
+            self._cut_torn_tail()
+        except OSError as exc:
+            self.close()
+            raise self._refused(exc, "repair the torn last line of") from exc
         self.rows = {self.key(r): r for r in read_jsonl(self.path)}
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        if self._fh is None:
+            return
+        with contextlib.suppress(OSError):
+            if self._created and os.fstat(self._fh.fileno()).st_size == 0:
+                self.path.unlink(missing_ok=True)  # still locked: no one else writes it
+        self._fh.close()
+        self._fh = None
 
     def _cut_torn_tail(self) -> None:
         assert self._fh is not None
         self._fh.seek(0)
         data = self._fh.read()
         if data and not data.endswith(b"\n"):
-            self._fh.truncate(data.rfind(b"\n") + 1)
+            os.ftruncate(self._fh.fileno(), data.rfind(b"\n") + 1)
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self.rows
@@ -214,7 +237,7 @@ class ResultsStore:
         return {k for k, r in self.rows.items() if include_errors or not r.get("error")}
 
     def append(self, row: Row) -> None:
-        """Write one finished row and flush it to the OS at once."""
+        """Write one finished row to the OS at once, whole or not at all."""
         if self._fh is None:
             raise RuntimeError("ResultsStore is not open")
         k = self.key(row)
@@ -224,8 +247,16 @@ class ResultsStore:
             # a retried error: rewrite the file without the old row, so no key appears twice
             self.drop([k])
         line = redact(json.dumps(row, ensure_ascii=False))  # a key quoted back is never written
-        self._fh.write((line + "\n").encode("utf-8"))
-        self._fh.flush()
+        data = memoryview((line + "\n").encode("utf-8"))
+        fd = self._fh.fileno()
+        end = os.fstat(fd).st_size
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, end)  # no half row left behind
+            raise self._refused(exc) from exc
         self.rows[k] = json.loads(line) if PLACEHOLDER in line else row
 
     def drop(self, keys: Iterable[Hashable]) -> None:
@@ -233,16 +264,20 @@ class ResultsStore:
         drop = set(keys) & self.rows.keys()
         if not drop or self._fh is None:
             return
-        for k in drop:
-            del self.rows[k]
+        kept = {k: r for k, r in self.rows.items() if k not in drop}
         tmp = self.path.with_name(self.path.name + ".tmp")
-        with tmp.open("wb") as out:
-            for r in self.rows.values():
-                out.write((json.dumps(r, ensure_ascii=False) + "\n").encode("utf-8"))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, self.path)
+        try:
+            with tmp.open("wb") as out:
+                for r in kept.values():
+                    out.write((json.dumps(r, ensure_ascii=False) + "\n").encode("utf-8"))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)  # the results file itself is untouched
+            raise self._refused(exc, "rewrite") from exc
+        self.rows = kept
         # the lock and handle belonged to the replaced file: reopen and relock the new one
         self._fh.close()
-        self._fh = open(self.path, "a+b")  # noqa: SIM115
-        fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._fh = self._open_locked()
+        self._created = False

@@ -38,8 +38,10 @@ from backends.base import (
     QuotaExhausted,
     RequestRejected,
     RunStopped,
+    within_timeout,
 )
 from harness.cache import ResponseCache, request_key
+from harness.connection import ConnectionBreaker, connection_error_fields
 from harness.errors import UserError
 from harness.limits import Limits, Pacer, PacingPlan
 from harness.redact import redact
@@ -168,6 +170,9 @@ class _Run:
         self.bar: Any = None
         self.name = getattr(backend, "name", None) or backend.provider
         self.base_url = getattr(backend, "base_url", None) or backend.options.get("base_url")
+        #: --timeout, over the whole call (None: the adapter has no bound, e.g. a local model)
+        self.timeout_s: float | None = getattr(backend, "timeout_s", None)
+        self.breaker = ConnectionBreaker(self.base_url)
 
     # ---- bookkeeping -------------------------------------------------------------------
     def cache_key(self, req: Request) -> str:
@@ -245,9 +250,10 @@ class _Run:
                 self.bar.set_postfix(errors=sum(s.errors.values()), refresh=False)
 
     def store_completion(self, req: Request, c: Completion, attempts: int, latency: float) -> None:
+        # the row first: a cache the disk refuses then stops the run with the answer kept
+        self.write(self.row(req, c, attempts=attempts, latency_s=latency))
         if self.cache is not None:
             self.cache.put(self.cache_key(req), _completion_to_dict(c))
-        self.write(self.row(req, c, attempts=attempts, latency_s=latency))
 
     # ---- pacing (harness.limits) ---------------------------------------------------------
     def note(self, line: str) -> None:
@@ -321,12 +327,21 @@ class _Run:
                 t0 = time.monotonic()
                 latency: float | None = None
                 try:
-                    result = await fn()
+                    result = await within_timeout(fn(), self.timeout_s)
                     latency = time.monotonic() - t0
+                except Exception as exc:
+                    self.breaker.observe(exc)  # may stop the run: the server cannot be reached
+                    raise
                 finally:
                     self.observe_limits(tokens, latency)
+                self.breaker.answered()
                 return result, latency
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    def error_fields(self, exc: BaseException) -> dict[str, str]:
+        """An error row's `error` and `error_kind` (a failure to connect says so)."""
+        return connection_error_fields(exc, self.base_url) or {
+            "error": f"{_error_kind(exc)}: {exc}", "error_kind": _error_kind(exc)}
 
     # ---- one request / one batch ---------------------------------------------------------
     async def one(self, req: Request) -> None:
@@ -349,10 +364,7 @@ class _Run:
                 )
                 return
             except Exception as exc:  # noqa: BLE001 - any other failure becomes an error row
-                self.write(
-                    self.row(req, None, attempts=state.n, error=f"{_error_kind(exc)}: {exc}",
-                             error_kind=_error_kind(exc))
-                )
+                self.write(self.row(req, None, attempts=state.n, **self.error_fields(exc)))
                 return
             self.store_completion(req, c, state.n, latency)
 
@@ -373,10 +385,7 @@ class _Run:
                 raise
             except Exception as exc:  # noqa: BLE001 - the whole batch failed: one error row each
                 for r in reqs:
-                    self.write(
-                        self.row(r, None, attempts=state.n, error=f"{_error_kind(exc)}: {exc}",
-                                 error_kind=_error_kind(exc))
-                    )
+                    self.write(self.row(r, None, attempts=state.n, **self.error_fields(exc)))
                 return
             for r, c in zip(reqs, cs, strict=True):
                 self.store_completion(r, c, state.n, latency / len(reqs))

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from harness.errors import EXIT_ROWS_FAILED, RowsFailed, UserError
+from harness.study_schema import validate_study_config
 from sources.manifest import MIRROR_ENV, REPO_ROOT, load_manifest
 
 SCRIPTS = REPO_ROOT / "scripts"
@@ -65,22 +66,16 @@ class StudyConfig:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
-KNOWN_KEYS = {"name", "results_dir", "reports_dir", "mirror", "data_dir", "neutrality",
-              "pluralism", "fetch_with"}
-
-
 def load_config(path: Path, overrides: dict[str, Any] | None = None) -> StudyConfig:
+    """Read and check a study config (harness.study_schema) before anything runs."""
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise UserError(f"config {path} does not exist; see configs/ for examples") from exc
     except yaml.YAMLError as exc:
         raise UserError(f"config {path} is not valid YAML: {exc}") from exc
+    raw = validate_study_config(raw, path)
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    unknown = set(raw) - KNOWN_KEYS
-    if unknown:
-        raise UserError(f"config {path}: unknown key(s) {sorted(unknown)}; "
-                        f"known: {sorted(KNOWN_KEYS)}")
     mirror = raw.get("mirror") or os.environ.get(MIRROR_ENV)
     return StudyConfig(
         name=raw.get("name", Path(path).stem),

@@ -41,8 +41,10 @@ from backends.base import (
     RateLimitState,
     RequestRejected,
     RunStopped,
+    within_timeout,
 )
 from backends.registry import LOCAL_PROVIDERS, BackendSpec, create_backend
+from harness.connection import connection_failure
 from harness.errors import UserError
 from sources.manifest import REPO_ROOT
 
@@ -90,7 +92,7 @@ def pack_error(backend: Backend, exc: BaseException) -> tuple[Any, ...]:
     if isinstance(exc, ProviderRefusal | RequestRejected | RunStopped):
         return ("exception", type(exc), exc.args, dict(exc.__dict__))
     return ("worker_error", type(exc).__name__, str(exc), backend.is_retryable(exc),
-            backend.retry_after(exc))
+            backend.retry_after(exc), connection_failure(exc))
 
 
 def unpack_error(packed: tuple[Any, ...]) -> BaseException:
@@ -100,8 +102,10 @@ def unpack_error(packed: tuple[Any, ...]) -> BaseException:
         exc.args = args
         exc.__dict__.update(state)
         return exc
-    _, kind, message, retryable, retry_after = packed
-    return WorkerError(kind, message, retryable, retry_after)
+    _, kind, message, retryable, retry_after, failure = packed
+    error = WorkerError(kind, message, retryable, retry_after)
+    error.connection_failure = failure  # read by harness.connection in the parent
+    return error
 
 
 # ---- the child side ------------------------------------------------------------------------
@@ -113,7 +117,10 @@ async def _serve(sock: socket.socket) -> None:
 
     async def call(call_id: int, messages: list[Message], params: GenerationParams) -> None:
         try:
-            reply: tuple[str, Any] = ("ok", await backend.complete(messages, params))
+            # --timeout bounds the whole call here, in the worker (the parent's runner sees
+            # no timeout_s on the pool: its clock would count the workers' start-up)
+            reply: tuple[str, Any] = ("ok", await within_timeout(
+                backend.complete(messages, params), getattr(backend, "timeout_s", None)))
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the parent
             reply = ("error", pack_error(backend, exc))
         try:
@@ -121,7 +128,7 @@ async def _serve(sock: socket.socket) -> None:
         except Exception as exc:  # noqa: BLE001 - an answer that does not pickle
             _write_frame(writer, (call_id, "error", (
                 "worker_error", type(exc).__name__, f"the answer could not be sent back from "
-                f"the worker: {exc}", False, None), None))
+                f"the worker: {exc}", False, None, None), None))
 
     try:
         while (frame := await _read_frame(reader)) is not None:

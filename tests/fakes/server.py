@@ -46,6 +46,7 @@ FAULT_KINDS = (
     "logprobs_disabled", # Gemini: 400 'Logprobs is not enabled for models/...'
     "headers",           # answer normally with extra `headers` (rate-limit headers)
     "status",            # any status with a raw `body` and `headers`
+    "trickle",           # a normal answer sent one byte every `seconds` (a stalled server)
 )
 
 
@@ -418,6 +419,23 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)
 
+    def _trickle(self, payload: bytes, every_s: float) -> None:
+        """Status line and headers at once, then the body a byte at a time: each read
+        finishes quickly, so only a bound on the whole request ends it early."""
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.flush()
+            for i in range(len(payload)):
+                if self.state.stopping.wait(every_s):
+                    return
+                self.wfile.write(payload[i:i + 1])
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up
+
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         """GET /_fake/stats: what the server saw, for a benchmark in another process."""
         s = self.state
@@ -448,6 +466,10 @@ class _Handler(BaseHTTPRequestHandler):
         fault = state.next_fault()
         delay = state.latency_s + (fault.seconds if fault and fault.kind == "slow" else 0.0)
         if delay > 0 and state.stopping.wait(delay):
+            return
+        if fault is not None and fault.kind == "trickle":
+            self._trickle(json.dumps(success_body(provider, body, state, None)).encode(),
+                          fault.seconds)
             return
         if fault is not None and fault.kind == "disconnect":
             self.close_connection = True  # the socket closes with no status line sent

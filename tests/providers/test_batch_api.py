@@ -132,7 +132,7 @@ def test_restart_while_polling_submits_nothing_again(batches, prompts, tmp_path,
         m.setattr(harness.batch, "_sleep", crash)
         batch_generate(batches, prompts, out, backend=backend)
     assert len(batches.state.created) == 1
-    assert not list(read_jsonl(out))
+    assert not out.exists()  # no rows yet, and no empty results file left behind
     recorded = json.loads(state_path(out).read_text())["batches"]
     assert [b["id"] for b in recorded] == batches.state.created
     assert recorded[0]["collected"] is False

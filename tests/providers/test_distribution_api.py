@@ -95,7 +95,7 @@ def test_an_answer_without_logprobs_stops_but_a_list_without_letters_is_flagged(
     with pytest.raises(UserError, match=r"without log-probabilities.*--samples-per-item N") as e:
         run(fake, tmp_path / "none", "gemini-2.5-flash", base="")
     assert "\n" not in str(e.value)
-    assert not (tmp_path / "none" / "mpi" / "gemini-2.5-flash.jsonl").read_text()
+    assert not (tmp_path / "none" / "mpi" / "gemini-2.5-flash.jsonl").exists()  # no empty file
     # log-probabilities given, but no option letter among them: kept, flagged, no numbers
     fake.state.faults.clear()
     fake.state.logprobs = {"Sure": math.log(0.6), "The": math.log(0.3)}
