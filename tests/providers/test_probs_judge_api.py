@@ -101,3 +101,10 @@ def test_anthropic_judge_is_refused_naming_the_json_mode(fake, generations, tmp_
     with pytest.raises(UserError, match="--judge-mode json"):
         annotate(fake, "claude-sonnet-4.5", generations, tmp_path / "ann.jsonl")
     assert not fake.state.requests and not (tmp_path / "ann.jsonl").exists()
+
+
+def test_a_model_refusing_logprobs_stops_with_one_line_naming_the_json_mode(fake, generations,
+                                                                            tmp_path):
+    fake.state.push("logprobs_disabled", times=50)
+    with pytest.raises(UserError, match="--judge-mode json"):
+        annotate(fake, "gemini-2.5-flash", generations, tmp_path / "ann.jsonl", base="")
