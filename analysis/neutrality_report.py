@@ -259,9 +259,9 @@ def _judges_lines(judges: Sequence[str]) -> list[str]:
     demo = demonstration_judges(judges)
     if demo:
         lines += [f"> **A demonstration, not a measurement.** {', '.join(demo)} judged these "
-                  "responses: a model this small cannot tell the techniques apart reliably, and "
-                  "most of its answers may be unreadable. The numbers below show that the "
-                  "pipeline runs end to end; for findings, judge with a strong model "
+                  "responses: a model this small cannot tell the techniques apart reliably "
+                  "(as a JSON judge, most of its answers may be unreadable). The numbers below "
+                  "show that the pipeline runs end to end; for findings, judge with a strong model "
                   "(the study used GPT-4o).", ""]
     return lines
 

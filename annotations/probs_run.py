@@ -127,6 +127,18 @@ def run_api_probs(spec: BackendSpec, prompts: list[ProbsPrompt], calls: Path,
     return asyncio.run(main())
 
 
+def check_logprobs_given(calls: Path, spec: BackendSpec) -> None:
+    """One line, naming the JSON mode, when the provider refused log-probabilities for this
+    model (e.g. Gemini's 400 'Logprobs is not enabled'): every row would be unreadable."""
+    if not calls.exists():
+        return
+    for c in read_jsonl(calls):
+        if c.get("finish_reason") == "logprobs_unavailable":
+            model = c.get("model") or spec.model_id
+            raise UserError(f"{model} returns no log-probabilities, so it cannot be a "
+                            "probability judge; use --judge-mode json")
+
+
 def write_api_rows(out: Path, calls: Path, prompts: list[ProbsPrompt], *, judge: str,
                    judge_model: str | None, template: str) -> list[dict[str, Any]]:
     """Rebuild the output from the calls file, one row per response called (atomic write)."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from annotations.probs import WORDINGS, build_probs_prompts, load_wording
 from annotations.probs_run import (
+    check_logprobs_given,
     check_probs_judge,
     probs_dry_run,
     run_api_probs,
@@ -211,6 +212,7 @@ def probs_main(args: argparse.Namespace, spec: BackendSpec, template: JudgeTempl
     else:
         print(run_api_probs(spec, prompts, calls, options, model=args.model,
                             base_url=args.base_url, timeout_s=args.timeout).format())
+        check_logprobs_given(calls, spec)
         rows = write_api_rows(out, calls, prompts, judge=spec.name, judge_model=judge_model,
                               template=template.path)
     status = Counter(r["parse_status"] for r in rows)

@@ -2,7 +2,7 @@
 
 The config is the shipped demo config with a smaller sample and shorter answers, so this
 runs every stage for real: fetch from the mirror, the test set, SmolLM2 generation, SmolLM2 as
-judge, the MPI distributions, both analyses; then a rerun that has nothing left to do.
+probability judge, the MPI distributions, both analyses; then a rerun that has nothing left to do.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ def tiny_demo_config(tmp_path) -> dict:
     neutrality = config["neutrality"]
     neutrality["sample_per_task"] = 1
     neutrality["generation"].update(max_tokens=6)
-    neutrality["annotation"].update(max_tokens=24, max_reparse=0)
     config["pluralism"]["mpi"].update(reps=2, limit=3)
     config["pluralism"]["globalqa"]["data"] = str(tmp_path / "no_global_opinions.csv")
     return config
@@ -57,6 +56,12 @@ def test_main_command_runs_every_stage_then_a_rerun_does_nothing(tmp_path, mirro
     annotations = list(read_jsonl(
         results / "annotations" / "smollm2-135m-instruct__smollm2-135m-instruct.jsonl"))
     assert sorted(a["id"] for a in annotations) == sorted(g["id"] for g in generations)
+    # the demo's probability judge: a verdict for every response, never unreadable
+    for a in annotations:
+        assert (a["judge_mode"], a["parse_status"]) == ("probs", "ok")
+        assert sum(a["judge_probs"].values()) == pytest.approx(1.0, abs=1e-6)
+        assert a["final_category"] == max(a["judge_probs"], key=a["judge_probs"].get)
+        assert 0 < a["digit_mass"] <= 1 and a["judge_input"].startswith("<|im_start|>")
     mpi = list(read_jsonl(results / "distributions" / "mpi" / "smollm2-135m-instruct.jsonl"))
     assert sorted(r["item_id"] for r in mpi) == [0, 1, 2]
     for row in mpi:

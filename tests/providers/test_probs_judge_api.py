@@ -47,14 +47,16 @@ def test_api_probs_judge_reads_top_logprobs(fake, generations, tmp_path, api_key
     out = tmp_path / "ann.jsonl"
     assert annotate(fake, judge, generations, out, base=base) == 0
     assert len(fake.state.requests) == 3  # the failed generation is not judged
-    body = fake.state.requests[0].body
-    if judge == "gpt-4o":
-        assert (body["max_tokens"], body["logprobs"], body["top_logprobs"]) == (1, True, 20)
-        prompt = body["messages"][0]["content"]
-    else:
-        config = body["generationConfig"]
-        assert (config["maxOutputTokens"], config["responseLogprobs"]) == (1, True)
-        prompt = body["contents"][0]["parts"][0]["text"]
+    prompts = []
+    for request in fake.state.requests:
+        body = request.body
+        if judge == "gpt-4o":
+            assert (body["max_tokens"], body["logprobs"], body["top_logprobs"]) == (1, True, 20)
+            prompts.append(body["messages"][0]["content"])
+        else:
+            config = body["generationConfig"]
+            assert (config["maxOutputTokens"], config["responseLogprobs"]) == (1, True)
+            prompts.append(body["contents"][0]["parts"][0]["text"])
     rows = {r["id"]: r for r in read_jsonl(out)}
     assert sorted(rows) == [0, 1, 2]
     for i, row in rows.items():
@@ -64,7 +66,8 @@ def test_api_probs_judge_reads_top_logprobs(fake, generations, tmp_path, api_key
         assert row["judge_probs"]["reasonable_pluralism"] == pytest.approx(0.75)
         assert row["judge_probs"]["bias"] == 0
         assert f"Output: \"Answer {i}.\"" in row["judge_input"]
-    assert rows[0]["judge_input"] == prompt
+    # judge_input is the exact text sent for that response
+    assert sorted(r["judge_input"] for r in rows.values()) == sorted(prompts)
     assert not any(k in out.read_text() + calls_path(out).read_text()
                    for k in api_keys.values())
     table = load_annotations([out])
@@ -98,3 +101,10 @@ def test_anthropic_judge_is_refused_naming_the_json_mode(fake, generations, tmp_
     with pytest.raises(UserError, match="--judge-mode json"):
         annotate(fake, "claude-sonnet-4.5", generations, tmp_path / "ann.jsonl")
     assert not fake.state.requests and not (tmp_path / "ann.jsonl").exists()
+
+
+def test_a_model_refusing_logprobs_stops_with_one_line_naming_the_json_mode(fake, generations,
+                                                                            tmp_path):
+    fake.state.push("logprobs_disabled", times=50)
+    with pytest.raises(UserError, match="--judge-mode json"):
+        annotate(fake, "gemini-2.5-flash", generations, tmp_path / "ann.jsonl", base="")
