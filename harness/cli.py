@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from collections.abc import Callable
 
@@ -24,6 +25,38 @@ def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | N
               file=sys.stderr)
         sys.exit(130)
     sys.exit(code or 0)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """--help shows every option's default, even an option without a help text. A help text
+    that already names its default is left as it is (so a secret read from the environment is
+    never printed); flags that are off, options without a value and empty lists show none."""
+
+    @staticmethod
+    def shows_default(action: argparse.Action) -> bool:
+        default = action.default
+        return bool(action.option_strings) and not (
+            default in (None, argparse.SUPPRESS, [], ())
+            or (default is False and action.nargs == 0))
+
+    def add_argument(self, action: argparse.Action) -> None:
+        if action.help is None and self.shows_default(action):
+            action = copy.copy(action)
+            action.help = "(default: %(default)s)"
+        super().add_argument(action)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text.lower() or not self.shows_default(action):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def script_parser(doc: str | None, **kwargs: object) -> argparse.ArgumentParser:
+    """The parser of a script: its docstring's first line as the description, every default
+    in --help."""
+    return argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0] if doc
+                                   else None, formatter_class=HelpFormatter, **kwargs)
 
 
 def positive(kind: type) -> object:

@@ -27,6 +27,7 @@ from harness.runner import (
     pending_requests,
     run_requests_async,
 )
+from harness.suggest import did_you_mean
 from harness.workers import create_backend_in_workers
 from sources.manifest import REPO_ROOT
 
@@ -102,7 +103,8 @@ def select_prompts(
         unknown = [t for t in tasks if t not in known]
         if unknown:
             raise UserError(
-                f"unknown task {', '.join(unknown)}; tasks in the prompts file: "
+                f"unknown task {', '.join(unknown)};{did_you_mean(unknown[0], map(str, known))} "
+                "tasks in the prompts file: "
                 + ", ".join(sorted(str(t) for t in known))
             )
         rows = [r for r in rows if r.get("task") in tasks]
@@ -211,7 +213,7 @@ def run_generation(
     with ResultsStore(out, key_by(*ROW_KEY)) as store:
         todo, skipped = pending_requests(requests, store, options.retry_errors)
         if not todo:
-            return RunSummary(skipped=skipped)
+            return RunSummary.nothing_to_do(skipped, options)
         backend = create_backend_in_workers(
             spec.name, workers, model=model, base_url=base_url, timeout_s=timeout_s,
             registry={spec.name: spec}, **(backend_options or {}))

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from backends.registry import get_spec, load_registry
-from harness.cli import positive
+from harness.cli import positive, script_parser
 from harness.errors import UserError
 from harness.generation import DEFAULT_CACHE, REPO_ROOT
 from pluralism.collect import Collection, CollectOptions, with_limit
@@ -26,7 +26,7 @@ DISTRIBUTIONS_DIR = REPO_ROOT / "results" / "distributions"
 
 
 def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description)
+    p = script_parser(description)
     p.add_argument("--backend", default=DEFAULT_BACKEND,
                    help=f"registry name (default: {DEFAULT_BACKEND}; see generate.py --list)")
     p.add_argument("--model", "--model-name", "--model_name", dest="model",
@@ -36,7 +36,7 @@ def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
                          "Data/pluralism/mpi_questions.tsv)") if dataset == "mpi" else
                    ("GlobalOpinionQA CSV or Parquet, or a folder holding global_opinions.csv "
                     "(default: Data/pluralism/global_opinions.csv, else the Hugging Face hub)"))
-    p.add_argument("--save_dir", "--save-dir", dest="save_dir", type=Path,
+    p.add_argument("--out-dir", "--save_dir", "--save-dir", dest="save_dir", type=Path,
                    help=f"output folder (default: results/distributions/{dataset}/); rows go "
                         "to <save_dir>/<backend>.jsonl")
     p.add_argument("--cache_dir", "--cache-dir", dest="cache_dir",

@@ -35,13 +35,13 @@ from harness.batch import (
     batch_status,
     check_batch_backend,
 )
-from harness.cli import positive, run_main
+from harness.cli import positive, run_main, script_parser
 from harness.errors import UserError
 from harness.request_cli import add_request_arguments, request_options
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = script_parser(__doc__)
     p.add_argument("--judge", required=True, help="registry name of the judge model")
     p.add_argument("--generations", type=Path, required=True, help="JSONL from generate.py")
     p.add_argument("--n-evals", type=positive(int), default=1, help="judge prompts per response")
