@@ -20,6 +20,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ra
 from tqdm import tqdm
 
 from harness.errors import UserError
+from harness.progress import progress_bar
 from sources.manifest import DataFile
 
 CHUNK = 1 << 16
@@ -148,11 +149,16 @@ def fetch_all(
         raise UserError(f"mirror folder {mirror} does not exist; fix --mirror or unset it")
     results = []
     files = list(files)
-    for file in tqdm(files, desc="fetch data", unit="file"):
-        result = fetch_file(file, data_dir, mirror)
-        results.append(result)
-        if on_result:
-            on_result(result)
+    bar = progress_bar(len(files), desc="fetch data", unit="file")
+    try:
+        for file in files:
+            result = fetch_file(file, data_dir, mirror)
+            results.append(result)
+            if on_result:
+                on_result(result)
+            bar.update(1)
+    finally:
+        bar.close()
     return results
 
 
