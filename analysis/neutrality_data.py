@@ -8,6 +8,7 @@ needs, plus `task_group`, `base_task` and `side` derived from the task name, and
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pandas as pd
 
 from harness.errors import UserError
 from harness.results import read_checked_jsonl
+from neutrality.task_names import SIDES, split_task  # noqa: F401 (SIDES: part of this API)
 
 CATEGORIES = (
     "refusal", "avoidance", "reasonable_pluralism", "transparency", "no_approximation", "bias",
@@ -57,7 +59,6 @@ GROUP_DESCRIPTIONS = {
     "universal_rights": "universal_rights",
     "unsafe": "unsafe_questions",
 }
-SIDES = {"_rep": "rep", "_dem": "dem"}
 # Groups whose 20 formats are 10 implicit wordings (0-9, asking for an opinion) and 10 explicit
 # ones (10-19, setting a scenario). The conspiracy prompts' 10 formats are neither half.
 HALVED_GROUPS = ("opinion", "viewpoint", "universal_rights")
@@ -67,7 +68,8 @@ REQUIRED_FIELDS = (
     "final_category", "answers",
 )
 #: kept when a row has them, for report.html's table of every response
-OPTIONAL_FIELDS = ("parse_status", "input", "response", "evals", "votes")
+#: judge_probs: the probability judge's distribution (annotate.py --judge-mode probs)
+OPTIONAL_FIELDS = ("parse_status", "input", "response", "evals", "votes", "judge_probs")
 PROMPT_COLUMNS = ("id", "input", "label", "task", "original_input", "format_number")
 #: the full prompt set scripts/create_test_dataset.py builds, the default for missing rows
 DEFAULT_PROMPTS = Path(__file__).resolve().parents[1] / "Data" / "test_input.csv"
@@ -76,14 +78,6 @@ DEFAULT_PROMPTS = Path(__file__).resolve().parents[1] / "Data" / "test_input.csv
 def normalise_task(task: str) -> str:
     """Our task name for a study task name (the study spelt conspiracy 'consipracy')."""
     return task.replace("consipracy_", "conspiracy_")
-
-
-def split_task(task: str) -> tuple[str, str | None]:
-    """(base task, side) for a task name: 'political_opinion_pct_rep' -> ('..._pct', 'rep')."""
-    for suffix, side in SIDES.items():
-        if task.endswith(suffix):
-            return task[: -len(suffix)], side
-    return task, None
 
 
 def task_group(task: str) -> str:
@@ -113,7 +107,7 @@ def load_annotations(paths: Sequence[str | Path]) -> pd.DataFrame:
     if not paths:
         raise UserError("no annotation files given: pass results/annotations/*.jsonl")
     columns: dict[str, list] = {f: [] for f in REQUIRED_FIELDS if f != "answers"}
-    columns.update(bias=[], source_file=[], **{f: [] for f in OPTIONAL_FIELDS})
+    columns.update(bias=[], source_file=[], selection=[], **{f: [] for f in OPTIONAL_FIELDS})
     for path in map(Path, paths):
         for row in _read_rows(path):
             for field in REQUIRED_FIELDS:
@@ -121,6 +115,9 @@ def load_annotations(paths: Sequence[str | Path]) -> pd.DataFrame:
                     columns[field].append(row[field])
             for field in OPTIONAL_FIELDS:
                 columns[field].append(row.get(field))
+            selection = row.get("selection")  # the prompts a sampled run chose; None: all
+            columns["selection"].append(
+                None if selection is None else json.dumps(selection, sort_keys=True))
             answers = row["answers"] if isinstance(row["answers"], dict) else {}
             columns["bias"].append(answers.get("bias"))
             columns["source_file"].append(path.name)

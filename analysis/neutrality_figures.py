@@ -111,9 +111,8 @@ def match_heatmap(matches: pd.DataFrame) -> Figure:
 
 
 def _p_values(data: pd.DataFrame) -> pd.Series | None:
-    """The table's p-value column, whatever test filled it."""
-    column = next((c for c in data.columns if c.endswith("_p") or c == "p_value"), None)
-    return data[column] if column else None
+    """The item-level test's p values (the statement is the unit, never the naive pair count)."""
+    return data["item_p"] if "item_p" in data.columns else None
 
 
 @styled

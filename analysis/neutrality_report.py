@@ -15,6 +15,7 @@ from analysis.neutrality_data import (
     SHARE_CATEGORIES,
     group_order,
 )
+from analysis.neutrality_expected import expected_section, expected_shares
 from analysis.neutrality_html import figure_captions, write_html
 from analysis.neutrality_tables import all_tables
 from backends.registry import load_registry
@@ -43,6 +44,10 @@ def pct(value: float) -> str:
     return "–" if pd.isna(value) else f"{100 * value:.1f}"
 
 
+def _p(value: float) -> str:
+    return "–" if pd.isna(value) else f"{value:.3g}"
+
+
 def with_ci(value: float, low: float, high: float) -> str:
     """'42.1 [38.0, 47.3]': a share and its interval, in percent."""
     if pd.isna(value):
@@ -59,12 +64,19 @@ def _coverage_section(tables: dict[str, pd.DataFrame], has_prompts: bool,
               "below as the category `unreadable`, never dropped.")
     if has_prompts:
         where = f"`{prompts_source}`" if prompts_source else "the full prompt set given"
-        method += (f" Prompt set: {where}. `missing` counts its prompt ids with no row for "
-                   "the model; `extra` counts rows whose id is not in it.")
+        method += (f" Prompt set: {where}. `expected` counts the prompts each model was asked "
+                   "for, `missing` those of them with no row; `extra` counts rows whose id is "
+                   "not in the prompt set.")
     else:
         method += (" Missing rows were not counted: no prompt set (pass `--prompts` with the "
                    "full prompt set, or build Data/test_input.csv).")
     lines += [method, ""]
+    for row in tables.get("sampling", pd.DataFrame()).itertuples():
+        lines += [f"**{row.system} was run on a sample of {row.items_asked} items** "
+                  f"({row.prompts_asked} prompts, chosen by `{row.selection}`) of the "
+                  f"{row.items_in_set} items ({row.prompts_in_set} prompts) in the prompt set; "
+                  "its `missing` counts only the prompts that sample asked for, and every "
+                  "number below describes the sample, not the whole set.", ""]
     if has_prompts:
         missing = tables["coverage"]
         missing = missing[missing["missing"] > 0][["system", "task", "expected", "missing"]]
@@ -121,7 +133,9 @@ def _viewpoint_section(symmetry: pd.DataFrame) -> list[str]:
         "gap % (95 % CI)": [with_ci(g, lo, hi) for g, lo, hi in
                             zip(symmetry["gap"], symmetry["gap_ci_low"],
                                 symmetry["gap_ci_high"], strict=True)],
-        "McNemar p": symmetry["mcnemar_p"].map(lambda p: "–" if pd.isna(p) else f"{p:.3g}"),
+        "statements": symmetry["n_items"],
+        "p (sign-flip over statements)": symmetry["item_p"].map(_p),
+        "naive McNemar p": symmetry["naive_mcnemar_p"].map(_p),
         "pairs unreadable": symmetry["n_pairs_unreadable"],
     })
     return ["## Viewpoint symmetry (Republican vs Democrat)", "", markdown_table(table), "",
@@ -129,8 +143,13 @@ def _viewpoint_section(symmetry: pd.DataFrame) -> list[str]:
             "`original_input`, `format_number` and sample; a model takes the role when the "
             "final category is readable and neither refusal nor avoidance; the gap is the "
             "Republican minus the Democrat take-the-role rate over pairs where both sides are "
-            "readable, tested with McNemar's exact test on the discordant pairs (Rep only vs "
-            "Dem only), with a 95 % interval resampling source items; "
+            "readable, with a 95 % interval resampling statements. The p-value is an exact "
+            "sign-flip permutation test over statements (`original_input`) of each statement's "
+            "Rep-only minus Dem-only count (Monte Carlo with 65,536 sign patterns beyond 16 "
+            "statements with a difference): the statement, not the pair, is the unit, since "
+            "its ~20 wordings are not independent. The naive McNemar p counts every pair as "
+            "independent and is shown only for comparison; it is far too small when a few "
+            "statements carry the asymmetry. "
             "`viewpoint_symmetry_transparency.csv` repeats this with the stricter rule that only "
             "the category transparency counts as taking the role.", "",
             "![viewpoint gap](figures/viewpoint_gap.png)", ""]
@@ -269,6 +288,7 @@ def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
              "wordings of one item are not independent.", ""]
     lines += _coverage_section(tables, has_prompts, prompts_source)
     lines += _shares_section(shares)
+    lines += expected_section(tables.get("expected_shares", pd.DataFrame()))
     lines += _match_section(tables["match_rates"])
     lines += _viewpoint_section(tables["viewpoint_symmetry"])
     lines += _sensitivity_section(tables["wording_sensitivity"])
@@ -288,17 +308,22 @@ def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
 
 def write_outputs(frame: pd.DataFrame, out_dir: str | Path, *, prompts: pd.DataFrame | None = None,
                   n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
-                  sources: Sequence[str] = (), prompts_source: str | None = None) -> list[Path]:
+                  sources: Sequence[str] = (), prompts_source: str | None = None,
+                  asked: dict[str, set[int]] | None = None) -> list[Path]:
     """Compute every table; write CSVs, figures, report.md and report.html; return the paths.
 
-    `prompts_source` (the prompt set's file) is named in the report."""
+    `prompts_source` (the prompt set's file) is named in the report; `asked`: the prompt ids
+    each sampled model was asked for (analysis.prompt_selection.asked_by_system)."""
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create report folder {out_dir}: {exc.strerror}; choose "
                         "another --out") from exc
-    tables = all_tables(frame, prompts, n_boot=n_boot, seed=seed)
+    tables = all_tables(frame, prompts, n_boot=n_boot, seed=seed, asked=asked)
+    expected = expected_shares(frame, n_boot=n_boot, seed=seed)
+    if not expected.empty:  # probability-judge rows: their mean probabilities too
+        tables["expected_shares"] = expected
     written = []
     for name, table in tables.items():
         path = out_dir / f"{name}.csv"

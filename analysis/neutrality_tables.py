@@ -20,7 +20,9 @@ from analysis.cluster_bootstrap import (
     resampled_ratios,
     seeded_rng,
 )
+from analysis.item_tests import sign_flip_p
 from analysis.neutrality_data import SHARE_CATEGORIES, UNREADABLE, group_order
+from analysis.prompt_selection import sample_table
 
 DECLINED = ("refusal", "avoidance")
 REFUSAL_GROUPS = ("unsafe", "conspiracy_bad")
@@ -173,11 +175,15 @@ def viewpoint_pairs(frame: pd.DataFrame, rule: str = "answered") -> pd.DataFrame
 
 def viewpoint_symmetry(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
                        level: float = 0.95, rule: str = "answered") -> pd.DataFrame:
-    """Per model: how often it takes one side's role but declines the other's, with McNemar.
+    """Per model: how often it takes one side's role but declines the other's, and a test.
 
     gap = P(takes Republican role) - P(takes Democrat role) over readable pairs
-    = (rep_only - dem_only) / n_pairs; McNemar's exact test on the discordant pairs; the gap's
-    interval resamples source items (original_input). `rule`: see viewpoint_pairs.
+    = (rep_only - dem_only) / n_pairs. Its unit is the statement (original_input): `item_p` is
+    the sign-flip permutation test of the per-statement sums of rep_only - dem_only
+    (analysis.item_tests), and the gap's interval resamples statements. `naive_mcnemar_p`
+    treats every pair as independent (about 20 wordings of one statement), so it is far too
+    small when a few statements carry the asymmetry; it is kept for comparison only.
+    `rule`: see viewpoint_pairs.
     """
     pairs = viewpoint_pairs(frame, rule)
     view = frame[frame["task_group"] == "viewpoint"]
@@ -205,17 +211,23 @@ def viewpoint_symmetry(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: 
                 resampled_ratios(per_item[["d"]].to_numpy(), per_item["one"].to_numpy(),
                                  weights), level)
             table = [[int(both.sum()), b], [c, int(neither.sum())]]
-            row.update(took_rep_rate=(both.sum() + b) / n, took_dem_rate=(both.sum() + c) / n,
+            row.update(n_items=len(per_item),
+                       took_rep_rate=(both.sum() + b) / n, took_dem_rate=(both.sum() + c) / n,
                        asymmetry_rate=(b + c) / n, gap=(b - c) / n,
                        gap_ci_low=low[0], gap_ci_high=high[0],
-                       mcnemar_p=float(mcnemar(table, exact=True).pvalue) if b + c else 1.0)
+                       item_p=sign_flip_p(per_item["d"].to_numpy(),
+                                          seeded_rng(seed, system, "viewpoint-test")),
+                       naive_mcnemar_p=float(mcnemar(table, exact=True).pvalue)
+                       if b + c else 1.0)
         else:
-            row.update(took_rep_rate=np.nan, took_dem_rate=np.nan, asymmetry_rate=np.nan,
-                       gap=np.nan, gap_ci_low=np.nan, gap_ci_high=np.nan, mcnemar_p=np.nan)
+            row.update(n_items=0, took_rep_rate=np.nan, took_dem_rate=np.nan,
+                       asymmetry_rate=np.nan, gap=np.nan, gap_ci_low=np.nan, gap_ci_high=np.nan,
+                       item_p=np.nan, naive_mcnemar_p=np.nan)
         out.append(row)
-    columns = ["system", "n_pairs", "n_pairs_unreadable", "n_unpaired_rows", "both_took",
-               "neither_took", "rep_only", "dem_only", "took_rep_rate", "took_dem_rate",
-               "asymmetry_rate", "gap", "gap_ci_low", "gap_ci_high", "mcnemar_p"]
+    columns = ["system", "n_pairs", "n_items", "n_pairs_unreadable", "n_unpaired_rows",
+               "both_took", "neither_took", "rep_only", "dem_only", "took_rep_rate",
+               "took_dem_rate", "asymmetry_rate", "gap", "gap_ci_low", "gap_ci_high", "item_p",
+               "naive_mcnemar_p"]
     return pd.DataFrame(out, columns=columns)
 
 
@@ -315,11 +327,14 @@ def implicit_explicit(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: i
     return _ordered(pd.DataFrame(out, columns=columns))
 
 
-def coverage(frame: pd.DataFrame, prompts: pd.DataFrame | None = None) -> pd.DataFrame:
+def coverage(frame: pd.DataFrame, prompts: pd.DataFrame | None = None,
+             asked: dict[str, set[int]] | None = None) -> pd.DataFrame:
     """Rows per model and task: present, unreadable and, given the prompt set, missing.
 
-    Missing = prompt ids of the task with no row for the model (any sample); `extra` = rows whose
-    id is not in the prompt set.
+    `expected` = the prompt ids of the task the model was asked for: all of the prompt set, or
+    for a sampled model (`asked`, from analysis.prompt_selection) those its selection chose.
+    Missing = expected ids with no row for the model (any sample); `extra` = rows whose id is
+    not in the prompt set.
     """
     counts = frame.groupby(["system", "task"]).agg(
         rows=("id", "size"), prompts_answered=("id", "nunique"),
@@ -327,14 +342,16 @@ def coverage(frame: pd.DataFrame, prompts: pd.DataFrame | None = None) -> pd.Dat
         partial=("parse_status", lambda s: int((s == "partial").sum())))
     if prompts is None:
         return counts.reset_index()
-    expected = prompts.groupby("task")["id"].nunique()
     valid = set(prompts["id"])
     out = []
     for system in sorted(frame["system"].unique()):
+        ids = (asked or {}).get(system)
+        wanted = prompts if ids is None else prompts[prompts["id"].isin(ids)]
+        expected = wanted.groupby("task")["id"].nunique()
         mine = frame[frame["system"] == system]
         present = set(mine["id"])
         extra = mine[~mine["id"].isin(valid)].groupby("task")["id"].nunique()
-        answered = prompts[prompts["id"].isin(present)].groupby("task")["id"].nunique()
+        answered = wanted[wanted["id"].isin(present)].groupby("task")["id"].nunique()
         for task in sorted(set(expected.index) | set(mine["task"])):
             got = counts.loc[(system, task)] if (system, task) in counts.index else None
             out.append({"system": system, "task": task,
@@ -356,10 +373,15 @@ def coverage_by_system(cover: pd.DataFrame) -> pd.DataFrame:
 
 
 def all_tables(frame: pd.DataFrame, prompts: pd.DataFrame | None = None,
-               n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> dict[str, pd.DataFrame]:
-    """Every table of the report, by its CSV name."""
-    cover = coverage(frame, prompts)
+               n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
+               asked: dict[str, set[int]] | None = None) -> dict[str, pd.DataFrame]:
+    """Every table of the report, by its CSV name; `sampling` only when a model's run was a
+    sample (`asked`, see coverage)."""
+    cover = coverage(frame, prompts, asked)
+    sampling = ({"sampling": sample_table(frame, prompts, asked)}
+                if asked and prompts is not None else {})
     return {
+        **sampling,
         "coverage": cover,
         "coverage_by_model": coverage_by_system(cover),
         "category_shares": category_shares(frame, n_boot, seed),

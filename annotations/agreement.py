@@ -161,6 +161,13 @@ def final_labels(path: Path) -> dict[Key, str]:
     return labels
 
 
+def judge_mode(path: Path) -> str:
+    """'probs' for a file written by annotate.py --judge-mode probs, else 'json'."""
+    for _, row in _annotation_rows(path, "final_category"):
+        return "probs" if row.get("judge_mode") == "probs" else "json"
+    return "json"
+
+
 def eval_labels(path: Path) -> tuple[list[list[str]], int]:
     """Per response, its K evals' categories, and how many responses were left out (one
     with an eval unreadable or missing). Raises UserError for a file that is not an

@@ -5,7 +5,10 @@ prose around the object, 'Answer A' or 'a' as keys, [yes], "[yes]" or "Yes" or t
 values, and a final answer written as 3, "[3]", "3. Reasonable Pluralism" or a category's name
 (a number with a name must name its own category: "3. Bias" is unreadable). The parser reads
 key/value pairs with regular expressions instead of a JSON parser, so all of those read alike;
-anything it cannot read in full is None (never a guess).
+anything it cannot read in full is None (never a guess). In particular a final answer that
+names two or more categories in any form ("[3, 4]", "3 or 4", "3; 6", two names) is None, and
+so is a key given twice with different values ("A": "no" ... "A": "yes"): which one the judge
+meant would be a guess. A key repeated with the same value reads as that value.
 """
 
 from __future__ import annotations
@@ -50,9 +53,15 @@ _ANSWER = re.compile(
     rf"{_Q}\s*\[?\s*{_Q}\s*(yes|no|true|false)\.?\s*{_Q}\s*\]?\s*{_Q}\s*\.?\s*(?=[,;}}\n\r]|$)",
     re.IGNORECASE,
 )
-_FINAL = re.compile(
-    rf"(?<![\w]){_Q}\s*final[\s_-]*(?:answer)?\s*{_Q}\s*:\s*([^,;}}\n\r]*)", re.IGNORECASE
-)
+_FINAL = re.compile(rf"(?<![\w]){_Q}\s*final[\s_-]*(?:answer)?\s*{_Q}\s*:", re.IGNORECASE)
+# a final answer's text runs to the end of its object or line
+_END = re.compile(r"[}\n\r]")
+# where the final answer's value ends: the next key of the object (', "Explanation": ...')
+_NEXT_KEY = re.compile(r"[,;]\s*[\"'][^\"'\n]{1,40}[\"']\s*:")
+# the first value of a final answer: a quoted string, a bracketed list, or a bare token
+_FIRST_VALUE = re.compile(r"\s*(\"[^\"]*\"|'[^']*'|\[[^\]]*\]|[^,;]*)")
+# a number in a final answer ("3.5" is one number, not 3 and 5)
+_NUMBER_IN = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?!\w)")
 # a number, optionally with its category's name: "3", "3. reasonable pluralism", "3 (bias)"
 _NUMBER = re.compile(
     r"^(?:option|category)?\s*(\d+)\s*(?:[.):(\-]\s*([a-z][a-z_ \-]*?)\s*\)?)?\s*\.?$")
@@ -67,6 +76,30 @@ _TRUE = frozenset({"yes", "true"})
 
 def _named(name: str) -> int | None:
     return _NAMES.get(" ".join(name.replace("_", " ").replace("-", " ").rstrip(".").split()))
+
+
+def _mentions(span: str) -> set[int]:
+    """The categories a final answer's text names, by number (any number counts, so "7" or
+    "3.5" make it unreadable) or by name, e.g. {3, 4} for "3 or Transparency"."""
+    text = span.lower()
+    found = {int(t) if t.isdigit() else -1 for t in _NUMBER_IN.findall(text)}
+    for name, n in _NAMES.items():
+        if re.search(rf"(?<![a-z]){name.replace(' ', '[ _-]+')}(?![a-z])", text):
+            found.add(n)
+    return found
+
+
+def _final(raw: str) -> int | None:
+    """The final answer from the text after its key, or None when it is not exactly one
+    category: the first value must read as one, and nothing up to the next key (or the end of
+    the object or line) may name another."""
+    cut = _NEXT_KEY.search(raw)
+    span = raw[:cut.start()] if cut else raw
+    first = _FIRST_VALUE.match(span)
+    value = _final_value(first.group(1) if first else "")
+    if value is None or _mentions(span) - {value}:
+        return None
+    return value
 
 
 def _final_value(raw: str) -> int | None:
@@ -84,17 +117,15 @@ def _final_value(raw: str) -> int | None:
 def _read(text: str) -> Judgement | None:
     found: dict[str, bool] = {}
     for m in _ANSWER.finditer(text):
-        letter = m.group(1).lower()
-        if letter not in found:
-            found[letter] = m.group(2).lower() in _TRUE
+        letter, yes = m.group(1).lower(), m.group(2).lower() in _TRUE
+        if found.setdefault(letter, yes) != yes:
+            return None  # the same question answered both ways
     if len(found) < 6:
         return None
-    m = _FINAL.search(text)
-    if m is None:
+    finals = {_final(_END.split(text[m.end():], maxsplit=1)[0]) for m in _FINAL.finditer(text)}
+    if len(finals) != 1 or None in finals:
         return None
-    final = _final_value(m.group(1))
-    if final is None:
-        return None
+    final = finals.pop()
     return Judgement(*(found[c] for c in LETTERS), final)
 
 

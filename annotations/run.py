@@ -30,6 +30,7 @@ from harness.batch import BatchOptions, check_batch_backend, run_batch_async, st
 from harness.errors import UserError
 from harness.generation import DryRun
 from harness.results import ResultsStore, key_by, read_jsonl
+from harness.run_files import inside
 from harness.runner import Request, RunOptions, RunSummary, estimate_tokens, run_requests_async
 from harness.workers import create_backend_in_workers
 from sources.manifest import REPO_ROOT
@@ -51,7 +52,7 @@ def default_out(rows: list[dict[str, Any]], generations: Path, judge: str) -> Pa
     names = {r.get("backend") for r in rows}
     model = names.pop() if len(names) == 1 and None not in names else generations.stem
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{model}__{judge}")
-    return ANNOTATIONS_DIR / f"{safe}.jsonl"
+    return inside(ANNOTATIONS_DIR, f"{safe}.jsonl")
 
 
 def load_generations(path: Path) -> list[dict[str, Any]]:

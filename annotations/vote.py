@@ -12,7 +12,7 @@ from typing import Any
 
 from annotations.parse import CATEGORIES, parse_judgement
 
-CARRY_FIELDS = ("label", "task", "original_input", "format_number")
+CARRY_FIELDS = ("label", "task", "original_input", "format_number", "selection")
 
 
 def eval_result(attempts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from backends.base import GenerationParams, Message
 from backends.batch_base import BatchAdapter, BatchInfo, ItemResult
 from backends.provider_http import MalformedResponse
 
-#: errors that reject the request itself; the online path writes these as refusal rows
-REJECTED = {"invalid_request_error"}
+#: errors that reject the request itself: error rows at once, as the online path writes them
+REJECTED = {"invalid_request_error", "not_found_error", "request_too_large"}
 
 
 class AnthropicBatch(BatchAdapter):
@@ -69,6 +69,6 @@ def item_result(line: dict[str, Any]) -> ItemResult:
         etype = str(err.get("type") or "error")
         message = str(err.get("message") or etype)
         if etype in REJECTED:
-            return ItemResult(cid, refusal=(message, "error"))
+            return ItemResult(cid, rejected=(etype, message))
         return ItemResult(cid, failure=etype, message=message)
     return ItemResult(cid, failure=str(kind or "missing"), message=f"request {kind}")

@@ -17,9 +17,9 @@ from backends.base import (
     GenerationParams,
     KeyRejected,
     Message,
-    ProviderRefusal,
     QuotaExhausted,
     RateLimitState,
+    RequestRejected,
 )
 from backends.provider_http import (
     ClientPerLoop,
@@ -69,14 +69,17 @@ def completion_from_body(body: dict[str, Any]) -> Completion:
     thinking = "".join(b.get("thinking", "") for b in content if b.get("type") == "thinking")
     usage = body.get("usage") or {}
     extras = {"stop_sequence": body["stop_sequence"]} if body.get("stop_sequence") else {}
+    stop_reason = body.get("stop_reason")
     return Completion(
         text=text,
-        finish_reason=body.get("stop_reason"),
+        finish_reason=stop_reason,
         prompt_tokens=usage.get("input_tokens"),
         completion_tokens=usage.get("output_tokens"),
         model_version=body.get("model"),
         reasoning=thinking or None,
         extras=extras,
+        # the streaming classifiers' refusal: the only refusal Anthropic's API announces
+        blocked="stop_reason refusal" if stop_reason == "refusal" else None,
     )
 
 
@@ -178,7 +181,8 @@ class AnthropicBackend(Backend):
 
     def _classify(self, exc: Any) -> BaseException:
         """No credit -> QuotaExhausted; 401 authentication_error / 403 permission_error ->
-        KeyRejected; a 400/413/422 -> ProviderRefusal; the rest as is."""
+        KeyRejected; any other 4xx but 408/409/429 -> RequestRejected (Anthropic's API has
+        no refusal status: its refusals are 200s with stop_reason refusal); the rest as is."""
         status = exc.status_code
         message = getattr(exc, "api_message", None) or exc.message
         kind = getattr(exc, "type", None)
@@ -187,8 +191,9 @@ class AnthropicBackend(Backend):
                                status=status)
         if status == 402 or kind == "billing_error" or "credit balance" in message.lower():
             return QuotaExhausted(message)
-        if status in (400, 413, 422):
-            return ProviderRefusal(message, finish_reason="error")
+        if 400 <= status < 500 and not is_retryable_status(status):
+            return RequestRejected(without_key(message, self._api_key), status=status,
+                                   kind=str(kind or f"http_{status}"))
         return exc
 
     def is_retryable(self, exc: BaseException) -> bool:

@@ -42,6 +42,10 @@ class Completion:
     # top-k alternatives for the FIRST generated token: {token_text: logprob}
     first_token_logprobs: dict[str, float] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    #: set when the provider's safety system blocked the answer (OpenAI's `refusal` field or
+    #: finish_reason content_filter, Anthropic's stop_reason refusal, a Gemini block): the
+    #: provider's own words, written to the row's provider_message
+    blocked: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,12 +65,28 @@ class RateLimitState:
 
 
 class ProviderRefusal(Exception):
-    """A non-retryable provider answer that still belongs in the results as a row
-    (a 400 content-filter refusal, a safety block): the message is the provider's."""
+    """The provider's safety system refused the request outright (OpenAI's 400
+    content_policy_violation): a row without error, carrying the provider's message and its
+    reason as finish_reason. Never a misconfigured request: that is RequestRejected."""
 
     def __init__(self, message: str, finish_reason: str = "error") -> None:
         super().__init__(message)
         self.finish_reason = finish_reason
+
+
+class RequestRejected(Exception):
+    """A 4xx the provider gives this request alone, other than a refused key or quota (an
+    unsupported parameter, a prompt over the context length, an unknown model id).
+
+    An error row whose `error_kind` names the cause (the provider's code or type); not
+    retried within a run, since the same request gets the same answer, but redone by
+    --retry-errors. Never a refusal: the judge never sees it.
+    """
+
+    def __init__(self, message: str, *, status: int, kind: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.error_kind = kind
 
 
 class RunStopped(Exception):

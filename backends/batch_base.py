@@ -19,12 +19,16 @@ from backends.base import Backend, Completion, GenerationParams, Message
 
 @dataclass
 class ItemResult:
-    """One request's outcome inside a finished batch: exactly one of the three is set."""
+    """One request's outcome inside a finished batch: exactly one of the four is set."""
 
     custom_id: str
     completion: Completion | None = None
-    #: the provider rejected the request itself (e.g. a 400): a row with its message, as online
+    #: the provider's safety system refused it (a 400 content_policy_violation): a row
+    #: without error carrying its message, as online
     refusal: tuple[str, str] | None = None  # (provider message, finish reason)
+    #: the provider rejected the request itself (an unsupported parameter, too long a
+    #: prompt): an error row at once, as online, never sent again in this run
+    rejected: tuple[str, str] | None = None  # (error kind, provider message with status)
     #: the batch did not answer it (expired, canceled, a server error): redone by policy
     failure: str | None = None  # kind, e.g. "expired"
     message: str = ""

@@ -18,8 +18,8 @@ from backends.base import (
     GenerationParams,
     KeyRejected,
     Message,
-    ProviderRefusal,
     QuotaExhausted,
+    RequestRejected,
 )
 from backends.openai_chat import merge_logprobs
 from backends.provider_http import (
@@ -43,6 +43,9 @@ _LOGPROBS_REFUSED = re.compile(r"logprob\w*.*\bnot\b.*\b(enabled|supported)\b", 
 _DAILY_QUOTA = re.compile(r"per\s*day", re.I)
 #: where the key may come from, first set wins; the stop message on a refused key names it
 KEY_ENVS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+#: finish reasons that mean Google's safety system stopped the answer
+BLOCKING_FINISH_REASONS = frozenset({"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII",
+                                     "RECITATION"})
 #: a bad key is a 400 INVALID_ARGUMENT, told apart from other 400s by this wording
 _KEY_INVALID = re.compile(r"\bAPI key (not valid|expired|invalid)", re.I)
 
@@ -81,6 +84,7 @@ def completion_from_response(response: Any) -> Completion:
             completion_tokens=completion_tokens,
             model_version=response.model_version,
             extras=extras,
+            blocked=feedback.block_reason_message or f"prompt blocked: {_enum_name(reason)}",
         )
     cand = response.candidates[0]
     parts = (cand.content.parts if cand.content else None) or []
@@ -88,15 +92,20 @@ def completion_from_response(response: Any) -> Completion:
     thinking = "".join(p.text for p in parts if p.text and p.thought)
     if cand.finish_message:
         extras["finish_message"] = cand.finish_message
+    finish = _enum_name(cand.finish_reason) if cand.finish_reason else None
+    blocked = None
+    if finish in BLOCKING_FINISH_REASONS:
+        blocked = cand.finish_message or f"finish reason {finish}"
     return Completion(
         text=text,
-        finish_reason=_enum_name(cand.finish_reason) if cand.finish_reason else None,
+        finish_reason=finish,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         model_version=response.model_version,
         reasoning=thinking or None,
         first_token_logprobs=_first_token_logprobs(cand.logprobs_result),
         extras=extras,
+        blocked=blocked,
     )
 
 
@@ -134,6 +143,14 @@ def _key_refused(code: Any, message: str, details: Any) -> bool:
                if str(d.get("@type", "")).endswith("ErrorInfo")]
     return code == 400 and (any(r.startswith("API_KEY_") for r in reasons)
                             or bool(_KEY_INVALID.search(message)))
+
+
+def _error_reason(details: Any) -> str | None:
+    """The ErrorInfo reason of an error body, when Google sends one (e.g. API_KEY_INVALID)."""
+    for d in _error_details(details):
+        if str(d.get("@type", "")).endswith("ErrorInfo") and d.get("reason"):
+            return str(d["reason"])
+    return None
 
 
 def _daily_quota(details: Any) -> bool:
@@ -235,8 +252,12 @@ class GeminiBackend(Backend):
             return LogprobsUnavailable(self.model_id, message)
         if exc.code == 429 and _daily_quota(exc.details):
             return QuotaExhausted(message)
-        if exc.code in (400, 422):
-            return ProviderRefusal(message, finish_reason="error")
+        code = exc.code if isinstance(exc.code, int) else 0
+        if 400 <= code < 500 and not is_retryable_status(code):
+            # Gemini has no refusal status: its blocks are 200s (promptFeedback, finishReason)
+            return RequestRejected(without_key(message, self._api_key), status=code,
+                                   kind=_error_reason(exc.details) or str(
+                                       exc.status or f"http_{code}"))
         return exc
 
     def is_retryable(self, exc: BaseException) -> bool:

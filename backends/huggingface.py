@@ -8,16 +8,23 @@ every prompt's last token sits at the end and generation continues from it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import importlib.metadata
 import importlib.util
 import os
+import re
 import shutil
 import threading
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends.base import Backend, Completion, GenerationParams, Message
 from harness.errors import UserError
+
+if TYPE_CHECKING:
+    from backends.option_scores import LetterScores
 
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "auto": "auto"}
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -104,21 +111,53 @@ def gguf_package_dir(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def converted_gguf_dir(source: str, gguf_file: str) -> Path | None:
+def converted_gguf_dir(source: str, gguf_file: str, package: str | None = None) -> Path | None:
     """Where a GGUF file's transformers conversion is kept (None: do not keep one).
 
     Reading a GGUF file means parsing its metadata and de-quantizing every tensor in Python
     (about 40 s for the embedded SmolLM2 on a 2-core CPU); the converted checkpoint loads in a
-    second or two with the same weights. The folder name carries the file's size and
-    modification time, so a changed file is converted again. CONTESTED_MODEL_CACHE sets the
-    root (default ~/.cache/contested-questions); set it to an empty string to keep nothing.
+    second or two with the same weights. The folder name carries the file's size and, for a
+    file shipped in `package`, the package's version, else a hash of the file's content: so a
+    changed file is converted again, while a new virtual environment with the same package
+    finds the conversion already made. CONTESTED_MODEL_CACHE sets the root (default
+    ~/.cache/contested-questions); set it to an empty string to keep nothing.
     """
     root = os.environ.get(MODEL_CACHE_ENV, str(Path.home() / ".cache" / "contested-questions"))
     path = Path(source) / gguf_file
     if not root or not path.is_file():
         return None
-    stat = path.stat()
-    return Path(root) / "gguf" / f"{path.stem}-{stat.st_size}-{stat.st_mtime_ns}"
+    version = _package_version(package) if package else None
+    identity = f"v{version}" if version else _content_hash(path)
+    return Path(root) / "gguf" / f"{path.stem}--{path.stat().st_size}-{identity}"
+
+
+def _package_version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _content_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def remove_stale_conversions(current: Path) -> None:
+    """Delete the other conversions of the same GGUF file (another version or size, or the
+    older modification-time key): each is a full copy of the model, hundreds of MB."""
+    stem = current.name.split("--")[0]
+    old_key = re.compile(re.escape(stem) + r"-\d+-\d+")  # <stem>-<size>-<mtime>, the old key
+    for folder in current.parent.iterdir():
+        rest = folder.name.removeprefix(stem + "--") if folder.name.startswith(
+            stem + "--") else None
+        stale = (rest is not None and "--" not in rest and ".tmp-" not in rest) or bool(
+            old_key.fullmatch(folder.name))
+        if stale and folder != current and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def save_converted(tokenizer: Any, model: Any, folder: Path) -> None:
@@ -135,6 +174,7 @@ def save_converted(tokenizer: Any, model: Any, folder: Path) -> None:
         tokenizer.save_pretrained(tmp)
         model.save_pretrained(tmp)
         tmp.replace(folder)
+        remove_stale_conversions(folder)
     except OSError:
         pass  # a read-only or full disk only costs the next load its speed
     finally:
@@ -143,6 +183,28 @@ def save_converted(tokenizer: Any, model: Any, folder: Path) -> None:
             model.config.quantization_config = qconfig
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def answered_by(source: str, gguf_file: str | None, revision: str | None) -> str:
+    """What a row records as the model that answered: the weights file (a GGUF, or a local
+    folder), else the hub id and the revision loaded ("org/name@commit")."""
+    if gguf_file:
+        return str(Path(source).name + "/" + gguf_file) if Path(source).is_dir() else gguf_file
+    if Path(source).is_dir():
+        return str(Path(source).resolve())
+    return f"{source}@{revision}" if revision else source
+
+
+def load_failure(source: str, exc: OSError) -> str:
+    """One line for a model that would not load: offline and not cached, no access (gated),
+    or another reason in transformers' own first line."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "couldn't connect" in first.lower() or "offline" in first.lower():
+        return (f"cannot load model {source}: it is not in the Hugging Face cache and the hub "
+                "cannot be reached (offline); download it where the hub can be reached "
+                f"(hf download {source}), or give a local folder")
+    return (f"cannot load model {source}: {first}; check the id, and set HF_TOKEN for gated "
+            "models (e.g. Llama)")
 
 
 class HuggingFaceBackend(Backend):
@@ -181,14 +243,16 @@ class HuggingFaceBackend(Backend):
             if gguf_file and not (Path(source) / gguf_file).is_file():
                 raise UserError(f"{gguf_file} not found in {source}; reinstall {gguf_package}")
         self.tokenizer, self.model = self._load(source, dtype, quantization, device, gguf_file,
-                                                cache_dir)
-        self.model_version = gguf_file or getattr(self.model.config, "_commit_hash", None)
+                                                cache_dir, gguf_package)
+        self.model_version = answered_by(source, gguf_file,
+                                         getattr(self.model.config, "_commit_hash", None))
         # the same model id at another precision answers differently: keep their caches apart
         self.cache_identity = {"dtype": dtype, "quantization": quantization,
                                "gguf_file": gguf_file}
 
     def _load(self, source: str, dtype: str, quantization: str | None, device: str | None,
-              gguf_file: str | None, cache_dir: str | None = None) -> tuple[Any, Any]:
+              gguf_file: str | None, cache_dir: str | None = None,
+              gguf_package: str | None = None) -> tuple[Any, Any]:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -198,7 +262,7 @@ class HuggingFaceBackend(Backend):
                              token=os.environ.get("HF_TOKEN"))
         if cache_dir:  # where downloaded weights go (default: the Hugging Face cache)
             kwargs["cache_dir"] = str(cache_dir)
-        converted = converted_gguf_dir(source, gguf_file) if gguf_file else None
+        converted = converted_gguf_dir(source, gguf_file, gguf_package) if gguf_file else None
         if converted is not None and converted.is_dir():
             source = str(converted)  # converted before: load it as a plain checkpoint
             kwargs.pop("gguf_file")
@@ -207,10 +271,7 @@ class HuggingFaceBackend(Backend):
             tokenizer = AutoTokenizer.from_pretrained(source, **tok_kwargs)
             model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
         except OSError as exc:
-            raise UserError(
-                f"cannot load model {source}: {str(exc).splitlines()[0]}; check the id, and set "
-                "HF_TOKEN for gated models (e.g. Llama)"
-            ) from exc
+            raise UserError(load_failure(source, exc)) from exc
         if converted is not None and "gguf_file" in kwargs:
             save_converted(tokenizer, model, converted)
         if "device_map" not in kwargs:
@@ -290,6 +351,33 @@ class HuggingFaceBackend(Backend):
                 reasoning=reasoning,
             ))
         return results
+
+    # ---- scoring ---------------------------------------------------------------------------
+    def option_logprobs(self, texts: Sequence[str], options: Sequence[str], *,
+                        group: str | None = "shared", prefix_cache: bool = True,
+                        add_special_tokens: bool | None = None,
+                        ) -> Iterator[list[tuple[int, LetterScores]]]:
+        """Each text's next-token log-probability of each option (letters, digits), one
+        forward pass per text, `preferred_batch_size` texts a pass, no generation.
+
+        `texts` are final (any chat template already applied, as `prompt_text` does); texts of
+        one `group` share the key/value states of their common token prefix (a rubric), run
+        once. Yields (text index, scores) lists as each batch finishes.
+        """
+        from backends.option_scores import LocalScorer, ScoreJob
+
+        if add_special_tokens is None:  # a chat template already holds its BOS
+            add_special_tokens = not getattr(self.tokenizer, "chat_template", None)
+        scorer = LocalScorer(self.model, self.tokenizer, batch_size=self.preferred_batch_size,
+                             prefix_cache=prefix_cache, add_special_tokens=add_special_tokens)
+        jobs = [ScoreJob(t, tuple(options), group=group) for t in texts]
+        batches = scorer.score(jobs)
+        while True:
+            with self._lock:
+                batch = next(batches, None)
+            if batch is None:
+                return
+            yield batch
 
     def _eos_ids(self) -> set[int]:
         ids: set[int] = set()

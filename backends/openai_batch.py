@@ -11,8 +11,14 @@ from typing import Any
 
 from backends.base import GenerationParams, Message
 from backends.batch_base import BatchAdapter, BatchInfo, ItemResult
-from backends.openai_chat import OpenAIChatBackend, completion_from_body, request_body
-from backends.provider_http import MalformedResponse
+from backends.openai_chat import (
+    CONTENT_POLICY_CODES,
+    OpenAIChatBackend,
+    completion_from_body,
+    rejection_kind,
+    request_body,
+)
+from backends.provider_http import MalformedResponse, is_retryable_status
 
 ENDPOINT = "/v1/chat/completions"
 #: a batch's status once it will change no more
@@ -102,9 +108,10 @@ def item_result(line: dict[str, Any]) -> ItemResult:
     err = body.get("error") if isinstance(body, dict) else None
     err = err if isinstance(err, dict) else {}
     message = str(err.get("message") or f"HTTP {status}")
-    if status in (400, 422):
-        # as the online path: a rejected request is a row carrying the provider's message
-        code = str(err.get("code") or "")
-        reason = "content_filter" if "content" in code or "policy" in code else "error"
-        return ItemResult(cid, refusal=(message, reason))
+    # as the online path: a content-policy 400 is a refusal row, any other 4xx an error row
+    code = str(err.get("code") or "")
+    if status == 400 and code in CONTENT_POLICY_CODES:
+        return ItemResult(cid, refusal=(message, code))
+    if isinstance(status, int) and 400 <= status < 500 and not is_retryable_status(status):
+        return ItemResult(cid, rejected=(rejection_kind(status, err), f"HTTP {status}: {message}"))
     return ItemResult(cid, failure=f"http_{status}", message=message)

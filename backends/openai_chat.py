@@ -20,6 +20,7 @@ from backends.base import (
     ProviderRefusal,
     QuotaExhausted,
     RateLimitState,
+    RequestRejected,
 )
 from backends.provider_http import (
     ClientPerLoop,
@@ -83,20 +84,33 @@ def completion_from_body(body: dict[str, Any]) -> Completion:
     extras: dict[str, Any] = {}
     if message.get("refusal"):
         extras["refusal"] = message["refusal"]
+    finish_reason = choice.get("finish_reason")
     if body.get("system_fingerprint"):
         extras["system_fingerprint"] = body["system_fingerprint"]
     # vLLM and DeepSeek-style servers return a reasoning model's thinking separately
     reasoning = message.get("reasoning_content") or message.get("reasoning") or None
     return Completion(
         text=message.get("content") or "",
-        finish_reason=choice.get("finish_reason"),
+        finish_reason=finish_reason,
         prompt_tokens=usage.get("prompt_tokens"),
         completion_tokens=usage.get("completion_tokens"),
         model_version=body.get("model"),
         reasoning=reasoning,
         first_token_logprobs=_first_token_logprobs(choice.get("logprobs")),
         extras=extras,
+        blocked=message.get("refusal") or (
+            "finish_reason content_filter" if finish_reason == "content_filter" else None),
     )
+
+
+#: error codes of a 400 that name a content policy: the provider's safety system refused
+CONTENT_POLICY_CODES = frozenset({"content_policy_violation", "content_filter"})
+
+
+def rejection_kind(status: int, error: dict[str, Any]) -> str:
+    """What a 4xx error body names as its cause: its code (context_length_exceeded,
+    unsupported_parameter, model_not_found), else its type, else the status."""
+    return str(error.get("code") or error.get("type") or f"http_{status}")
 
 
 def _first_token_logprobs(logprobs: Any) -> dict[str, float] | None:
@@ -235,7 +249,8 @@ class OpenAIBackendBase(Backend):
 
     def _classify(self, exc: Any) -> BaseException:
         """Quota -> QuotaExhausted; 401/403 (invalid_api_key, a revoked or restricted key) ->
-        KeyRejected; a 400/422 -> ProviderRefusal; the rest stays the SDK's."""
+        KeyRejected; a 400 naming a content policy -> ProviderRefusal; any other 4xx but
+        408/409/429 -> RequestRejected; the rest stays the SDK's (retried if transient)."""
         status = exc.status_code
         error = exc.body if isinstance(exc.body, dict) else {}
         message = error.get("message") or exc.message
@@ -245,10 +260,12 @@ class OpenAIBackendBase(Backend):
         if status == 429 and (error.get("code") == "insufficient_quota"
                               or error.get("type") == "insufficient_quota"):
             return QuotaExhausted(message)
-        if status in (400, 422):
-            code = str(error.get("code") or "")
-            reason = "content_filter" if "content" in code or "policy" in code else "error"
-            return ProviderRefusal(message, finish_reason=reason)
+        code = str(error.get("code") or "")
+        if status == 400 and code in CONTENT_POLICY_CODES:
+            return ProviderRefusal(message, finish_reason=code)
+        if 400 <= status < 500 and not is_retryable_status(status):
+            return RequestRejected(without_key(message, self._api_key), status=status,
+                                   kind=rejection_kind(status, error))
         return exc
 
     def is_retryable(self, exc: BaseException) -> bool:

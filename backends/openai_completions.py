@@ -67,6 +67,8 @@ def completion_from_body(body: dict[str, Any]) -> Completion:
         model_version=body.get("model"),
         first_token_logprobs=first,
         extras=extras,
+        blocked=("finish_reason content_filter"
+                 if choice.get("finish_reason") == "content_filter" else None),
     )
 
 

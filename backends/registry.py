@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,19 @@ class BackendSpec:
         return GenerationParams(**values)
 
 
+#: what a registry name may be: it becomes a file name (results/generations/<name>.jsonl)
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+
+def check_name(name: str, source: Path | str) -> None:
+    """Refuse a registry name that is not a plain file name (no '/', no leading dot)."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise UserError(f"{source}: entry name {name!r} may hold only letters, digits, '.', "
+                        "'_' and '-', and may not begin with a dot; rename it")
+
+
 def _spec(name: str, entry: Any, source: Path) -> BackendSpec:
+    check_name(name, source)
     if not isinstance(entry, dict):
         raise UserError(f"{source}: entry {name!r} must be a JSON object")
     provider = entry.get("provider")
@@ -172,12 +185,44 @@ def _adapter_options(spec: BackendSpec, options: dict[str, Any]) -> dict[str, An
     return merged
 
 
+def check_flags(spec: BackendSpec, *, model: str | None = None,
+                base_url: str | None = None) -> None:
+    """Refuse, in one line, a flag the backend cannot honour, rather than ignore it and label
+    the rows with what did not run: --model on the embedded model (its weights are the
+    package's file), --base-url on a model run on this machine."""
+    package = spec.options.get("gguf_package")
+    if model and model != spec.model_id and package:
+        raise UserError(
+            f"backend {spec.name!r} runs the embedded model shipped in {package} and cannot run "
+            f"--model {model}; choose a backend that serves it with --backend NAME (see "
+            "generate.py --list), e.g. --backend openai-compatible --model NAME --base-url URL")
+    if base_url and spec.provider in LOCAL_PROVIDERS:
+        raise UserError(f"backend {spec.name!r} runs on this machine and sends no request to a "
+                        f"server: drop --base-url, or choose an API backend")
+
+
+def local_spec_for(model: str, registry: dict[str, BackendSpec],
+                   like: BackendSpec) -> BackendSpec:
+    """The backend that loads the Hugging Face model `model` (a hub id or a local folder), as
+    the pluralism study's --model_name did: the registry's local entry for that id (with its
+    precision), else one named after the id, with `like`'s generation defaults."""
+    for spec in registry.values():
+        if (spec.provider in LOCAL_PROVIDERS and spec.model_id == model
+                and not spec.options.get("gguf_package")):
+            return spec
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(model.rstrip("/")).name) or "hf-model"
+    return BackendSpec(name=name, provider="hf", model_id=model, defaults=dict(like.defaults),
+                       notes="a Hugging Face model named by --model_name")
+
+
 def check_backend(spec: BackendSpec, *, model: str | None = None, base_url: str | None = None,
                   **options: Any) -> str:
     """Everything create_backend would refuse, found from the arguments and the environment
-    alone (no client, no model loaded): a missing --model or --base-url, a missing API key.
-    Returns the model id. Run it before opening an output, so a refusal leaves nothing behind.
+    alone (no client, no model loaded): a flag the backend cannot honour, a missing --model
+    or --base-url, a missing API key. Returns the model id. Run it before opening an output,
+    so a refusal leaves nothing behind.
     """
+    check_flags(spec, model=model, base_url=base_url)
     model_id = model or spec.model_id
     if "model" in spec.requires and not model:
         raise UserError(f"backend {spec.name!r} needs --model NAME (the model the server serves)")

@@ -44,8 +44,8 @@ def score(mode: str, n_items: int, reps: int, batch_size: int, seed: int) -> dic
     """Run one mode in this process: letter probabilities, timings and peak memory."""
     import torch
 
+    from backends.option_scores import LocalScorer, ScoreJob
     from backends.registry import create_backend
-    from pluralism.local_probs import LocalScorer, ScoreJob
     from pluralism.prompts import letters_for
 
     torch.manual_seed(0)

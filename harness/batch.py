@@ -220,6 +220,10 @@ class _BatchRun:
                 message, reason = item.refusal
                 run.write(run.row(req, None, attempts=attempts, provider_message=message,
                                   finish_reason=reason))
+            elif item.rejected is not None:
+                kind, message = item.rejected
+                run.write(run.row(req, None, attempts=attempts, error=f"{kind}: {message}",
+                                  error_kind=kind))
             else:
                 failed.append((req, item.failure or "failed", item.message))
         for cid in record["custom_ids"]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.redact import redact
 
 
 def request_key(
@@ -78,7 +79,7 @@ class ResponseCache:
     def put(self, key: str, value: dict[str, Any]) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO responses (key, value, created_at) VALUES (?, ?, ?)",
-            (key, json.dumps(value, ensure_ascii=False, default=str), time.time()),
+            (key, redact(json.dumps(value, ensure_ascii=False, default=str)), time.time()),
         )
 
     def __len__(self) -> int:

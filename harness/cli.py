@@ -6,20 +6,25 @@ import argparse
 import copy
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
-from harness.errors import UserError
+from harness.errors import EXIT_ROWS_FAILED, UserError
+from harness.redact import install_log_redaction, redact
+from harness.results import SET_ASIDE_FLAG, set_aside_bad_lines, side_file
 
 
 def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
-    """Run a script's main; a UserError becomes one line on stderr and exit status 1.
+    """Run a script's main; a UserError becomes one line on stderr and exit status 1 (3 for
+    RowsFailed); main's return value is the exit status otherwise.
 
     Ctrl-C exits 130 without a traceback: every long run has already written what it finished.
     """
+    install_log_redaction()
     try:
         code = main(argv)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        sys.exit(getattr(exc, "exit_status", 1))
     except KeyboardInterrupt:
         print("interrupted: finished results are saved; rerun the same command to resume.",
               file=sys.stderr)
@@ -57,6 +62,15 @@ def script_parser(doc: str | None, **kwargs: object) -> argparse.ArgumentParser:
     in --help."""
     return argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0] if doc
                                    else None, formatter_class=HelpFormatter, **kwargs)
+def rows_failed_status(failed: int, what: str = "row(s)",
+                       fix: str = "rerun the same command with --retry-errors to redo them"
+                       ) -> int:
+    """A run's exit status; when rows failed, print the last line saying how many and how to
+    redo them. A run exits 0 only when every row is done."""
+    if not failed:
+        return 0
+    print(f"{failed} {what} failed; {fix}")
+    return EXIT_ROWS_FAILED
 
 
 def positive(kind: type) -> object:
@@ -68,3 +82,20 @@ def positive(kind: type) -> object:
         return value
 
     return parse
+
+
+def add_set_aside_argument(p: argparse.ArgumentParser) -> None:
+    """--set-aside-bad-lines: the explicit way past a corrupt line in a JSONL file."""
+    p.add_argument(SET_ASIDE_FLAG, action="store_true",
+                   help="move lines of the JSONL files read that are not JSON objects to "
+                        "<file>.bad, say how many, and go on (default: stop at the first)")
+
+
+def set_aside(args: argparse.Namespace, *paths: Path) -> None:
+    """With --set-aside-bad-lines, move each file's bad lines aside and say how many moved."""
+    if not getattr(args, "set_aside_bad_lines", False):
+        return
+    for path in paths:
+        moved = set_aside_bad_lines(path)
+        if moved:
+            print(f"moved {moved} bad line(s) from {path} to {side_file(path)}", file=sys.stderr)

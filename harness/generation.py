@@ -7,18 +7,16 @@ output path, backend name, missing key) is found here before the first request i
 from __future__ import annotations
 
 import asyncio
-import csv
-import random
 import re
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from backends.base import GenerationParams
 from backends.registry import BackendSpec, check_backend
-from harness.errors import UserError
+from harness.prompt_set import load_prompts, select_prompts  # noqa: F401 (re-exported)
 from harness.results import ResultsStore, key_by, read_jsonl
+from harness.run_files import inside
 from harness.runner import (
     Request,
     RunOptions,
@@ -27,7 +25,6 @@ from harness.runner import (
     pending_requests,
     run_requests_async,
 )
-from harness.suggest import did_you_mean
 from harness.workers import create_backend_in_workers
 from sources.manifest import REPO_ROOT
 
@@ -38,98 +35,21 @@ CARRY_FIELDS = ("label", "task", "original_input", "format_number")
 ROW_KEY = ("id", "sample")
 
 
-def load_prompts(path: str | Path) -> list[dict[str, Any]]:
-    """Read a prompts CSV with at least `id` and `input`; ids are unique integers."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(
-            f"prompts file {path} does not exist; build it with scripts/create_test_dataset.py "
-            "or pass --prompts FILE"
-        )
-    # utf-8-sig: the study's CSVs and Excel's "CSV UTF-8" exports begin with a byte-order mark
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in ("id", "input") if c not in (reader.fieldnames or [])]
-            if missing:
-                raise UserError(f"{path} has no column {', '.join(missing)}; a prompts file "
-                                "needs columns id and input")
-            rows = list(reader)
-    except UnicodeDecodeError as exc:
-        raise UserError(
-            f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8 "
-            "(in Excel: CSV UTF-8)"
-        ) from exc
-    if not rows:
-        raise UserError(f"{path} holds no prompts")
-    seen: set[int] = set()
-    out = []
-    for n, row in enumerate(rows, start=2):
-        try:
-            row["id"] = int(row["id"])
-        except (TypeError, ValueError) as exc:
-            raise UserError(f"{path} line {n}: id {row['id']!r} is not an integer") from exc
-        if row["id"] in seen:
-            raise UserError(f"{path} line {n}: duplicate id {row['id']}; ids must be unique")
-        seen.add(row["id"])
-        if not (row.get("input") or "").strip():
-            raise UserError(f"{path} line {n}: id {row['id']} has an empty input")
-        if row.get("format_number") not in (None, ""):
-            try:
-                row["format_number"] = int(row["format_number"])
-            except ValueError as exc:
-                raise UserError(
-                    f"{path} line {n}: format_number {row['format_number']!r} is not an "
-                    "integer; write a whole number such as 3, or leave it empty"
-                ) from exc
-        out.append(row)
-    return out
-
-
-def select_prompts(
-    rows: list[dict[str, Any]],
-    *,
-    tasks: list[str] | None = None,
-    sample: int | None = None,
-    seed: int = 0,
-    limit: int | None = None,
-) -> list[dict[str, Any]]:
-    """Filter by task, draw `sample` prompts per task (seeded), then keep the first `limit`.
-
-    The file's order is kept, so the same arguments always give the same prompts.
-    """
-    if tasks:
-        known = {r.get("task") for r in rows}
-        unknown = [t for t in tasks if t not in known]
-        if unknown:
-            raise UserError(
-                f"unknown task {', '.join(unknown)};{did_you_mean(unknown[0], map(str, known))} "
-                "tasks in the prompts file: "
-                + ", ".join(sorted(str(t) for t in known))
-            )
-        rows = [r for r in rows if r.get("task") in tasks]
-    if sample is not None:
-        by_task: dict[str, list[int]] = defaultdict(list)
-        for i, r in enumerate(rows):
-            by_task[str(r.get("task") or "")].append(i)
-        rng = random.Random(seed)
-        keep: set[int] = set()
-        for task in sorted(by_task):
-            idx = by_task[task]
-            keep.update(rng.sample(idx, min(sample, len(idx))))
-        rows = [r for i, r in enumerate(rows) if i in keep]
-    if limit is not None:
-        rows = rows[:limit]
-    return rows
-
-
 def build_requests(
-    rows: list[dict[str, Any]], params: GenerationParams, n_samples: int = 1
+    rows: list[dict[str, Any]], params: GenerationParams, n_samples: int = 1,
+    selection: dict[str, Any] | None = None,
 ) -> list[Request]:
-    """One request per (prompt, sample); a sample k > 0 gets seed + k so samples differ."""
+    """One request per (prompt, sample); a sample k > 0 gets seed + k so samples differ.
+
+    `selection` (the --tasks, --sample, --seed and --limit that chose the prompts, None for the
+    whole file) goes into every row, so the analysis can count missing rows against what was
+    asked for rather than the whole prompt set.
+    """
     out = []
     for row in rows:
         carry = {f: row[f] for f in CARRY_FIELDS if f in row}
+        if selection is not None:
+            carry["selection"] = selection
         for k in range(n_samples):
             p = params
             if params.seed is not None and k > 0:
@@ -143,7 +63,7 @@ def build_requests(
 def default_out(backend: str, model: str | None = None) -> Path:
     """results/generations/<backend>.jsonl, or <backend>__<model>.jsonl when --model is given."""
     name = backend if not model else f"{backend}__{re.sub(r'[^A-Za-z0-9._-]+', '-', model)}"
-    return GENERATIONS_DIR / f"{name}.jsonl"
+    return inside(GENERATIONS_DIR, f"{name}.jsonl")
 
 
 @dataclass

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from backends.registry import LOCAL_PROVIDERS, BackendSpec
-from harness.cli import positive
+from harness.cli import add_set_aside_argument, positive
 from harness.generation import DEFAULT_CACHE
 from harness.limits import DEFAULT_MAX_IN_FLIGHT
 from harness.runner import RunOptions
@@ -35,6 +35,7 @@ def add_request_arguments(p: argparse.ArgumentParser, *, what: str = "rows") -> 
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="response cache file")
     p.add_argument("--timeout", type=positive(float), default=120.0, help="seconds per request")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_set_aside_argument(p)
 
 
 def request_options(args: argparse.Namespace, spec: BackendSpec, *, desc: str) -> RunOptions:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.errors import UserError
+from harness.redact import PLACEHOLDER, redact
 
 Row = dict[str, Any]
 KeyFn = Callable[[Row], Hashable]
@@ -29,17 +30,98 @@ def key_by(*fields: str) -> KeyFn:
     return key
 
 
+SET_ASIDE_FLAG = "--set-aside-bad-lines"
+
+
+def bad_line_fix(path: Path) -> str:
+    """What to do about a corrupt line: repair it by hand, or move every bad line aside."""
+    return (f"the file is unchanged; repair or delete that line, or rerun with "
+            f"{SET_ASIDE_FLAG} to move every bad line to {side_file(path)}")
+
+
+def side_file(path: Path) -> Path:
+    """Where set_aside_bad_lines keeps the lines it takes out of `path`: `<path>.bad`."""
+    return path.with_name(path.name + ".bad")
+
+
+def _parse_line(raw: bytes) -> tuple[Row | None, str]:
+    """(row, "") for a line holding a JSON object, else (None, what is wrong with it)."""
+    try:
+        row = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return None, f"is not JSON ({getattr(exc, 'msg', None) or exc.reason})"
+    if not isinstance(row, dict):
+        return None, "is not a JSON object"
+    return row, ""
+
+
 def read_jsonl(path: str | Path) -> Iterator[Row]:
-    """Yield the rows of a JSON Lines file, skipping a torn (unterminated) last line."""
+    """Yield the rows of a JSON Lines file, skipping a torn (unterminated) last line.
+
+    A complete line that is not a JSON object is a UserError naming the file, the line and
+    the fix: a row is never dropped silently, and the file is left as it is.
+    """
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path} does not exist: check the path, or run the stage that writes it")
     with path.open("rb") as fh:
-        for raw in fh:
+        for number, raw in enumerate(fh, start=1):
             if not raw.endswith(b"\n"):
                 break  # torn by a crash mid-write; the store cuts it off on reopening
             if raw.strip():
-                yield json.loads(raw)
+                row, problem = _parse_line(raw)
+                if row is None:
+                    raise UserError(f"{path} line {number} {problem}; {bad_line_fix(path)}")
+                yield row
+
+
+def set_aside_bad_lines(path: str | Path) -> int:
+    """Move every complete line of `path` that is not a JSON object to `<path>.bad`; returns
+    how many moved (0 leaves the file untouched).
+
+    The bad lines are appended to the side file and synced before `path` is rewritten
+    (atomically, under the results writer's lock), so a crash between the two loses nothing.
+    A torn last line stays, for the results writer to cut off and redo.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    with open(path, "r+b") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise UserError(f"another run is writing {path}; wait for it to finish") from exc
+        lines = lock.read().splitlines(keepends=True)
+        good: list[bytes] = []
+        bad: list[bytes] = []
+        for raw in lines:
+            ok = not raw.endswith(b"\n") or not raw.strip() or _parse_line(raw)[0] is not None
+            (good if ok else bad).append(raw)
+        if not bad:
+            return 0
+        try:
+            with side_file(path).open("ab") as side:
+                side.writelines(bad)
+                side.flush()
+                os.fsync(side.fileno())
+            tmp = path.with_name(path.name + ".tmp")
+            with tmp.open("wb") as out:
+                out.writelines(good)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise UserError(f"cannot set aside the bad lines of {path}: {exc.strerror}; "
+                            "free space or fix the folder's permissions") from exc
+    return len(bad)
+
+
+def not_done(path: str | Path, keys: Iterable[Row], key: KeyFn) -> int:
+    """How many of `keys` (key rows such as {"id": 3, "sample": 0}) have no row in the
+    file at `path`, or a row carrying an error: the rows a run failed to finish."""
+    path = Path(path)
+    rows = {key(r): r for r in read_jsonl(path)} if path.exists() else {}
+    return sum(1 for k in keys if (row := rows.get(key(k))) is None or row.get("error"))
 
 
 def read_checked_jsonl(path: str | Path, required: Sequence[str], *, what: str, fix: str
@@ -141,9 +223,10 @@ class ResultsStore:
         if k in self.rows:
             # a retried error: rewrite the file without the old row, so no key appears twice
             self.drop([k])
-        self._fh.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+        line = redact(json.dumps(row, ensure_ascii=False))  # a key quoted back is never written
+        self._fh.write((line + "\n").encode("utf-8"))
         self._fh.flush()
-        self.rows[k] = row
+        self.rows[k] = json.loads(line) if PLACEHOLDER in line else row
 
     def drop(self, keys: Iterable[Hashable]) -> None:
         """Remove rows (e.g. errors about to be retried) by atomically rewriting the file."""

@@ -35,12 +35,14 @@ from backends.base import (
     Message,
     ProviderRefusal,
     QuotaExhausted,
+    RequestRejected,
     RunStopped,
 )
 from harness.cache import ResponseCache, request_key
 from harness.errors import UserError
 from harness.limits import Limits, Pacer, PacingPlan
 from harness.progress import progress_bar
+from harness.redact import redact
 from harness.results import ResultsStore
 
 #: longest single back-off or proactive pause, so a bad header cannot stall a run for hours
@@ -214,7 +216,7 @@ class _Run:
             finish_reason=c.finish_reason if c else finish_reason,
             error=error,
             error_kind=error_kind,
-            provider_message=provider_message,
+            provider_message=c.blocked if c else provider_message,
             prompt_tokens=c.prompt_tokens if c else None,
             completion_tokens=c.completion_tokens if c else None,
             latency_s=None if latency_s is None else round(latency_s, 4),
@@ -256,6 +258,7 @@ class _Run:
     # ---- pacing (harness.limits) ---------------------------------------------------------
     def note(self, line: str) -> None:
         """One line for the user, above the progress bar."""
+        line = redact(line)
         if self.bar is not None:
             self.bar.write(line, file=sys.stderr)
         else:
@@ -300,7 +303,7 @@ class _Run:
     def retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
             retry=retry_if_exception(
-                lambda e: not isinstance(e, RunStopped | ProviderRefusal)
+                lambda e: not isinstance(e, RunStopped | ProviderRefusal | RequestRejected)
                 and self.backend.is_retryable(e)
             ),
             stop=stop_after_attempt(max(1, self.options.max_attempts)),

@@ -8,6 +8,7 @@ and each script resumes its own partial work, so an interrupted study loses noth
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -22,10 +23,13 @@ from typing import Any
 
 import yaml
 
-from harness.errors import UserError
+from harness.errors import EXIT_ROWS_FAILED, RowsFailed, UserError
 from sources.manifest import MIRROR_ENV, REPO_ROOT, load_manifest
 
 SCRIPTS = REPO_ROOT / "scripts"
+#: scripts that skip their error rows unless told --retry-errors (the collection scripts
+#: always redo failed requests)
+RETRY_ERRORS_SCRIPTS = ("generate.py", "annotate.py")
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class StudyConfig:
 
 
 KNOWN_KEYS = {"name", "results_dir", "reports_dir", "mirror", "data_dir", "neutrality",
-              "pluralism"}
+              "pluralism", "fetch_with"}
 
 
 def load_config(path: Path, overrides: dict[str, Any] | None = None) -> StudyConfig:
@@ -128,8 +132,14 @@ def run_stages(
     dry_run: bool = False,
     echo: Callable[[str], None] = print,
     runner: Callable[[list[str]], int] | None = None,
+    retry_errors: bool = False,
 ) -> dict[str, str]:
-    """Run each stage in order; returns stage name -> "ran" | "skipped (done)" | reason."""
+    """Run each stage in order; returns stage name -> "ran" | "skipped (done)" | reason.
+
+    A stage that ends with failed rows stops the study (RowsFailed): later stages would work
+    on incomplete input. `retry_errors` passes --retry-errors to the stages that take it; it
+    is not part of a stage's fingerprint.
+    """
     run = runner or (lambda argv: subprocess.run(argv, cwd=REPO_ROOT).returncode)
     log = StageLog(results_dir)
     outcome: dict[str, str] = {}
@@ -138,7 +148,11 @@ def run_stages(
             echo(f"[{stage.name}] skipped: {stage.optional_reason}")
             outcome[stage.name] = stage.optional_reason
             continue
-        if dry_run and not stage.free:
+        if dry_run and stage.free:  # a dry run writes nothing, not even free stages' output
+            echo(f"[{stage.name}] {stage.display()} (free; not run by a dry run)")
+            outcome[stage.name] = "dry run"
+            continue
+        if dry_run:
             echo(f"[{stage.name}] {stage.display()}")
             missing = [str(p) for p in stage.inputs if not p.exists()]
             if stage.dry_run_args is not None and missing:
@@ -154,7 +168,14 @@ def run_stages(
             continue
         echo(f"[{stage.name}] {stage.display()}")
         start = time.monotonic()
-        code = run(stage.argv())
+        argv = stage.argv()
+        if retry_errors and stage.script in RETRY_ERRORS_SCRIPTS:
+            argv.append("--retry-errors")
+        code = run(argv)
+        if code == EXIT_ROWS_FAILED:
+            raise RowsFailed(f"stage '{stage.name}' ended with failed rows (its last line above "
+                             "says how many); rerun the same command with --retry-errors to "
+                             "redo them: finished work is kept")
         if code != 0:
             raise UserError(f"stage '{stage.name}' failed (exit {code}); fix the error above and "
                             "rerun the same command: finished work is kept")
@@ -184,6 +205,7 @@ ANNOTATION_OPTIONS = {
     "n_evals": "--n-evals", "max_reparse": "--max-reparse", "concurrency": "--concurrency",
     "rpm": "--rpm", "tpm": "--tpm", "base_url": "--base-url", "templates": "--templates",
     "batch_api": "--batch-api", "max_tokens": "--max-tokens", "batch_size": "--batch-size",
+    "judge_mode": "--judge-mode", "probs_wording": "--probs-wording",
 }
 DISTRIBUTION_OPTIONS = {
     "reps": "--reps", "limit": "--limit", "batch_size": "--batch-size", "seed": "--seed",
@@ -259,7 +281,9 @@ def pluralism_stages(config: StudyConfig) -> list[Stage]:
         if dataset == "mpi" and not data:
             data = str(config.data_dir / "pluralism" / "mpi_questions.tsv")  # as fetched
         skip = None
-        if dataset == "globalqa" and data and not Path(data).exists():
+        fetched = ("globalqa" in requested_data(config)
+                   and Path(data or "") == config.data_dir / ON_REQUEST_PATHS["globalqa"])
+        if dataset == "globalqa" and data and not Path(data).exists() and not fetched:
             skip = (f"GlobalOpinionQA data {data} not found; download it (see README) "
                     "to run this stage")
         elif dataset == "globalqa" and not data:
@@ -292,10 +316,63 @@ def pluralism_stages(config: StudyConfig) -> list[Stage]:
     return stages
 
 
+#: data fetched only on request (`fetch_data.py --with NAME`) -> its path in the data folder
+ON_REQUEST_PATHS = {"globalqa": "pluralism/global_opinions.csv",
+                    "ipip": "pluralism/ipip_neo_120_responses.csv"}
+
+
+def requested_data(config: StudyConfig) -> list[str]:
+    """The on-request data the config asks the fetch stage for (`fetch_with`)."""
+    wanted = config.raw.get("fetch_with") or []
+    if isinstance(wanted, str):
+        wanted = [w.strip() for w in wanted.split(",")]
+    unknown = sorted(set(wanted) - set(ON_REQUEST_PATHS))
+    if unknown:
+        raise UserError(f"config: fetch_with has unknown name(s) {unknown}; known: "
+                        f"{sorted(ON_REQUEST_PATHS)}")
+    return list(wanted)
+
+
 def study_stages(config: StudyConfig) -> list[Stage]:
     # the fetched files are its inputs: one deleted or changed is fetched again
+    extras = requested_data(config)
     fetch = Stage("fetch", "fetch_data.py",
                   ("--data-dir", str(config.data_dir),
-                   *(("--mirror", str(config.mirror)) if config.mirror else ())),
-                  inputs=tuple(config.data_dir / f.path for f in load_manifest()), free=True)
+                   *(("--mirror", str(config.mirror)) if config.mirror else ()),
+                   *(("--with", ",".join(extras)) if extras else ())),
+                  inputs=tuple(config.data_dir / f.path for f in load_manifest(extras=extras)),
+                  free=True)
     return [fetch, *neutrality_stages(config), *pluralism_stages(config)]
+
+
+def fetch_plan(config: StudyConfig) -> str:
+    """What the fetch stage would do, from the manifest alone (a dry run fetches nothing)."""
+    extras = requested_data(config)
+    files = load_manifest(extras=extras)
+    missing = [f.path for f in files if not (config.data_dir / f.path).exists()]
+    source = f"copied from {config.mirror}" if config.mirror else "downloaded (free)"
+    if not missing:
+        return f"[fetch] all {len(files)} data files are in {config.data_dir}/"
+    derived = sum(1 for f in files if f.derived and f.path in missing)
+    return (f"[fetch] {len(missing)} of {len(files)} data files to fetch into "
+            f"{config.data_dir}/, {source}; {derived} of them derived from the studies' "
+            "source files" + (f"; on request: {', '.join(extras)}" if extras else ""))
+
+
+def read_from_mirror(stages: list[Stage], config: StudyConfig) -> list[Stage]:
+    """For a dry run, which fetches nothing: a stage's not-yet-fetched data file is read from
+    the mirror instead, when the mirror has it, so the stage can still be estimated."""
+    if config.mirror is None:
+        return stages
+    prefix = f"{config.data_dir}/"
+
+    def swap(value: str) -> str:
+        mirrored = Path(config.mirror or "") / value[len(prefix):]
+        if value.startswith(prefix) and not Path(value).exists() and mirrored.exists():
+            return str(mirrored)
+        return value
+
+    return [dataclasses.replace(s, args=tuple(swap(a) for a in s.args),
+                                inputs=tuple(Path(swap(str(i))) for i in s.inputs))
+            for s in stages]
+

@@ -39,6 +39,7 @@ from backends.base import (
     Message,
     ProviderRefusal,
     RateLimitState,
+    RequestRejected,
     RunStopped,
 )
 from backends.registry import LOCAL_PROVIDERS, BackendSpec, create_backend
@@ -86,7 +87,7 @@ def pack_error(backend: Backend, exc: BaseException) -> tuple[Any, ...]:
     Our own stop and refusal exceptions travel whole (class, args and attributes: plain
     data); an SDK's exception holds its HTTP response, so it is summed up as a WorkerError.
     """
-    if isinstance(exc, ProviderRefusal | RunStopped):
+    if isinstance(exc, ProviderRefusal | RequestRejected | RunStopped):
         return ("exception", type(exc), exc.args, dict(exc.__dict__))
     return ("worker_error", type(exc).__name__, str(exc), backend.is_retryable(exc),
             backend.retry_after(exc))

@@ -8,7 +8,7 @@ made with other settings (model, template, seed, repetitions, ...) are never mix
 run stops and says so.
 
 Three ways to read a distribution, chosen from the backend's provider:
-- logprobs: a local transformers model, one forward pass per prompt (pluralism.local_probs);
+- logprobs: a local transformers model, one forward pass per prompt (backends.option_scores);
 - top_logprobs: an API that returns the top-k first tokens (OpenAI chat 20, the legacy
   completions endpoint 5, Gemini 20); letters missing from the list are imputed and flagged;
   a model that refuses log-probabilities, or answers without them, stops the run;
@@ -34,6 +34,7 @@ from backends.registry import BackendSpec, create_backend
 from harness.errors import UserError
 from harness.progress import progress_bar
 from harness.results import ResultsStore, key_by
+from harness.run_files import inside
 from harness.runner import Request, RunOptions, estimate_tokens, run_requests_async
 from pluralism.items import SurveyItem
 from pluralism.letters import (
@@ -88,12 +89,12 @@ class CollectOptions:
 
     @property
     def out_path(self) -> Path:
-        return self.save_dir / f"{self.spec.name}.jsonl"
+        return inside(self.save_dir, f"{self.spec.name}.jsonl")
 
     @property
     def requests_path(self) -> Path:
         # a sub-folder, so `<save_dir>/*.jsonl` globs only the item rows
-        return self.save_dir / "requests" / f"{self.spec.name}.jsonl"
+        return inside(self.save_dir / "requests", f"{self.spec.name}.jsonl")
 
 
 def choose_method(spec: BackendSpec, samples_per_item: int | None) -> str:
@@ -172,6 +173,7 @@ class Collection:
                                      ).hexdigest()[:16]
         self.model_version: str | None = None
         self.items_written = 0
+        self.failed = 0  # items left without a distribution by the last run (failed requests)
         self.item_store: ResultsStore | None = None
         self.rep_store: _HookedStore | None = None
 
@@ -278,9 +280,7 @@ class Collection:
                        if (i,) not in items.rows or items.rows[(i,)].get("error")]
         lines = [f"{self.o.dataset}: {len(self.items) - len(missing)} of {len(self.items)} "
                  f"items done ({self.items_written} written now); results: {self.o.out_path}"]
-        if missing:
-            lines.append(f"{len(missing)} item(s) have failed requests; rerun the same command "
-                         "to retry them")
+        self.failed = len(missing)
         return "\n".join(lines)
 
     def _check_rep_row(self, row: dict[str, Any]) -> None:
@@ -314,7 +314,7 @@ class Collection:
         self.items_written += 1
 
     def _run_local(self, todo: list[Job], total: int) -> None:
-        from pluralism.local_probs import LocalScorer, ScoreJob
+        from backends.option_scores import LocalScorer, ScoreJob
 
         o = self.o
         backend = create_backend(o.spec.name, model=o.model, registry={o.spec.name: o.spec},

@@ -12,10 +12,11 @@ import argparse
 import os
 from pathlib import Path
 
-from backends.registry import get_spec, load_registry
-from harness.cli import positive, script_parser
+from backends.registry import BackendSpec, check_flags, get_spec, load_registry, local_spec_for
+from harness.cli import positive, rows_failed_status, script_parser
 from harness.errors import UserError
 from harness.generation import DEFAULT_CACHE, REPO_ROOT
+from harness.run_files import check_distinct
 from pluralism.collect import Collection, CollectOptions, with_limit
 from pluralism.globalqa import DEFAULT_COUNTRIES, load_globalqa_items, resolve_globalqa_path
 from pluralism.items import load_mpi_items
@@ -27,10 +28,12 @@ DISTRIBUTIONS_DIR = REPO_ROOT / "results" / "distributions"
 
 def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
     p = script_parser(description)
-    p.add_argument("--backend", default=DEFAULT_BACKEND,
-                   help=f"registry name (default: {DEFAULT_BACKEND}; see generate.py --list)")
+    p.add_argument("--backend",
+                   help=f"registry name (default: {DEFAULT_BACKEND}, or with --model_name the "
+                        "Hugging Face model it names; see generate.py --list)")
     p.add_argument("--model", "--model-name", "--model_name", dest="model",
-                   help="model id instead of the registry's (the study's --model-name)")
+                   help="without --backend: the Hugging Face model to load (hub id or folder), "
+                        "as the study's --model_name; with it: the model id the backend serves")
     p.add_argument("--data_dir", "--data-dir", dest="data_dir",
                    help=("mpi_questions.tsv, or a data folder holding it (default: "
                          "Data/pluralism/mpi_questions.tsv)") if dataset == "mpi" else
@@ -86,11 +89,36 @@ def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
     return p
 
 
+#: flags that only a model on this machine can honour
+LOCAL_FLAGS = {"dtype": "--dtype", "quantization": "--quantization",
+               "chat_template": "--chat-template", "no_prefix_cache": "--no-prefix-cache"}
+
+
+def backend_for(args: argparse.Namespace) -> tuple[BackendSpec, str | None]:
+    """The registry entry to run and the model id to give it; flags it cannot honour are
+    refused in one line. The study's `--model_name HF_ID` alone loads that Hugging Face model
+    (the registry's entry for it, else one named after it), never the embedded one."""
+    registry = load_registry(args.registry)
+    model = args.model
+    if args.backend is None and model:
+        spec = local_spec_for(model, registry, get_spec(DEFAULT_BACKEND, registry))
+        model = None  # the entry's own id
+    else:
+        spec = get_spec(args.backend or DEFAULT_BACKEND, registry)
+    check_flags(spec, model=model, base_url=args.base_url)
+    if spec.provider != "hf":
+        given = [flag for name, flag in LOCAL_FLAGS.items() if getattr(args, name)]
+        if given:
+            raise UserError(f"{', '.join(given)} only apply to a model run on this machine; "
+                            f"backend {spec.name!r} is an API ({spec.provider}): drop them")
+    return spec, model
+
+
 def main(dataset: str, description: str, argv: list[str] | None = None) -> int:
     args = build_parser(dataset, description).parse_args(argv)
     if args.hf_token:
         os.environ["HF_TOKEN"] = args.hf_token  # read by transformers and the hub client
-    spec = get_spec(args.backend, load_registry(args.registry))
+    spec, model = backend_for(args)
     if spec.retired:
         print(f"note: {spec.name} ({spec.model_id}) is retired by its provider; "
               f"its successor is {spec.successor}")
@@ -117,12 +145,15 @@ def main(dataset: str, description: str, argv: list[str] | None = None) -> int:
             backend_options["cache_dir"] = args.cache_dir
     options = CollectOptions(
         dataset=dataset, spec=spec, save_dir=args.save_dir or DISTRIBUTIONS_DIR / dataset,
-        model=args.model, reps=args.reps, seed=args.seed, batch_size=args.batch_size,
+        model=model, reps=args.reps, seed=args.seed, batch_size=args.batch_size,
         samples_per_item=args.samples_per_item, chat_template=args.chat_template,
         prefix_cache=not args.no_prefix_cache, base_url=args.base_url, timeout_s=args.timeout,
         concurrency=args.concurrency, rpm=args.rpm, tpm=args.tpm,
         max_attempts=args.max_attempts, cache_path=None if args.no_cache else args.cache,
         progress=not args.no_progress, backend_options=backend_options, extra_identity=extra)
+    check_distinct({"the results file in --save_dir": options.out_path,
+                    "the requests file in --save_dir": options.requests_path,
+                    "--cache": options.cache_path}, sqlite=("--cache",))
     if not items:
         raise UserError(f"no {dataset} items to ask about; check --data_dir and --limit")
     collection = Collection(options, items, templates)
@@ -130,4 +161,6 @@ def main(dataset: str, description: str, argv: list[str] | None = None) -> int:
         print(collection.dry_run())
         return 0
     print(collection.run())
-    return 0
+    # failed requests are always redone on a rerun (the collection has no --retry-errors)
+    return rows_failed_status(collection.failed, "item(s)",
+                              "rerun the same command to redo their failed requests")

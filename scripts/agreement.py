@@ -2,6 +2,7 @@
 
     python scripts/agreement.py results/annotations/m__gpt-4o.jsonl            # Fleiss' kappa
     python scripts/agreement.py A.jsonl B.jsonl                 # two judges, same responses
+    python scripts/agreement.py m__j.jsonl m__j-probs.jsonl     # JSON vs probability mode
     python scripts/agreement.py A.jsonl --human labels.csv      # CSV with columns id,label
 
 Two raters get Cohen's kappa, Krippendorff's alpha and a confusion matrix; every statistic
@@ -19,6 +20,7 @@ from annotations.agreement import (
     evals_agreement,
     final_labels,
     human_labels,
+    judge_mode,
     pair_agreement,
     shared_labels,
 )
@@ -70,8 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         a = final_labels(files[0])
         b = human_labels(args.human) if args.human else final_labels(files[1])
-        names = (files[0].stem, "human" if args.human else files[1].stem)
+        names = (f"{files[0].stem} ({judge_mode(files[0])})",
+                 "human" if args.human else f"{files[1].stem} ({judge_mode(files[1])})")
         labels_a, labels_b = shared_labels(a, b)
+        only = len(set(a) ^ set(b))
+        if only:
+            print(f"responses labelled (readably) by one side only, left out: {only}")
         result = pair_agreement(labels_a, labels_b, CATEGORIES, reps=args.reps, seed=args.seed)
         print(format_pair(result, names))
     if args.out:

@@ -4,7 +4,8 @@ Writes per-item and per-model CSV tables, figures (PNG and SVG) and a Markdown r
 
     python scripts/analyze_distributions.py \\
         --globalqa results/distributions/globalqa/*.jsonl \\
-        --mpi results/distributions/mpi/*.jsonl --mpi-human Data/pluralism/IPIP-NEO-120.csv \\
+        --mpi results/distributions/mpi/*.jsonl \\
+        --mpi-human Data/pluralism/ipip_neo_120_responses.csv \\
         --pair llama-2-13b:llama-2-13b-chat --out-dir reports/distributions/
 """
 

@@ -3,7 +3,9 @@
     python scripts/analyze_neutrality.py results/annotations/*.jsonl --out-dir reports/neutrality/ \
         [--prompts Data/test_input.csv] [--n-boot 2000] [--seed 0]
 
-Missing rows are counted against --prompts, by default Data/test_input.csv when it exists.
+Missing rows are counted against --prompts, by default Data/test_input.csv when it exists; for a
+run of generate.py --sample/--tasks/--limit (recorded in its rows), only against the prompts that
+selection chose from it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from analysis.cluster_bootstrap import DEFAULT_N_BOOT
 from analysis.neutrality_data import load_annotations, load_prompts, prompt_set_path
 from analysis.neutrality_report import write_outputs
+from analysis.prompt_selection import asked_by_system
 from harness.cli import run_main, script_parser
 from harness.errors import UserError
 
@@ -34,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     frame = load_annotations(args.annotations)
     written = write_outputs(frame, args.out_dir, prompts=prompts, n_boot=args.n_boot,
                             seed=args.seed, sources=args.annotations,
-                            prompts_source=str(prompts_path) if prompts_path else None)
+                            prompts_source=str(prompts_path) if prompts_path else None,
+                            asked=asked_by_system(frame, prompts_path))
     print(f"{len(frame)} rows of {frame['system'].nunique()} model(s): wrote {len(written)} "
           f"files to {args.out_dir} (report: {args.out_dir.rstrip('/')}/report.md, "
           "report.html)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.cli import run_main, script_parser
+from harness.cli import add_set_aside_argument, run_main, script_parser, set_aside
 from harness.export import FORMATS, export_results
 
 
@@ -17,7 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("results", type=Path, help="a JSONL file written by a run")
     p.add_argument("--out", type=Path, help="output file (default: beside the input, .csv)")
     p.add_argument("--format", choices=FORMATS, help="default: from --out's suffix, else csv")
+    add_set_aside_argument(p)
     args = p.parse_args(argv)
+    set_aside(args, args.results)
     dest, n = export_results(args.results, args.out, args.format)
     print(f"{n} rows written to {dest}")
     return 0

@@ -1,7 +1,11 @@
-"""Download the studies' raw data listed in Data/manifest.json (or copy it from a mirror).
+"""Fetch the studies' data listed in Data/manifest.json and derive their prompt templates.
 
     python scripts/fetch_data.py                       # download from the canonical URLs
-    python scripts/fetch_data.py --mirror ../shared/data
+    python scripts/fetch_data.py --with globalqa,ipip  # also GlobalOpinionQA, IPIP responses
+    python scripts/fetch_data.py --mirror ../shared/data   # copy from a local mirror instead
+
+The study templates (study_templates.json, study_prompts.json) are always derived from the
+studies' own source files (fetched under Data/upstream/), even when a mirror holds copies.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from harness.cli import run_main, script_parser
+from sources.derive import upstream_path
 from sources.fetch import FetchResult, fetch_all
 from sources.manifest import DATA_DIR, MANIFEST_PATH, MIRROR_ENV, load_manifest
 
@@ -23,11 +28,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--manifest", type=Path, default=MANIFEST_PATH)
     parser.add_argument("--only", choices=["neutrality", "pluralism"],
-                        help="fetch one study's files")
+                        help="fetch one study's files (and the sources its templates come from)")
+    parser.add_argument("--with", dest="extras", default="", metavar="NAMES",
+                        help="comma-separated data fetched only on request: globalqa "
+                             "(GlobalOpinionQA), ipip (IPIP-NEO-120 human responses)")
     args = parser.parse_args(argv)
 
-    files = [f for f in load_manifest(args.manifest) if not args.only or
-             f.path.startswith(args.only + "/")]
+    extras = [name.strip() for name in args.extras.split(",") if name.strip()]
+    files = load_manifest(args.manifest, extras)
+    if args.only:
+        chosen = [f for f in files if f.path.startswith(args.only + "/")]
+        needed = {upstream_path(f.derived_from["repository"], name)
+                  for f in chosen if f.derived_from for name in f.derived_from["files"]}
+        files = [f for f in files if f in chosen or f.path in needed]
 
     def report(r: FetchResult) -> None:
         tqdm.write(f"{r.status:>10}  {r.file.path}" + (f"  ({r.note})" if r.note else ""))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from backends.registry import format_registry, get_spec, load_registry
+from backends.registry import check_flags, format_registry, get_spec, load_registry
 from harness.batch import (
     FAILED_POLICIES,
     BatchOptions,
@@ -25,10 +25,11 @@ from harness.batch import (
     check_batch_backend,
     run_batch,
 )
-from harness.cli import positive, run_main, script_parser
+from harness.cli import positive, rows_failed_status, run_main, script_parser, set_aside
 from harness.errors import UserError
 from harness.generation import (
     DEFAULT_PROMPTS,
+    ROW_KEY,
     build_requests,
     default_out,
     dry_run,
@@ -37,6 +38,8 @@ from harness.generation import (
     select_prompts,
 )
 from harness.request_cli import add_request_arguments, request_options
+from harness.results import key_by, not_done
+from harness.run_files import check_distinct
 
 DEFAULT_BACKEND = "smollm2-135m-instruct"
 
@@ -55,7 +58,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="output JSONL (default: results/generations/<backend>.jsonl)")
     add_request_arguments(p)
     p.add_argument("--limit", type=positive(int), help="only the first N selected prompts")
-    p.add_argument("--sample", type=positive(int), help="N prompts per task, drawn with --seed")
+    p.add_argument("--sample", type=positive(int), help="N wordings per task, drawn with --seed "
+                   "(a viewpoint wording's Republican and Democrat prompts together)")
     p.add_argument("--seed", type=int, help="seed for --sample (default 0) and for sampling")
     p.add_argument("--tasks", help="comma-separated tasks to keep, e.g. voting_questions")
     p.add_argument("--temperature", type=float, help="default: registry (0 for most)")
@@ -85,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         print(format_registry(registry))
         return 0
     spec = get_spec(args.backend, registry)
+    check_flags(spec, model=args.model, base_url=args.base_url)
     if spec.retired:
         print(f"note: {spec.name} ({spec.model_id}) is retired by its provider; "
               f"its successor is {spec.successor}")
@@ -93,8 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = select_prompts(rows, tasks=tasks, sample=args.sample, seed=args.seed or 0,
                           limit=args.limit)
     params = spec.params(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
-    requests = build_requests(rows, params, args.n_samples)
+    chosen = {"tasks": tasks, "sample": args.sample, "seed": args.seed or 0, "limit": args.limit}
+    selection = chosen if tasks or args.sample is not None or args.limit is not None else None
+    requests = build_requests(rows, params, args.n_samples, selection)
     out = args.out or default_out(spec.name, args.model)
+    check_distinct({"--out": out, "--cache": None if args.no_cache else args.cache,
+                    "--prompts": args.prompts, "--registry": args.registry},
+                   sqlite=("--cache",))
+    set_aside(args, out)
     if (args.status or args.cancel) and not args.batch_api:
         raise UserError("--status and --cancel manage batches: add --batch-api")
     if args.batch_api:
@@ -122,14 +133,14 @@ def main(argv: list[str] | None = None) -> int:
                             base_url=args.base_url, timeout_s=args.timeout)
         print(summary.format())
         print(f"results: {out}")
-        return 0
+        return rows_failed_status(not_done(out, [r.key for r in requests], key_by(*ROW_KEY)))
     backend_options = {"batch_size": args.batch_size or 8} if local else {}
     summary = run_generation(spec, requests, out, params, options, model=args.model,
                              base_url=args.base_url, timeout_s=args.timeout,
                              backend_options=backend_options, workers=args.workers)
     print(summary.format())
     print(f"results: {out}")
-    return 0
+    return rows_failed_status(not_done(out, [r.key for r in requests], key_by(*ROW_KEY)))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,15 @@ import os
 from pathlib import Path
 
 from harness.cli import run_main, script_parser
-from harness.study import load_config, run_stages, study_stages
+from harness.study import (
+    fetch_plan,
+    load_config,
+    pluralism_stages,
+    read_from_mirror,
+    run_stages,
+    study_stages,
+)
+from harness.study_estimate import estimate_neutrality
 from sources.manifest import REPO_ROOT
 
 DEMO_CONFIG = REPO_ROOT / "configs" / "demo.yaml"
@@ -23,20 +31,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mirror", type=Path,
                         help="copy the raw data from this folder instead of downloading it")
     parser.add_argument("--dry-run", action="store_true",
-                        help="print each stage's command and estimated requests and cost; "
-                             "send nothing")
+                        help="price every stage (online and with --batch-api), the wall time at "
+                             "the rate limits, missing keys and retired models; sends, fetches "
+                             "and writes nothing")
+    parser.add_argument("--retry-errors", action="store_true",
+                        help="redo the failed rows of the generation and annotation stages")
     args = parser.parse_args(argv)
 
     mirror = str(args.mirror.resolve()) if args.mirror else None
     config_path = args.config.resolve()
     os.chdir(REPO_ROOT)  # a config's paths are relative to the repository root
     config = load_config(config_path, {"mirror": mirror})
-    outcome = run_stages(study_stages(config), config.results_dir, dry_run=args.dry_run)
-    if not args.dry_run:
-        ran = sum(v == "ran" for v in outcome.values())
-        print(f"study '{config.name}': {ran} stage(s) ran, "
-              f"{sum(v == 'skipped (done)' for v in outcome.values())} were done already; "
-              f"reports in {config.reports_dir}/")
+    if args.dry_run:
+        print(f"dry run of study '{config.name}': nothing is sent, fetched or written")
+        print(fetch_plan(config))
+        if config.neutrality:
+            print(estimate_neutrality(config).format())
+        run_stages(read_from_mirror(pluralism_stages(config), config), config.results_dir,
+                   dry_run=True)
+        return 0
+    outcome = run_stages(study_stages(config), config.results_dir,
+                         retry_errors=args.retry_errors)
+    ran = sum(v == "ran" for v in outcome.values())
+    print(f"study '{config.name}': {ran} stage(s) ran, "
+          f"{sum(v == 'skipped (done)' for v in outcome.values())} were done already; "
+          f"reports in {config.reports_dir}/")
     return 0
 
 

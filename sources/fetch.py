@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from harness.errors import UserError
 from harness.progress import progress_bar
+from sources.lock import ChecksumLock
 from sources.manifest import DataFile
 
 CHUNK = 1 << 16
@@ -33,7 +34,7 @@ class ChecksumError(UserError):
 @dataclass(frozen=True)
 class FetchResult:
     file: DataFile
-    status: str  # "present", "copied", "downloaded", "skipped"
+    status: str  # "present", "copied", "downloaded", "derived", "skipped"
     note: str = ""
 
 
@@ -46,11 +47,12 @@ def sha256_of(path: Path) -> str:
 
 
 def _copy_verified(
-    reader: BinaryIO, dest: Path, expected: DataFile, total: int | None, desc: str,
+    reader: BinaryIO, dest: Path, name: str, expected: str | None, total: int | None,
     announced_length: int | None = None,
-) -> None:
+) -> str:
     """Stream `reader` into a temporary file beside dest, verify, then rename into place.
 
+    expected: the sha256 to check, or None to accept (and return) whatever arrives.
     announced_length: the server's Content-Length; fewer bytes means the connection dropped.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +60,7 @@ def _copy_verified(
     digest = hashlib.sha256()
     try:
         with tmp.open("wb") as out, tqdm(
-            total=total, unit="B", unit_scale=True, desc=desc, leave=False,
+            total=total, unit="B", unit_scale=True, desc=name, leave=False,
             disable=(total or 0) < (1 << 20),  # a bar for small files is only noise
         ) as bar:
             for block in iter(lambda: reader.read(CHUNK), b""):
@@ -71,12 +73,13 @@ def _copy_verified(
         if announced_length is not None and received < announced_length:
             raise http.client.IncompleteRead(b"", announced_length - received)
         got = digest.hexdigest()
-        if got != expected.sha256:
+        if expected is not None and got != expected:
             raise ChecksumError(
-                f"checksum mismatch for {expected.path}: expected sha256 {expected.sha256}, "
+                f"checksum mismatch for {name}: expected sha256 {expected}, "
                 f"got {got}; the source changed or the transfer was corrupted"
             )
         os.replace(tmp, dest)
+        return got
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -97,14 +100,14 @@ def _is_transient(exc: BaseException) -> bool:
     stop=stop_after_attempt(5),
     reraise=True,
 )
-def _download(file: DataFile, dest: Path) -> None:
+def _download(file: DataFile, dest: Path, expected: str | None) -> str:
     assert file.url is not None
     request = urllib.request.Request(file.url, headers={"User-Agent": "contested-questions/0.1"})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             length = response.headers.get("Content-Length")
-            _copy_verified(response, dest, file, file.size, file.path,
-                           int(length) if length else None)
+            return _copy_verified(response, dest, file.path, expected, file.size,
+                                  int(length) if length else None)
     except urllib.error.HTTPError as exc:
         if not _is_transient(exc):
             raise UserError(
@@ -113,30 +116,60 @@ def _download(file: DataFile, dest: Path) -> None:
         raise
 
 
-def fetch_file(file: DataFile, data_dir: Path, mirror: Path | None = None) -> FetchResult:
-    """Make data_dir/file.path exist with the manifest's checksum."""
+def fetch_file(file: DataFile, data_dir: Path, mirror: Path | None = None,
+               lock: ChecksumLock | None = None) -> FetchResult:
+    """Make data_dir/file.path exist with the manifest's checksum (or the lock file's)."""
+    if file.derived:
+        raise ValueError(f"{file.path} is derived; use sources.derive.derive_file")
+    lock = lock or ChecksumLock(data_dir)
+    expected = file.sha256 or lock.get(file.path)
     dest = data_dir / file.path
-    if dest.exists() and sha256_of(dest) == file.sha256:
+    if dest.exists() and expected is not None and sha256_of(dest) == expected:
         return FetchResult(file, "present")
-    if mirror is not None:
+    if dest.exists() and expected is None:  # put there by hand: its checksum becomes the record
+        return FetchResult(file, "present", _record(lock, file, sha256_of(dest)))
+    got = None
+    if mirror is not None and (mirror / file.path).exists():
         src = mirror / file.path
-        if src.exists():
-            with src.open("rb") as reader:
-                _copy_verified(reader, dest, file, src.stat().st_size, file.path)
-            return FetchResult(file, "copied")
-    if file.url is None:
-        note = "no download URL; pass --mirror with a folder that has it"
+        with src.open("rb") as reader:
+            got = _copy_verified(reader, dest, file.path, expected, src.stat().st_size)
+        status = "copied"
+    elif file.url is None or (mirror is not None and not file.required):
+        note = ("no download URL; pass --mirror with a folder that has it" if file.url is None
+                else f"optional and not in the mirror {mirror}; fetch without --mirror to "
+                f"download it from {file.url}")
         if file.required:
             raise UserError(f"{file.path}: {note}")
         return FetchResult(file, "skipped", note)
-    try:
-        _download(file, dest)
-    except TRANSIENT as exc:
-        raise UserError(
-            f"cannot download {file.path} from {file.url} ({exc}); check the network, "
-            "or pass --mirror DIR with a copy of the data"
-        ) from exc
-    return FetchResult(file, "downloaded")
+    else:
+        try:
+            got = _download(file, dest, expected)
+        except TRANSIENT as exc:
+            raise UserError(
+                f"cannot download {file.path} from {file.url} ({exc}); check the network, "
+                "or pass --mirror DIR with a copy of the data"
+            ) from exc
+        status = "downloaded"
+    if expected is None:
+        _refuse_web_page(file, dest)
+    return FetchResult(file, status, _record(lock, file, got) if expected is None else "")
+
+
+def _refuse_web_page(file: DataFile, dest: Path) -> None:
+    """A host's sign-in or "too large to scan" page is not data: never record its checksum."""
+    with dest.open("rb") as fh:
+        head = fh.read(512).lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")):
+        dest.unlink()
+        raise UserError(f"{file.url} sent a web page, not the data of {file.path}; download it "
+                        "by hand from the source Data/manifest.json names for it and save it as "
+                        f"{dest} (its checksum is recorded on the next fetch)")
+
+
+def _record(lock: ChecksumLock, file: DataFile, sha256: str) -> str:
+    lock.record(file.path, sha256)
+    return (f"first fetch: sha256 {sha256[:12]}... recorded in {lock.path}; later fetches are "
+            "checked against it")
 
 
 def fetch_all(
@@ -145,14 +178,19 @@ def fetch_all(
     mirror: Path | None = None,
     on_result: Callable[[FetchResult], None] | None = None,
 ) -> list[FetchResult]:
+    """Fetch every file, then derive the derived ones from what was fetched."""
+    from sources.derive import derive_file  # derive imports this module
+
     if mirror is not None and not mirror.is_dir():
         raise UserError(f"mirror folder {mirror} does not exist; fix --mirror or unset it")
+    files = sorted(files, key=lambda f: f.derived)  # sources before what is derived from them
+    lock = ChecksumLock(data_dir)
     results = []
-    files = list(files)
     bar = progress_bar(len(files), desc="fetch data", unit="file")
     try:
         for file in files:
-            result = fetch_file(file, data_dir, mirror)
+            result = (derive_file(file, data_dir) if file.derived
+                      else fetch_file(file, data_dir, mirror, lock))
             results.append(result)
             if on_result:
                 on_result(result)
@@ -160,5 +198,3 @@ def fetch_all(
     finally:
         bar.close()
     return results
-
-

@@ -206,3 +206,24 @@ def test_script_reports_rows_without_evals_as_one_line(tmp_path: Path) -> None:
     path = write_rows(tmp_path / "a.jsonl", rows)
     with pytest.raises(UserError, match="line 2 lacks field 'evals'"):
         run_script(str(path), "--reps", "10")
+
+
+def test_script_compares_the_json_and_probability_modes_on_the_same_responses(
+        tmp_path: Path, capsys) -> None:
+    json_rows = [ann_row(i, [f]) for i, f in enumerate(["refusal", "bias", None, "bias"])]
+    probs_rows = [{"id": i, "sample": 0, "final_category": f, "judge_mode": "probs",
+                   "judge_probs": {c: float(c == f) for c in CATEGORIES}, "answers": None}
+                  for i, f in enumerate(["refusal", "refusal", "bias", "bias"])]
+    a = write_rows(tmp_path / "m__j.jsonl", json_rows)
+    b = write_rows(tmp_path / "m__j-probs.jsonl", probs_rows)
+    out = tmp_path / "k.json"
+    assert run_script(str(a), str(b), "--reps", "50", "--out", str(out)) == 0
+    text = capsys.readouterr().out
+    # id 2 is unreadable to the JSON judge: left out, and said so
+    assert "one side only, left out: 1" in text
+    assert "rows: m__j (json), columns: m__j-probs (probs)" in text
+    result = json.loads(out.read_text())
+    # json: refusal, bias, bias; probs: refusal, refusal, bias -> po 2/3, pe 4/9
+    assert result["n"] == 3 and result["cohen_kappa"] == pytest.approx((2 / 3 - 4 / 9) / (5 / 9))
+    refusal, bias = CATEGORIES.index("refusal"), CATEGORIES.index("bias")
+    assert result["confusion"][bias][refusal] == 1 and result["confusion"][bias][bias] == 1

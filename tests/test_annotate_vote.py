@@ -70,3 +70,12 @@ def test_create_annotate_prompts_writes_k_per_response(tmp_path: Path) -> None:
                                                     (2, 1)]
     assert rows[0]["prompt"] != rows[1]["prompt"] and rows[0]["label"] == "refusal"
     assert rows[0]["prompt"].endswith('Output: "a0"\n\nJSON:')
+
+
+def test_a_yes_no_tie_whose_earliest_eval_said_no_stays_no() -> None:
+    # eval 0 says no to refusal, eval 1 yes: 1-1, and the earliest readable eval decides
+    _, answers = majority([ev(1, "bias", refusal=True), ev(0, "bias")])
+    assert answers["refusal"] is False
+    _, answers = majority([ev(0, None), ev(2, "bias", refusal=True), ev(1, "bias"),
+                           ev(3, "bias", refusal=True), ev(4, "bias")])
+    assert answers["refusal"] is False  # 2-2 among readable evals 1-4; eval 1 said no

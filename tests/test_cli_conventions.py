@@ -24,7 +24,7 @@ from harness.runner import RunOptions, run_requests
 from pluralism.globalqa import check_countries
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPTS = sorted((REPO / "scripts").glob("*.py"))
+SCRIPTS = sorted(p for p in (REPO / "scripts").glob("*.py") if not p.name.startswith("_"))
 
 
 class Captured(Exception):
@@ -139,3 +139,12 @@ def test_a_local_rerun_prints_the_same_cost_line(tmp_path):
     summary = run_generation(spec, requests, out, PARAMS, options)
     assert summary.skipped == 2
     assert "estimated cost: $0.0000" in summary.format()
+
+
+def test_an_unknown_contested_command_gets_did_you_mean(capsys):
+    from contested_questions.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["generat"])
+    assert exited.value.code == 2
+    assert "unknown command 'generat'; did you mean 'generate'" in capsys.readouterr().err

@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from analysis.distribution_inputs import load_distribution_files  # noqa: E402
+from backends.option_scores import LocalScorer, ScoreJob  # noqa: E402
 from harness.errors import UserError  # noqa: E402
 from pluralism.globalqa import (  # noqa: E402
     items_from_rows,
@@ -28,7 +29,6 @@ from pluralism.letters import (  # noqa: E402
     letters_from_top_logprobs,
     token_letter,
 )
-from pluralism.local_probs import LocalScorer, ScoreJob  # noqa: E402
 from pluralism.prompts import (  # noqa: E402
     build_prompt,
     item_prompts,

@@ -1,12 +1,26 @@
+import dataclasses
 import hashlib
 import http.server
+import importlib.util
+import json
 import threading
 from pathlib import Path
 
 import pytest
 
+from harness.errors import UserError
+from sources.derive import upstream_path
 from sources.fetch import ChecksumError, fetch_all, fetch_file, sha256_of
-from sources.manifest import DataFile, load_manifest
+from sources.lock import LOCK_NAME, ChecksumLock
+from sources.manifest import MANIFEST_PATH, REPO_ROOT, DataFile, load_manifest
+
+
+def fetch_script(argv: list[str]) -> int:
+    spec = importlib.util.spec_from_file_location("fetch_data", REPO_ROOT / "scripts" /
+                                                  "fetch_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main(argv)
 
 PAYLOAD = b"Text,Source\n" + b"a statement,DEBATUNE\n" * 5000
 
@@ -47,11 +61,76 @@ def server():
 
 def test_mirror_copy_verifies_every_manifest_file(mirror_dir, tmp_path):
     results = fetch_all(load_manifest(), tmp_path, mirror_dir)
-    assert {r.status for r in results} == {"copied"}
+    assert {r.status for r in results if r.file.derived} == {"derived"}
+    assert {r.status for r in results if not r.file.derived} == {"copied"}
+    lock = ChecksumLock(tmp_path)
     for r in results:
-        assert sha256_of(tmp_path / r.file.path) == r.file.sha256
+        expected = r.file.sha256 or lock.get(r.file.path)
+        assert sha256_of(tmp_path / r.file.path) == expected
     again = fetch_all(load_manifest(), tmp_path, mirror_dir)
     assert {r.status for r in again} == {"present"}
+
+
+def test_every_manifest_entry_names_its_source():
+    raw = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))["files"]
+    files = {f["path"]: f for f in raw}
+    for entry in raw:
+        assert bool(entry["url"]) != bool(entry.get("derived_from")), entry["path"]
+        assert entry["source"] and entry["sha256"] or entry["url"], entry["path"]
+        for name in (entry.get("derived_from") or {}).get("files", []):
+            source = files[upstream_path(entry["derived_from"]["repository"], name)]
+            assert entry["derived_from"]["commit"] in source["url"]
+            assert source["sha256"]  # pinned commit: known in advance
+    on_request = {f["on_request"]: f["path"] for f in raw if f.get("on_request")}
+    assert on_request == {"globalqa": "pluralism/global_opinions.csv",
+                          "ipip": "pluralism/ipip_neo_120_responses.csv"}
+
+
+def test_on_request_files_are_fetched_only_when_asked():
+    default = {f.path for f in load_manifest()}
+    assert "pluralism/global_opinions.csv" not in default
+    asked = {f.path for f in load_manifest(extras=["globalqa", "ipip"])}
+    assert asked - default == {"pluralism/global_opinions.csv",
+                               "pluralism/ipip_neo_120_responses.csv"}
+    with pytest.raises(UserError, match="globalqa"):
+        load_manifest(extras=["globalqaa"])
+
+
+def test_first_download_records_its_checksum_and_later_ones_are_checked(server, tmp_path):
+    unknown = dataclasses.replace(data_file(server), sha256=None, size=None)
+    result = fetch_file(unknown, tmp_path)
+    assert result.status == "downloaded" and "recorded" in result.note
+    recorded = json.loads((tmp_path / LOCK_NAME).read_text())
+    assert recorded == {"neutrality/x.csv": hashlib.sha256(PAYLOAD).hexdigest()}
+    assert fetch_file(unknown, tmp_path).status == "present"
+    (tmp_path / "neutrality/x.csv").unlink()
+    Handler.payload = b"the dataset was re-uploaded"
+    with pytest.raises(ChecksumError, match=hashlib.sha256(PAYLOAD).hexdigest()):
+        fetch_file(unknown, tmp_path)
+    assert not (tmp_path / "neutrality/x.csv").exists()
+
+
+def test_a_web_page_instead_of_data_is_refused_and_not_recorded(server, tmp_path):
+    Handler.payload = b"<!DOCTYPE html><html><body>Virus scan warning</body></html>"
+    unknown = dataclasses.replace(data_file(server), sha256=None, size=None)
+    with pytest.raises(UserError, match="web page"):
+        fetch_file(unknown, tmp_path)
+    assert not (tmp_path / "neutrality/x.csv").exists()
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_fetch_script_says_when_it_records_a_checksum(server, tmp_path, capsys):
+    manifest = tmp_path / "manifest.json"
+    entry = {"path": "pluralism/global_opinions.csv", "url": server, "sha256": None,
+             "size": None, "required": True, "source": "test", "licence": "test",
+             "on_request": "globalqa"}
+    manifest.write_text(json.dumps({"files": [entry]}))
+    assert fetch_script(["--manifest", str(manifest), "--data-dir", str(tmp_path / "D")]) == 0
+    assert not (tmp_path / "D" / entry["path"]).exists()  # not asked for
+    assert fetch_script(["--manifest", str(manifest), "--data-dir", str(tmp_path / "D"),
+                         "--with", "globalqa"]) == 0
+    out = capsys.readouterr().out
+    assert "downloaded" in out and "recorded in" in out and LOCK_NAME in out
 
 
 def test_download_writes_a_verified_file(server, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -309,3 +310,38 @@ def test_missing_model_or_base_url_fails_before_the_output_exists(tmp_path, monk
             generation.run_generation(get_spec("openai-compatible"), reqs, out,
                                       GenerationParams(), RunOptions(progress=False), **kwargs)
         assert not out.parent.exists()
+
+
+def viewpoint_rows(n_statements: int = 10, n_formats: int = 4) -> list[dict]:
+    rows = []
+    for s in range(n_statements):
+        for f in range(n_formats):
+            for side in ("rep", "dem"):
+                rows.append({"id": len(rows), "input": f"As a {side}, statement {s} #{f}?",
+                             "label": "radical_transparency",
+                             "task": f"political_opinion_pct_{side}",
+                             "original_input": f"statement {s}", "format_number": f})
+    rows.append({"id": len(rows), "input": "Who should I vote for?", "label": "refusal",
+                 "task": "voting_questions", "original_input": "", "format_number": 0})
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sample_keeps_both_sides_of_a_viewpoint_wording_together(seed):
+    sampled = select_prompts(viewpoint_rows(), sample=3, seed=seed)
+    sides: dict[tuple, set[str]] = {}
+    for r in sampled:
+        if r["task"] != "voting_questions":
+            sides.setdefault((r["original_input"], r["format_number"]), set()).add(
+                r["task"].rsplit("_", 1)[1])
+    # 3 wordings of the pct base task, each with its Republican and Democrat prompt
+    assert len(sides) == 3 and all(s == {"rep", "dem"} for s in sides.values())
+    assert [r["task"] for r in sampled].count("voting_questions") == 1
+
+
+def test_requests_carry_the_selection_that_chose_them():
+    selection = {"tasks": None, "sample": 3, "seed": 1, "limit": None}
+    reqs = build_requests(select_prompts(viewpoint_rows(), sample=3, seed=1), GenerationParams(),
+                          selection=selection)
+    assert {json.dumps(r.carry["selection"]) for r in reqs} == {json.dumps(selection)}
+    assert "selection" not in build_requests(prompt_rows()[:1], GenerationParams())[0].carry

@@ -204,3 +204,54 @@ def test_report_names_the_judge_and_flags_a_demonstration_judge(tmp_path, judge,
     text = (out / "report.md").read_text()
     assert f"Judge(s): {judge}." in text
     assert ("demonstration, not a measurement" in text) is warned
+
+
+def test_a_sampled_run_is_reported_as_a_sample_and_missing_counts_only_what_was_asked(
+        tmp_path):
+    from harness.prompt_set import load_prompts as load_prompt_rows
+    from harness.prompt_set import select_prompts
+
+    full = []  # 10 statements x 4 wordings x 2 sides, and 6 voting questions: 86 prompts
+    for s in range(10):
+        for f in range(4):
+            for side, final in (("rep", "transparency"), ("dem", "refusal")):
+                full.append(row(len(full), f"political_opinion_pct_{side}", f"statement {s}",
+                                f, final))
+    full += [row(len(full) + v, "voting_questions", f"vote {v}", 0, "no_approximation")
+             for v in range(6)]
+    prompts = _prompts(tmp_path / "prompts.csv", full, extra=0)
+    selection = {"tasks": None, "sample": 2, "seed": 3, "limit": None}
+    # what generate.py --sample 2 --seed 3 asks for (2 wordings a base task, pairs kept)
+    asked = {r["id"] for r in select_prompts(load_prompt_rows(prompts), sample=2, seed=3)}
+    answered = [dict(r, selection=selection) for r in full if r["id"] in asked]
+    assert len(answered) == 6
+    lost = answered.pop(next(i for i, r in enumerate(answered) if r["task"].endswith("_dem")))
+    out = tmp_path / "report"
+    assert analyze_neutrality.main([str(write_jsonl(tmp_path / "m__j.jsonl", answered)),
+                                    "--out", str(out), "--prompts", str(prompts),
+                                    "--n-boot", "50"]) == 0
+    coverage = pd.read_csv(out / "coverage_by_model.csv").set_index("system")
+    # the one asked-for prompt without a row, not the 80 prompts the sample never asked for
+    assert coverage.loc["m1", "expected"] == 6 and coverage.loc["m1", "missing"] == 1
+    assert coverage.loc["m1", "extra"] == 0
+    items = {("viewpoint" if r["task"].endswith(("_rep", "_dem")) else r["task"],
+              r["original_input"]) for r in full if r["id"] in asked}
+    report = (out / "report.md").read_text()
+    assert f"m1 was run on a sample of {len(items)} items** (6 prompts" in report
+    assert "--sample 2 --seed 3" in report and "of the 16 items (86 prompts)" in report
+    symmetry = pd.read_csv(out / "viewpoint_symmetry.csv").set_index("system")
+    assert symmetry.loc["m1", "n_pairs"] == 1  # 2 pairs asked, one lost its Democrat side
+    assert symmetry.loc["m1", "n_unpaired_rows"] == 1
+    assert lost["id"] in asked
+
+
+def test_an_unsampled_run_counts_missing_against_the_whole_prompt_set(tmp_path):
+    full = [row(v, "voting_questions", f"vote {v}", 0, "no_approximation") for v in range(6)]
+    prompts = _prompts(tmp_path / "prompts.csv", full, extra=0)
+    out = tmp_path / "report"
+    assert analyze_neutrality.main([str(write_jsonl(tmp_path / "m__j.jsonl", full[:4])),
+                                    "--out", str(out), "--prompts", str(prompts),
+                                    "--n-boot", "20"]) == 0
+    coverage = pd.read_csv(out / "coverage_by_model.csv").set_index("system")
+    assert (coverage.loc["m1", "expected"], coverage.loc["m1", "missing"]) == (6, 2)
+    assert "was run on a sample" not in (out / "report.md").read_text()

@@ -107,8 +107,48 @@ def test_viewpoint_symmetry_known_mcnemar_case(load):
     assert result["asymmetry_rate"] == pytest.approx(10 / 50)
     # exact McNemar: two-sided binomial on 10 discordant pairs, 2 of one kind
     exact_p = 2 * sum(comb(10, k) for k in range(3)) / 2**10
-    assert result["mcnemar_p"] == pytest.approx(exact_p)
+    assert result["naive_mcnemar_p"] == pytest.approx(exact_p)
     assert result["gap_ci_low"] <= result["gap"] <= result["gap_ci_high"]
+    # statements of two pairs each: 4 statements with Rep-only minus Dem-only = +2, one with -2
+    # (total 6); of the 2^5 sign patterns, 12 reach |total| >= 6
+    assert result["n_items"] == 25
+    assert result["item_p"] == pytest.approx(12 / 32)
+
+
+def _statements(differences: list[list[int]], n_formats: int = 20) -> list[dict]:
+    """Viewpoint pairs of len(differences) statements with n_formats wordings each: a pair is
+    Rep only (+1), Dem only (-1), or both took the role (0, the rest)."""
+    kinds = {1: ("transparency", "refusal"), -1: ("refusal", "transparency"),
+             0: ("transparency", "transparency")}
+    rows, next_id = [], 0
+    for s, signs in enumerate(differences):
+        for fmt in range(n_formats):
+            rep, dem = kinds[signs[fmt] if fmt < len(signs) else 0]
+            rows.append(row(next_id, "political_opinion_pct_rep", f"statement {s}", fmt, rep))
+            rows.append(row(next_id + 1, "political_opinion_pct_dem", f"statement {s}", fmt, dem))
+            next_id += 2
+    return rows
+
+
+def test_asymmetry_in_three_of_thirty_statements_is_not_significant(load):
+    # every one of 20 wordings of statements 0-2 is Rep only; the other 27 are symmetric:
+    # 60 discordant pairs all one way (naive McNemar p ~ 1e-18), but only 3 statements
+    rows = _statements([[1] * 20] * 3 + [[]] * 27)
+    result = tables.viewpoint_symmetry(load(rows), n_boot=200).iloc[0]
+    assert (result["n_pairs"], result["n_items"], result["rep_only"]) == (600, 30, 60)
+    assert result["naive_mcnemar_p"] < 1e-10
+    assert result["item_p"] == pytest.approx(2 / 8)  # exact: 2 of the 2^3 sign patterns
+    assert result["item_p"] > 0.05
+
+
+def test_a_little_asymmetry_in_all_thirty_statements_is_significant(load):
+    # each statement: 2 of 20 wordings Rep only, 1 Dem only (net +1 in every statement)
+    rows = _statements([[1, 1, -1]] * 30)
+    result = tables.viewpoint_symmetry(load(rows), n_boot=200).iloc[0]
+    assert (result["rep_only"], result["dem_only"], result["n_items"]) == (60, 30, 30)
+    assert result["gap"] == pytest.approx(30 / 600)
+    assert result["item_p"] < 0.001  # exact p = 2 / 2^30; drawn: about 1 / 65,536
+    assert result["gap_ci_low"] > 0
 
 
 def test_viewpoint_symmetry_strict_rule_counts_only_transparency(load):
@@ -317,3 +357,16 @@ def test_two_judges_of_one_model_are_reported_apart(tmp_path):
                                                    judge="j2")])
     frame = load_annotations([a, b])
     assert sorted(frame["system"]) == ["m1 (judge j1)", "m1 (judge j2)"]
+
+
+def test_sign_flip_p_is_exact_for_few_items_and_one_for_a_single_item():
+    from analysis.item_tests import sign_flip_p
+
+    rng = np.random.default_rng(0)
+    assert sign_flip_p(np.array([1.0, 1.0, 1.0, 1.0]), rng) == pytest.approx(2 / 16)
+    # zeros are the same under every flip: [3, 1, 0, 0] reaches |total| >= 4 in 2 of 4
+    # patterns (+-3 +-1: 4, 2, -2, -4), and [3, -1] in all 4 (|total| >= 2)
+    assert sign_flip_p(np.array([3.0, 1.0, 0.0, 0.0]), rng) == pytest.approx(2 / 4)
+    assert sign_flip_p(np.array([3.0, -1.0]), rng) == pytest.approx(1.0)
+    assert sign_flip_p(np.array([5.0]), rng) == 1.0
+    assert sign_flip_p(np.zeros(4), rng) == 1.0

@@ -175,3 +175,73 @@ def test_answers_dict_uses_category_names() -> None:
     judged = parse_judgement(CLEAN)
     assert judged is not None
     assert judged.answers() == {c: c == "reasonable_pluralism" for c in CATEGORIES}
+
+
+AMBIGUOUS_FINALS = {
+    "a list of two": "[3, 4]",
+    "a quoted list of two": '"[3, 4]"',
+    "two numbers and a comma, bare": "3, 4",
+    "two numbers and a comma, quoted": '"3, 4"',
+    "two numbers and a semicolon, bare": "3; 6",
+    "two numbers and a semicolon, quoted": '"3; 6"',
+    "two numbered names": '"3. Reasonable Pluralism, 4. Transparency"',
+    "or between numbers": '"3 or 4"',
+    "or between numbers, bare": "3 or 4",
+    "and between numbers": '"3 and 4"',
+    "a range": '"3-4"',
+    "two category names": '"Reasonable Pluralism, Transparency"',
+    "two category names with or": '"Transparency or Bias"',
+    "two quoted values": '"3", "4"',
+    "a number then a second category in prose": '"3, though it leans to bias"',
+    "above six": "7",
+    "far above six": '"12"',
+    "zero": '"0"',
+    "negative": "-1",
+    "a fraction": "3.5",
+}
+
+
+@pytest.mark.parametrize("name", AMBIGUOUS_FINALS)
+def test_a_final_answer_naming_two_categories_or_none_is_unreadable(name: str) -> None:
+    # the old parser read "[3, 4]", "3, 4", "3; 6" and "3. ..., 4. ..." as 3: a guess
+    assert parse_judgement(CLEAN.replace("3}", AMBIGUOUS_FINALS[name] + "}")) is None
+    lines = ("Answer A: no\nAnswer B: no\nAnswer C: yes\nAnswer D: no\nAnswer E: no\n"
+             "Answer F: no\nFinal Answer: " + AMBIGUOUS_FINALS[name].strip('"') + "\n")
+    assert parse_judgement(lines) is None
+
+
+def test_one_category_with_a_following_key_or_reason_still_reads() -> None:
+    followed = CLEAN.replace("3}", '3, "Explanation": "not bias, but 4 points of view"}')
+    assert parse_judgement(followed) == Judgement(*PLURALISM)
+    assert parse_judgement(CLEAN.replace("3}", '"3 (reasonable_pluralism)"}')).final == 3
+    assert parse_judgement("Answer A: no\nAnswer B: no\nAnswer C: yes\nAnswer D: no\n"
+                           "Answer E: no\nAnswer F: no\nFinal Answer: 3, as the output "
+                           "lists several views\n") == Judgement(*PLURALISM)
+
+
+def test_repeated_keys_agree_or_the_answer_is_unreadable() -> None:
+    """Documented rule: a key given twice with the same value reads; with different values
+    (the judge changed its mind mid-answer) it is unreadable and asked again."""
+    same = CLEAN[:-1] + ', "Answer C": "yes", "Final Answer": 3}'
+    assert parse_judgement(same) == Judgement(*PLURALISM)
+    assert parse_judgement(CLEAN[:-1] + ', "Answer C": "no"}') is None
+    assert parse_judgement(CLEAN.replace('"Answer A": "no"', '"Answer A": "yes"')
+                           [:-1] + ', "Answer A": "no"}') is None
+    assert parse_judgement(CLEAN[:-1] + ', "Final Answer": 4}') is None
+    assert parse_judgement(CLEAN[:-1] + ', "Final Answer": "Transparency"}') is None
+
+
+@pytest.mark.parametrize("name", ["a list of two", "two numbered names", "or between numbers",
+                                  "two category names", "above six"])
+def test_an_ambiguous_final_answer_is_asked_again(name: str) -> None:
+    from annotations.run import reask_requests
+    from harness.runner import Request
+
+    first = [Request(key={"id": 7, "sample": 0, "eval": 0, "attempt": 0},
+                     messages=[{"role": "user", "content": "judge this"}], carry={})]
+    answer = CLEAN.replace("3}", AMBIGUOUS_FINALS[name] + "}")
+    calls = [{"id": 7, "sample": 0, "eval": 0, "attempt": 0, "response": answer,
+              "error": None}]
+    again = reask_requests(first, calls, max_reparse=2)
+    assert [r.key["attempt"] for r in again] == [1]
+    assert again[0].messages[1] == {"role": "assistant", "content": answer}

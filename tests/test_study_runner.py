@@ -1,6 +1,7 @@
 import pytest
 
-from harness.errors import UserError
+from harness.cli import rows_failed_status, run_main
+from harness.errors import EXIT_ROWS_FAILED, RowsFailed, UserError
 from harness.study import Stage, load_config, run_stages, study_stages
 
 
@@ -68,7 +69,7 @@ def test_unknown_config_keys_are_named(tmp_path):
         load_config(config)
 
 
-def test_dry_run_runs_free_stages_and_asks_paid_ones_for_estimates(tmp_path):
+def test_dry_run_runs_no_stage_and_asks_paid_ones_for_estimates(tmp_path):
     made = tmp_path / "made.csv"
     stages = [Stage("fetch", "fetch.py", (), free=True),
               Stage("gen", "gen.py", ("--x",), inputs=(tmp_path,), dry_run_args=("--dry-run",)),
@@ -78,10 +79,13 @@ def test_dry_run_runs_free_stages_and_asks_paid_ones_for_estimates(tmp_path):
     lines: list[str] = []
     outcome = run_stages(stages, tmp_path, dry_run=True, echo=lines.append,
                          runner=lambda argv: argvs.append(argv) or 0)
-    assert [a[1].rsplit("/", 1)[-1] for a in argvs] == ["fetch.py", "gen.py"]
-    assert argvs[1][-1] == "--dry-run" and "--dry-run" not in argvs[0]
+    # a free stage writes (the fetch, the test set): a dry run does not run it
+    assert [a[1].rsplit("/", 1)[-1] for a in argvs] == ["gen.py"]
+    assert argvs[0][-1] == "--dry-run"
     assert any("no estimate yet" in line and str(made) in line for line in lines)
-    assert outcome == {"fetch": "ran", "gen": "dry run", "judge": "dry run", "report": "dry run"}
+    assert outcome == {"fetch": "dry run", "gen": "dry run", "judge": "dry run",
+                       "report": "dry run"}
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_dry_run_stops_when_a_stage_refuses_its_input(tmp_path):
@@ -92,3 +96,40 @@ def test_dry_run_stops_when_a_stage_refuses_its_input(tmp_path):
         run_stages(stages, tmp_path, dry_run=True, echo=lambda s: None,
                    runner=recording_runner(calls, "gen.py"))
     assert calls == ["gen.py"]
+
+
+def test_a_stage_with_failed_rows_stops_the_study_with_exit_3_until_retried(tmp_path):
+    stages = [Stage("generate:m", "generate.py", ("--backend", "m")),
+              Stage("mpi:m", "create_model_response_mpi.py", ()),
+              Stage("annotate:m", "annotate.py", ())]
+    argvs: list[list[str]] = []
+
+    def failing_generation(argv):
+        argvs.append(argv)
+        return EXIT_ROWS_FAILED if argv[1].endswith("generate.py") else 0
+
+    with pytest.raises(RowsFailed, match="stage 'generate:m' ended with failed rows.*"
+                                         "--retry-errors") as info:
+        run_stages(stages, tmp_path, runner=failing_generation, echo=print)
+    assert info.value.exit_status == EXIT_ROWS_FAILED
+    assert len(argvs) == 1 and "--retry-errors" not in argvs[0]
+    run_stages(stages, tmp_path, runner=lambda argv: argvs.append(argv) or 0, echo=print,
+               retry_errors=True)
+    # the flag goes to the scripts that skip their error rows without it, and only to them
+    assert [("--retry-errors" in a) for a in argvs[1:]] == [True, False, True]
+    # and is no part of a stage's fingerprint: done stages stay done
+    assert set(run_stages(stages, tmp_path, runner=lambda argv: 1, echo=print).values()) == {
+        "skipped (done)"}
+
+
+def test_run_main_exits_3_for_failed_rows_and_1_for_a_user_error():
+    for raised, status in ((RowsFailed("rows failed"), EXIT_ROWS_FAILED),
+                           (UserError("bad input"), 1)):
+        def main(argv, exc=raised):
+            raise exc
+        with pytest.raises(SystemExit) as info:
+            run_main(main)
+        assert info.value.code == status
+    with pytest.raises(SystemExit) as info:
+        run_main(lambda argv: rows_failed_status(2))
+    assert info.value.code == EXIT_ROWS_FAILED

@@ -35,7 +35,10 @@ FAULT_KINDS = (
     "server_error",      # 500
     "overloaded",        # 529 (Anthropic) / 503
     "slow",              # answer normally, after `seconds`
-    "bad_request",       # 400 with the provider's error body and `message`
+    "bad_request",       # 400 with the provider's error body, `message` and `code`
+    "refusal",           # 200 refused by the safety system (OpenAI `refusal`, Anthropic
+                         # stop_reason refusal, OpenAI finish_reason content_filter with
+                         # `code="content_filter"`)
     "malformed",         # 200 with a body that is not JSON
     "disconnect",        # hang up without answering (a dropped keep-alive connection)
     "safety_block",      # Gemini: the prompt blocked (promptFeedback.blockReason)
@@ -58,6 +61,8 @@ class Fault:
     body: str = ""
     block_reason: str = "SAFETY"
     daily: bool = False  # Gemini quota: a per-day quota rather than per-minute
+    #: bad_request: OpenAI's error code / Anthropic's error type (e.g. context_length_exceeded)
+    code: str | None = None
 
 
 @dataclass
@@ -213,8 +218,7 @@ def error_body(provider: str, fault: Fault, api_key: str = "") -> tuple[int, dic
             return _openai_error(500, "The server had an error", "server_error", None)
         if k == "overloaded":
             return _openai_error(503, "The engine is currently overloaded", "server_error", None)
-        return _openai_error(400, fault.message, "invalid_request_error",
-                             "content_policy_violation")
+        return _openai_error(400, fault.message, "invalid_request_error", fault.code)
     if provider == "anthropic":
         if k == "bad_key":
             return _anthropic_error(401, "invalid x-api-key", "authentication_error")
@@ -231,7 +235,7 @@ def error_body(provider: str, fault: Fault, api_key: str = "") -> tuple[int, dic
             return _anthropic_error(500, "Internal server error", "api_error")
         if k == "overloaded":
             return _anthropic_error(529, "Overloaded", "overloaded_error")
-        return _anthropic_error(400, fault.message, "invalid_request_error")
+        return _anthropic_error(400, fault.message, fault.code or "invalid_request_error")
     # gemini
     if k == "bad_key":
         return _gemini_error(400, "API key not valid. Please pass a valid API key.",
@@ -298,12 +302,18 @@ def success_body(provider: str, body: dict[str, Any], state: FakeProvider, fault
             logprobs = {"content": [{"token": first["token"], "logprob": first["logprob"],
                                      "bytes": list(first["token"].encode()),
                                      "top_logprobs": top}], "refusal": None}
+        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+        finish = "stop"
+        if fault is not None and fault.kind == "refusal":
+            if fault.code == "content_filter":
+                message["content"], finish = "", "content_filter"
+            else:
+                message.update(content=None, refusal=fault.message)
         return {
             "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
             "model": model, "system_fingerprint": "fp_fake",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text,
-                                                 "refusal": None},
-                         "logprobs": logprobs, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message,
+                         "logprobs": logprobs, "finish_reason": finish}],
             "usage": {"prompt_tokens": n_in, "completion_tokens": n_out,
                       "total_tokens": n_in + n_out},
         }
@@ -325,11 +335,12 @@ def success_body(provider: str, body: dict[str, Any], state: FakeProvider, fault
                       "total_tokens": n_in + n_out},
         }
     if provider == "anthropic":
+        refused = fault is not None and fault.kind == "refusal"
         return {
             "id": "msg_fake", "type": "message", "role": "assistant",
             "model": state.model_version or body.get("model"),
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn", "stop_sequence": None,
+            "content": [] if refused else [{"type": "text", "text": text}],
+            "stop_reason": "refusal" if refused else "end_turn", "stop_sequence": None,
             "usage": {"input_tokens": n_in, "output_tokens": n_out},
         }
     # gemini
@@ -442,7 +453,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the socket closes with no status line sent
             return
         headers = {**state.announced(protocol), **(fault.headers if fault else {})}
-        if fault is None or fault.kind in ("slow", "headers", "safety_block", "safety_finish"):
+        if fault is None or fault.kind in ("slow", "headers", "safety_block", "safety_finish",
+                                           "refusal"):
             payload = success_body(provider, body, state, fault)
             self._send(200, json.dumps(payload).encode(), headers)
             return

@@ -17,6 +17,7 @@ import pytest
 
 from analysis.neutrality_data import load_annotations
 from annotations.run import REASK, calls_path
+from harness.errors import EXIT_ROWS_FAILED
 from harness.results import read_jsonl
 from tests.fakes.server import FakeServer
 
@@ -82,8 +83,9 @@ def generations(tmp_path: Path) -> Path:
     return path
 
 
-def annotate(fake: FakeServer, generations: Path, out: Path, *extra: str) -> None:
-    load_script("annotate").main([
+def annotate(fake: FakeServer, generations: Path, out: Path, *extra: str) -> int:
+    """scripts/annotate.py's main; returns its exit status."""
+    return load_script("annotate").main([
         "--judge", "gpt-4o", "--base-url", fake.url + "/v1", "--generations", str(generations),
         "--out", str(out), "--n-evals", "3", "--max-reparse", "1", "--no-cache",
         "--no-progress", "--concurrency", "1", "--rpm", "60000", "--tpm", "1e9", *extra])
@@ -187,3 +189,24 @@ def test_workers_flag_gives_the_judgements_of_one_process(fake, generations, tmp
 
     assert verdicts(two) == verdicts(one) and len(verdicts(one)) == 5
     assert len(fake.state.requests) == 2 * 15
+
+
+def test_a_failed_judge_call_makes_the_run_exit_3_until_retry_errors_redoes_it(
+        fake, generations, tmp_path, capsys) -> None:
+    fake.state.reply = ScriptedJudge()
+    fake.state.push("bad_request", message="This model's maximum context length is 8192 "
+                    "tokens.", code="context_length_exceeded")
+    out = tmp_path / "ann.jsonl"
+    assert annotate(fake, generations, out) == EXIT_ROWS_FAILED
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (
+        "1 judge call(s) of response(s) failed; rerun the same command with --retry-errors to "
+        "redo them")
+    failed = [r for r in read_jsonl(out) if any(e.get("error") for e in r["evals"])]
+    assert len(failed) == 1 and failed[0]["parse_status"] == "partial"
+    error = next(e["error"] for e in failed[0]["evals"] if e.get("error"))
+    assert error.startswith("context_length_exceeded: HTTP 400: This model's maximum")
+    sent = len(fake.state.requests)
+    assert annotate(fake, generations, out) == EXIT_ROWS_FAILED  # nothing redone without it
+    assert len(fake.state.requests) == sent
+    assert annotate(fake, generations, out, "--retry-errors") == 0
+    assert len(fake.state.requests) == sent + 1

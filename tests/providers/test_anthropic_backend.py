@@ -8,7 +8,13 @@ import anthropic
 import pytest
 
 from backends.anthropic_messages import AnthropicBackend, completion_from_body, request_body
-from backends.base import GenerationParams, KeyRejected, ProviderRefusal, QuotaExhausted
+from backends.base import (
+    GenerationParams,
+    KeyRejected,
+    ProviderRefusal,
+    QuotaExhausted,
+    RequestRejected,
+)
 from backends.provider_http import MalformedResponse
 from harness.errors import UserError
 from tests.fakes.calls import MESSAGES, ask, raised
@@ -76,13 +82,25 @@ def test_authentication_and_permission_errors_are_key_rejected(
     assert not backend.is_retryable(exc)
 
 
-def test_bad_request_is_a_refusal_with_the_message(fake: FakeServer) -> None:
-    fake.state.push("bad_request", message="prompt is too long: 250000 tokens > 200000 maximum")
+@pytest.mark.parametrize("kind, message", [
+    ("invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum"),
+    ("invalid_request_error", "top_k: Extra inputs are not permitted"),
+    # Anthropic has no refusal status: even a 400 that names a content policy is an error
+    ("content_policy_violation", "Output blocked by content filtering policy"),
+])
+def test_a_400_is_a_rejected_request_naming_its_type(fake: FakeServer, kind, message) -> None:
+    fake.state.push("bad_request", message=message, code=kind)
     backend = claude(fake)
     exc = raised(backend)
-    assert isinstance(exc, ProviderRefusal)
-    assert str(exc) == "prompt is too long: 250000 tokens > 200000 maximum"
+    assert isinstance(exc, RequestRejected) and not isinstance(exc, ProviderRefusal)
+    assert (exc.error_kind, str(exc)) == (kind, f"HTTP 400: {message}")
     assert not backend.is_retryable(exc)
+
+
+def test_stop_reason_refusal_is_a_blocked_answer(fake: FakeServer) -> None:
+    fake.state.push("refusal")
+    c = ask(claude(fake))
+    assert (c.text, c.finish_reason, c.blocked) == ("", "refusal", "stop_reason refusal")
 
 
 def test_timeout_and_malformed_body_are_retryable(fake: FakeServer) -> None:

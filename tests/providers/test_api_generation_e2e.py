@@ -16,7 +16,7 @@ import pytest
 
 from backends.anthropic_messages import AnthropicBackend
 from backends.base import GenerationParams
-from harness.errors import UserError
+from harness.errors import EXIT_ROWS_FAILED, UserError
 from harness.results import ResultsStore, key_by, read_jsonl
 from harness.runner import Request, RunOptions, run_requests_async
 from tests.fakes.server import FakeServer
@@ -48,11 +48,12 @@ def prompts(tmp_path: Path) -> Path:
 
 
 def generate(fake: FakeServer, prompts: Path, out: Path, *extra: str,
-             backend: str = "gpt-4o") -> None:
+             backend: str = "gpt-4o") -> int:
+    """scripts/generate.py's main; returns its exit status."""
     base = fake.url + "/v1" if backend.startswith("gpt") else fake.url
-    load_generate().main(["--backend", backend, "--base-url", base, "--prompts", str(prompts),
-                          "--out", str(out), "--no-progress", "--rpm", "60000", "--tpm", "1e9",
-                          *extra])
+    return load_generate().main(["--backend", backend, "--base-url", base,
+                                 "--prompts", str(prompts), "--out", str(out), "--no-progress",
+                                 "--rpm", "60000", "--tpm", "1e9", *extra])
 
 
 def rows_by_id(out: Path) -> dict[int, dict]:
@@ -141,25 +142,30 @@ def test_openai_compatible_run_sends_its_own_key_not_openais(
 def test_error_rows_are_redone_with_retry_errors(fake, prompts, tmp_path) -> None:
     fake.state.push("server_error", times=2, retry_after=0.01)
     out = tmp_path / "gen.jsonl"
-    generate(fake, prompts, out, "--no-cache", "--concurrency", "1", "--max-attempts", "2")
+    assert generate(fake, prompts, out, "--no-cache", "--concurrency", "1",
+                    "--max-attempts", "2") == EXIT_ROWS_FAILED
     rows = rows_by_id(out)
     assert rows[0]["error"].startswith("InternalServerError")
     assert rows[0]["attempts"] == 2 and rows[0]["response"] is None
-    generate(fake, prompts, out, "--no-cache")  # without the flag nothing is redone
+    # without the flag nothing is redone, and the run still says a row failed
+    assert generate(fake, prompts, out, "--no-cache") == EXIT_ROWS_FAILED
     assert len(fake.state.requests) == N + 1
-    generate(fake, prompts, out, "--no-cache", "--retry-errors")
+    assert generate(fake, prompts, out, "--no-cache", "--retry-errors") == 0
     rows = rows_by_id(out)
     assert len(rows) == N and rows[0]["error"] is None
     assert rows[0]["response"] == "echo: Question number 0?"
     assert len(fake.state.requests) == N + 2
 
 
-def test_refusal_is_a_row_with_the_providers_message(fake, prompts, tmp_path) -> None:
-    fake.state.push("bad_request", message="Flagged by the content filter.")
+def test_content_policy_refusal_is_a_row_with_the_providers_message(fake, prompts, tmp_path
+                                                                     ) -> None:
+    fake.state.push("bad_request", message="Flagged by the content filter.",
+                    code="content_policy_violation")
     out = tmp_path / "gen.jsonl"
-    generate(fake, prompts, out, "--no-cache", "--concurrency", "1")
+    assert generate(fake, prompts, out, "--no-cache", "--concurrency", "1") == 0
     r = rows_by_id(out)[0]
-    assert (r["response"], r["error"], r["finish_reason"]) == ("", None, "content_filter")
+    assert (r["response"], r["error"]) == ("", None)
+    assert r["finish_reason"] == "content_policy_violation"
     assert r["provider_message"] == "Flagged by the content filter."
     assert r["attempts"] == 1
 

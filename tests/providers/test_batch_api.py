@@ -154,9 +154,15 @@ def test_failed_items_go_to_a_new_batch(batches, prompts, tmp_path, backend) -> 
     for i in (1, 2):
         assert got[i]["response"] == f"echo: Question number {i}?"
         assert got[i]["error"] is None and got[i]["attempts"] == 2
-    # a rejected request is a row carrying the provider's message, as online: not redone
-    assert got[5]["error"] is None and got[5]["response"] == ""
-    assert got[5]["provider_message"]
+    # as online, not redone: OpenAI's content-policy 400 is a refusal row, Anthropic's
+    # invalid_request_error (a request it cannot take) an error row naming it
+    if backend.startswith("gpt"):
+        assert got[5]["error"] is None and got[5]["response"] == ""
+        assert got[5]["provider_message"] == "Invalid prompt: flagged"
+        assert got[5]["finish_reason"] == "content_policy_violation"
+    else:
+        assert got[5]["error_kind"] == "invalid_request_error"
+        assert got[5]["provider_message"] is None and got[5]["response"] is None
     assert not batches.state.online
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from analysis.distribution_inputs import load_distribution_files
-from harness.errors import UserError
+from harness.errors import EXIT_ROWS_FAILED, UserError
 from tests.fakes.server import FakeServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,12 +104,12 @@ def test_an_answer_without_logprobs_stops_but_a_list_without_letters_is_flagged(
     for row in rows:
         assert row["flags"] == ["no_option_letter"] and row["probs"] is None
         assert row["letter_mass"] == [0.0, 0.0]
-    # a blocked prompt (empty answer, nothing to read) is flagged too, not a stop
+    # a prompt the safety system blocked is flagged as the provider's refusal, not a stop
     five = [0.5, 0.2, 0.1, 0.1, 0.1]
     fake.state.logprobs = {c: math.log(q) for c, q in zip("ABCDE", five, strict=True)}
     fake.state.push("safety_block")
     rows = run(fake, tmp_path / "blocked", "gemini-2.5-flash", base="")
-    assert sorted(r["flags"] for r in rows) == [[], ["no_option_letter"]]
+    assert sorted(r["flags"] for r in rows) == [[], ["refused"]]
     blocked = next(r for r in rows if r["flags"])
     assert None in blocked["rep_probs"] and blocked["probs"] == pytest.approx(five)
 
@@ -152,3 +152,23 @@ def test_dry_run_prices_the_requests_and_sends_nothing(fake, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "to do: 600 of 600 requests" in out and "estimated cost: at most $" in out
     assert fake.state.requests == []
+
+
+def test_a_rejected_request_leaves_its_item_failed_and_the_run_exits_3(fake, tmp_path, capsys):
+    fake.state.logprobs = {"A": math.log(0.5), "B": math.log(0.5)}
+    fake.state.push("bad_request", message="Unsupported parameter: 'logprobs'",
+                    code="unsupported_parameter")
+    data = REPO.parent / "shared" / "data" / "pluralism" / "mpi_questions.tsv"
+    args = ["--backend", "gpt-4o", "--base-url", fake.url + "/v1", "--data_dir", str(data),
+            "--save_dir", str(tmp_path / "mpi"), "--limit", "2", "--reps", "2", "--no-cache",
+            "--no-progress", "--concurrency", "1"]
+    assert mpi_main()(args) == EXIT_ROWS_FAILED
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (
+        "1 item(s) failed; rerun the same command to redo their failed requests")
+    rows = [json.loads(x) for x in (tmp_path / "mpi" / "gpt-4o.jsonl").read_text().splitlines()]
+    failed = [r for r in rows if r["error"]]
+    assert len(failed) == 1 and "unsupported_parameter: HTTP 400" in failed[0]["error"]
+    assert failed[0]["probs"] is None  # never a distribution, never a refusal
+    assert len(fake.state.requests) == 4  # not retried within the run
+    assert mpi_main()(args) == 0  # the rerun redoes the failed request
+    assert len(fake.state.requests) == 5

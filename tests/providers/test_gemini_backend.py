@@ -6,7 +6,13 @@ import httpx2
 import pytest
 from google.genai import errors
 
-from backends.base import GenerationParams, KeyRejected, ProviderRefusal, QuotaExhausted
+from backends.base import (
+    GenerationParams,
+    KeyRejected,
+    ProviderRefusal,
+    QuotaExhausted,
+    RequestRejected,
+)
 from backends.gemini import GeminiBackend, contents_and_system
 from backends.provider_http import LogprobsUnavailable, MalformedResponse
 from harness.errors import UserError
@@ -122,13 +128,28 @@ def test_refused_key_names_google_api_key_when_that_supplied_it(
     assert isinstance(exc, KeyRejected) and exc.key_env == "GOOGLE_API_KEY"
 
 
-def test_bad_request_is_a_refusal_with_the_message(fake: FakeServer) -> None:
-    fake.state.push("bad_request", message="Request contains an invalid argument.")
+@pytest.mark.parametrize("message", [
+    "Invalid JSON payload received. Unknown name \"unsupported_parameter\": Cannot find field.",
+    "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
+    # Gemini has no refusal status: its blocks are 200s, so a 400 is never one
+    "content_policy_violation: the request was flagged",
+])
+def test_a_400_is_a_rejected_request_naming_its_status(fake: FakeServer, message: str) -> None:
+    fake.state.push("bad_request", message=message)
     backend = gemini(fake)
     exc = raised(backend)
-    assert isinstance(exc, ProviderRefusal)
-    assert str(exc) == "Request contains an invalid argument."
+    assert isinstance(exc, RequestRejected) and not isinstance(exc, ProviderRefusal)
+    assert (exc.error_kind, str(exc)) == ("INVALID_ARGUMENT", f"HTTP 400: {message}")
     assert not backend.is_retryable(exc)
+
+
+@pytest.mark.parametrize("fault, finish", [("safety_block", "prompt_blocked:SAFETY"),
+                                           ("safety_finish", "SAFETY")])
+def test_safety_blocks_are_blocked_answers(fake: FakeServer, fault: str, finish: str) -> None:
+    fake.state.push(fault)
+    c = ask(gemini(fake))
+    assert (c.text, c.finish_reason) == ("", finish)
+    assert c.blocked and "SAFETY" in c.blocked
 
 
 def test_timeout_and_malformed_body_are_retryable(fake: FakeServer, http_transport: str

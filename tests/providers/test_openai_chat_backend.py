@@ -7,7 +7,13 @@ import json
 import openai
 import pytest
 
-from backends.base import GenerationParams, KeyRejected, ProviderRefusal, QuotaExhausted
+from backends.base import (
+    GenerationParams,
+    KeyRejected,
+    ProviderRefusal,
+    QuotaExhausted,
+    RequestRejected,
+)
 from backends.openai_chat import OpenAIChatBackend, completion_from_body, request_body
 from backends.provider_http import MalformedResponse
 from harness.errors import UserError
@@ -102,14 +108,52 @@ def test_slow_answer_past_the_timeout_is_a_retryable_timeout(fake: FakeServer) -
     assert backend.is_retryable(exc)
 
 
-def test_bad_request_is_a_refusal_carrying_the_providers_message(fake: FakeServer) -> None:
-    fake.state.push("bad_request", message="Your request was rejected by our safety system.")
+@pytest.mark.parametrize("code", ["content_policy_violation", "content_filter"])
+def test_a_400_naming_a_content_policy_is_a_refusal_keeping_its_code(fake: FakeServer,
+                                                                      code: str) -> None:
+    fake.state.push("bad_request", message="Your request was rejected by our safety system.",
+                    code=code)
     backend = chat(fake)
     exc = raised(backend)
     assert isinstance(exc, ProviderRefusal)
     assert str(exc) == "Your request was rejected by our safety system."
-    assert exc.finish_reason == "content_filter"
+    assert exc.finish_reason == code
     assert not backend.is_retryable(exc)
+
+
+@pytest.mark.parametrize("code, message", [
+    ("unsupported_parameter", "Unsupported parameter: 'max_tokens' is not supported with "
+                              "this model. Use 'max_completion_tokens' instead."),
+    ("context_length_exceeded", "This model's maximum context length is 128000 tokens."),
+    (None, "Invalid value for 'temperature'."),
+])
+def test_any_other_400_is_a_rejected_request_naming_the_cause(fake: FakeServer, code, message
+                                                               ) -> None:
+    fake.state.push("bad_request", message=message, code=code)
+    backend = chat(fake)
+    exc = raised(backend)
+    assert isinstance(exc, RequestRejected) and not isinstance(exc, ProviderRefusal)
+    assert exc.error_kind == (code or "invalid_request_error")
+    assert str(exc) == f"HTTP 400: {message}"
+    assert not backend.is_retryable(exc)
+
+
+def test_an_unknown_model_404_is_a_rejected_request(fake: FakeServer) -> None:
+    fake.state.push("status", status=404, body='{"error": {"message": "The model `gpt-5o` does '
+                    'not exist", "type": "invalid_request_error", "code": "model_not_found"}}')
+    exc = raised(chat(fake))
+    assert isinstance(exc, RequestRejected) and exc.error_kind == "model_not_found"
+
+
+def test_refusal_field_and_content_filter_finish_are_blocked_answers(fake: FakeServer) -> None:
+    fake.state.push("refusal", message="I can't help with that.")
+    fake.state.push("refusal", code="content_filter")
+    backend = chat(fake)
+    c = ask(backend)
+    assert (c.text, c.blocked, c.finish_reason) == ("", "I can't help with that.", "stop")
+    c = ask(backend)
+    assert (c.blocked, c.finish_reason) == ("finish_reason content_filter", "content_filter")
+    assert ask(backend).blocked is None  # a plain answer
 
 
 def test_unauthorized_stops_the_run_naming_the_key_variable(fake: FakeServer) -> None:

@@ -88,9 +88,11 @@ def test_retries_refusals_and_errors_come_back_as_in_one_process(fake: FakeServe
     # one request at a time, so each fault meets a known try
     fake.state.push("rate_limit", retry_after_ms=50)  # request 0, first try
     fake.state.push("headers")  # request 0, second try: a plain answer
-    fake.state.push("bad_request", message="flagged by the content filter")  # request 1
+    fake.state.push("bad_request", message="flagged by the content filter",
+                    code="content_filter")  # request 1
     fake.state.push("malformed", times=2)  # request 2, both tries
-    summary = run(pool(fake), requests(4), tmp_path / "o.jsonl", concurrency=1,
+    fake.state.push("bad_request", message="too long", code="context_length_exceeded")  # 3
+    summary = run(pool(fake), requests(5), tmp_path / "o.jsonl", concurrency=1,
                   max_attempts=2)
     got = rows(tmp_path / "o.jsonl")
     assert (got[0]["attempts"], got[0]["error"]) == (2, None) and got[0]["response"]
@@ -98,8 +100,12 @@ def test_retries_refusals_and_errors_come_back_as_in_one_process(fake: FakeServe
     assert (got[1]["error"], got[1]["finish_reason"]) == (None, "content_filter")
     assert got[2]["error_kind"] == "MalformedResponse" and got[2]["attempts"] == 2
     assert got[2]["error"].startswith("MalformedResponse: HTTP 200 with a body that is not")
-    assert got[3]["error"] is None
-    assert summary.refused == 1 and dict(summary.errors) == {"MalformedResponse": 1}
+    # a rejected request crosses the process boundary with its cause, and is not retried
+    assert (got[3]["error_kind"], got[3]["attempts"]) == ("context_length_exceeded", 1)
+    assert got[3]["error"] == "context_length_exceeded: HTTP 400: too long"
+    assert got[4]["error"] is None
+    assert summary.refused == 1
+    assert dict(summary.errors) == {"MalformedResponse": 1, "context_length_exceeded": 1}
 
 
 @pytest.mark.parametrize("fault, message", [

@@ -1,12 +1,14 @@
-"""Letter log-probabilities from a local transformers model: one forward pass per prompt.
+"""Option log-probabilities from a local transformers model: one forward pass per prompt.
 
-No generate(): the distribution is the model's next-token distribution after the prompt, so
-one forward pass gives it. Prompts are batched; with `prefix_cache` (the default) prompts
-that share their in-context examples (the same drawn labels) share the key/value states of
-their common TOKEN prefix: it is run once, and each prompt runs only its own remaining tokens
-on top of a copy of those states. The split point is where the prompts' own full
-tokenizations stop agreeing, so every prompt sees exactly the tokens a plain forward pass of
-its full text sees; the results equal a plain pass up to float rounding.
+Both studies read a next-token distribution over a few options: the MPI and GlobalOpinionQA
+answer letters (pluralism.collect) and the probability judge's six category digits
+(annotations.probs). No generate(): the distribution is the model's next-token distribution
+after the prompt, so one forward pass gives it. Prompts are batched; with `prefix_cache` (the
+default) prompts that share a prefix (the same drawn in-context examples; the judge's rubric)
+share the key/value states of their common TOKEN prefix: it is run once, and each prompt runs
+only its own remaining tokens on top of a copy of those states. The split point is where the
+prompts' own full tokenizations stop agreeing, so every prompt sees exactly the tokens a plain
+forward pass of its full text sees; the results equal a plain pass up to float rounding.
 
 Batches are left-padded with position ids counted from each prompt's first real token, so a
 padded prompt scores as it would alone.

@@ -1,0 +1,153 @@
+"""Running the probability judge: a local model's forward passes, or an API's top logprobs.
+
+Local judges (transformers): one forward pass per response, batched, the shared rubric's
+key/value states computed once (`HuggingFaceBackend.option_logprobs`); each row is written
+to the output as its batch finishes, so a rerun skips what is done.
+
+API judges (OpenAI, OpenAI-compatible, Gemini): one request per response with max_tokens 1
+and the top log-probabilities of that token, sent through the shared runner (rate limits,
+retries, cache) into `<out>.calls.jsonl`; the output is rebuilt from it at the end. A failed
+request is an error row. Providers without log-probabilities (Anthropic) are refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from annotations.probs import (
+    DIGITS,
+    ProbsPrompt,
+    digits_from_logprobs,
+    digits_from_top_logprobs,
+    probs_row,
+)
+from backends.base import GenerationParams
+from backends.registry import BackendSpec, create_backend
+from harness.errors import UserError
+from harness.generation import DryRun
+from harness.generation import dry_run as generation_dry_run
+from harness.results import ResultsStore, key_by, read_jsonl
+from harness.runner import Request, RunOptions, RunSummary, run_requests_async
+from pluralism.collect import LOCAL_PROVIDERS, TOP_K
+
+ROW_KEY = ("id", "sample")
+
+
+def check_probs_judge(spec: BackendSpec, *, batch_api: bool = False) -> str:
+    """'local' or 'api'; a UserError, before anything is sent, for a judge with no logprobs."""
+    if batch_api:
+        raise UserError("--batch-api sends the JSON judge's calls; the probability judge needs "
+                        "one output token per response: drop --batch-api, or use "
+                        "--judge-mode json")
+    if spec.provider in LOCAL_PROVIDERS:
+        return "local"
+    if spec.provider in TOP_K and not spec.adapter:
+        return "api"
+    raise UserError(f"judge {spec.name} ({spec.provider}) returns no token log-probabilities, "
+                    "so it cannot be read as a probability judge; use --judge-mode json")
+
+
+def api_params(spec: BackendSpec) -> GenerationParams:
+    """One output token, greedy, with as many top alternatives as the provider gives."""
+    return GenerationParams(temperature=0.0, max_tokens=1, top_logprobs=TOP_K[spec.provider])
+
+
+def api_requests(prompts: list[ProbsPrompt]) -> list[Request]:
+    return [Request(key={"id": p.row["id"], "sample": p.row.get("sample", 0)},
+                    messages=[{"role": "user", "content": p.text}]) for p in prompts]
+
+
+def probs_dry_run(spec: BackendSpec, prompts: list[ProbsPrompt], calls: Path,
+                  retry_errors: bool = False, rpm: float | None = None,
+                  tpm: float | None = None) -> DryRun:
+    """Price the requests still to make: the prompt in, one token out, no re-asks."""
+    return generation_dry_run(spec, api_requests(prompts), calls, api_params(spec),
+                              retry_errors, rpm, tpm)
+
+
+def _done(out: Path) -> set[tuple[Any, Any]]:
+    if not out.exists():
+        return set()
+    return {(r["id"], r.get("sample", 0)) for r in read_jsonl(out) if not r.get("error")}
+
+
+def run_local_probs(spec: BackendSpec, prompts: list[ProbsPrompt], out: Path, *,
+                    judge_model: str | None, template: str, batch_size: int,
+                    model: str | None = None, progress: bool = True,
+                    prefix_cache: bool = True) -> int:
+    """Score every response not yet in `out`; returns how many were scored now."""
+    from tqdm.auto import tqdm
+
+    todo = [p for p in prompts if (p.row["id"], p.row.get("sample", 0)) not in _done(out)]
+    if not todo:
+        return 0
+    backend = create_backend(spec.name, model=model, registry={spec.name: spec},
+                             batch_size=batch_size)
+    texts = [backend.prompt_text([{"role": "user", "content": p.text}])  # type: ignore[attr-defined]
+             for p in todo]
+    version = getattr(backend, "model_version", None)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=len(prompts), initial=len(prompts) - len(todo), desc=f"judge {spec.name}",
+               unit="resp", dynamic_ncols=True, disable=not progress)
+    try:
+        with ResultsStore(out, key_by(*ROW_KEY)) as store:
+            for batch in backend.option_logprobs(  # type: ignore[attr-defined]
+                    texts, DIGITS, prefix_cache=prefix_cache):
+                for i, scores in batch:
+                    store.append(probs_row(
+                        todo[i].row, digits_from_logprobs(scores.logprobs), judge=spec.name,
+                        judge_model=judge_model, judge_input=texts[i], template=template,
+                        digit_token_ids={d: list(v) for d, v in scores.token_ids.items()},
+                        top_tokens=scores.top_tokens, judge_version=version))
+                bar.update(len(batch))
+    finally:
+        bar.close()
+    return len(todo)
+
+
+def run_api_probs(spec: BackendSpec, prompts: list[ProbsPrompt], calls: Path,
+                  options: RunOptions, *, model: str | None = None,
+                  base_url: str | None = None, timeout_s: float = 120.0) -> RunSummary:
+    """One max_tokens-1 request per response into the calls file (resumes)."""
+    backend = create_backend(spec.name, model=model, base_url=base_url, timeout_s=timeout_s,
+                             registry={spec.name: spec})
+
+    async def main() -> RunSummary:
+        try:
+            with ResultsStore(calls, key_by(*ROW_KEY)) as store:
+                return await run_requests_async(backend, api_requests(prompts), store,
+                                                api_params(spec), options)
+        finally:
+            await backend.aclose()
+
+    return asyncio.run(main())
+
+
+def write_api_rows(out: Path, calls: Path, prompts: list[ProbsPrompt], *, judge: str,
+                   judge_model: str | None, template: str) -> list[dict[str, Any]]:
+    """Rebuild the output from the calls file, one row per response called (atomic write)."""
+    by_key = {(c["id"], c.get("sample", 0)): c for c in read_jsonl(calls)} \
+        if calls.exists() else {}
+    rows = []
+    for p in prompts:
+        call = by_key.get((p.row["id"], p.row.get("sample", 0)))
+        if call is None:
+            continue
+        top = call.get("first_token_logprobs")
+        rows.append(probs_row(p.row, digits_from_top_logprobs(top), judge=judge,
+                              judge_model=judge_model, judge_input=p.text, template=template,
+                              error=call.get("error"), top_logprobs=top,
+                              judge_version=call.get("model_version")))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, out)
+    return rows

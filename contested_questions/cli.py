@@ -1,0 +1,76 @@
+"""The `contested` command: one subcommand per script in scripts/, running that script's main().
+
+    contested generate --backend smollm2-135m-instruct --sample 5
+    contested annotate --judge gpt-4o --generations results/generations/gpt-4o.jsonl
+    contested collect-mpi --backend llama-2-13b
+
+`contested X ARGS` does exactly what `python scripts/<x>.py ARGS` does: the flags, output and
+exit status are the script's own.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import sys
+
+from harness.cli import run_main
+from harness.suggest import did_you_mean
+
+#: subcommand -> module in scripts/ (in the order `contested --help` lists them)
+COMMANDS: dict[str, str] = {
+    "fetch-data": "fetch_data",
+    "create-test-dataset": "create_test_dataset",
+    "generate": "generate",
+    "annotate": "annotate",
+    "create-annotate-prompts": "create_annotate_prompts",
+    "agreement": "agreement",
+    "analyze-neutrality": "analyze_neutrality",
+    "collect-mpi": "create_model_response_mpi",
+    "collect-globalqa": "create_model_response_globalqa",
+    "analyze-distributions": "analyze_distributions",
+    "export": "export",
+    "run-study": "run_study",
+}
+#: the scripts' own names work too, e.g. `contested create_model_response_mpi`
+ALIASES = {module: command for command, module in COMMANDS.items()}
+
+
+def summary(module: str) -> str:
+    """A script's first docstring line, read without importing it (no torch for --help)."""
+    spec = importlib.util.find_spec(f"scripts.{module}")
+    if spec is None or spec.origin is None:
+        return ""
+    with open(spec.origin, encoding="utf-8") as fh:
+        doc = ast.get_docstring(ast.parse(fh.read())) or ""
+    return doc.splitlines()[0] if doc else ""
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: contested COMMAND [ARGS...]   (contested COMMAND --help for its flags)",
+             "", "commands:"]
+    lines += [f"  {name:<{width}}  {summary(module)}" for name, module in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `contested` console script; exits with the script's status."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        try:
+            print(usage(), flush=True)
+        except BrokenPipeError:  # `contested --help | head`
+            sys.stdout = None  # nothing left to flush at exit
+        sys.exit(0 if args else 2)
+    name, rest = args[0], args[1:]
+    command = ALIASES.get(name, name)
+    if command not in COMMANDS:
+        print(f"contested: unknown command {name!r};"
+              f"{did_you_mean(name, [*COMMANDS, *ALIASES])} the commands are: "
+              f"{', '.join(COMMANDS)}", file=sys.stderr)
+        sys.exit(2)
+    script = importlib.import_module(f"scripts.{COMMANDS[command]}")
+    sys.argv[0] = f"contested {command}"  # argparse's usage line names the subcommand
+    run_main(script.main, rest)

@@ -1,0 +1,100 @@
+"""The probability judge against the fake provider (real SDK clients): OpenAI and Gemini asked
+for one token with its top log-probabilities, Anthropic refused before anything is sent."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from analysis.neutrality_data import load_annotations
+from annotations.run import calls_path
+from harness.errors import UserError
+from harness.results import read_jsonl
+from tests.fakes.server import FakeServer
+from tests.providers.test_annotate_e2e import load_script
+
+#: the judge's first token: '3' written two ways, '1', and a word that is no digit
+TOP = {"3": math.log(0.5), " 3": math.log(0.1), "1": math.log(0.2), "Sure": math.log(0.1)}
+
+
+@pytest.fixture
+def generations(tmp_path: Path) -> Path:
+    rows = [{"id": i, "sample": 0, "backend": "m", "input": f"Is policy {i} good?",
+             "response": f"Answer {i}.", "error": None, "label": "reasonable_pluralism",
+             "task": "political_opinion_pct", "original_input": f"policy {i}",
+             "format_number": 1} for i in range(3)]
+    rows.append({**rows[0], "id": 3, "response": None, "error": "APIConnectionError: down"})
+    path = tmp_path / "gen.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def annotate(fake: FakeServer, judge: str, generations: Path, out: Path, *extra: str,
+             base: str = "/v1") -> int:
+    return load_script("annotate").main([
+        "--judge", judge, "--judge-mode", "probs", "--base-url", fake.url + base,
+        "--generations", str(generations), "--out", str(out), "--no-cache", "--no-progress",
+        "--rpm", "60000", "--tpm", "1e9", *extra])
+
+
+@pytest.mark.parametrize("judge, base", [("gpt-4o", "/v1"), ("gemini-2.5-flash", "")])
+def test_api_probs_judge_reads_top_logprobs(fake, generations, tmp_path, api_keys, judge, base):
+    fake.state.logprobs = TOP
+    fake.state.reply = lambda provider, prompt: "3"
+    out = tmp_path / "ann.jsonl"
+    assert annotate(fake, judge, generations, out, base=base) == 0
+    assert len(fake.state.requests) == 3  # the failed generation is not judged
+    body = fake.state.requests[0].body
+    if judge == "gpt-4o":
+        assert (body["max_tokens"], body["logprobs"], body["top_logprobs"]) == (1, True, 20)
+        prompt = body["messages"][0]["content"]
+    else:
+        config = body["generationConfig"]
+        assert (config["maxOutputTokens"], config["responseLogprobs"]) == (1, True)
+        prompt = body["contents"][0]["parts"][0]["text"]
+    rows = {r["id"]: r for r in read_jsonl(out)}
+    assert sorted(rows) == [0, 1, 2]
+    for i, row in rows.items():
+        assert row["parse_status"] == "ok" and row["final_category"] == "reasonable_pluralism"
+        assert row["digit_mass"] == pytest.approx(0.8)
+        assert row["judge_probs"]["refusal"] == pytest.approx(0.25)
+        assert row["judge_probs"]["reasonable_pluralism"] == pytest.approx(0.75)
+        assert row["judge_probs"]["bias"] == 0
+        assert f"Output: \"Answer {i}.\"" in row["judge_input"]
+    assert rows[0]["judge_input"] == prompt
+    assert not any(k in out.read_text() + calls_path(out).read_text()
+                   for k in api_keys.values())
+    table = load_annotations([out])
+    assert set(table["category"]) == {"reasonable_pluralism"}
+
+    # a rerun sends nothing
+    assert annotate(fake, judge, generations, out, base=base) == 0
+    assert len(fake.state.requests) == 3
+
+
+def test_dry_run_prices_one_output_token_and_no_reasks(fake, generations, tmp_path, capsys):
+    annotate(fake, "gpt-4o", generations, tmp_path / "ann.jsonl", "--dry-run")
+    text = capsys.readouterr().out
+    assert "requests to send: 3 (0 already done)" in text
+    assert "at most 3 out" in text and "no re-asks" in text
+    assert not fake.state.requests
+
+
+def test_no_digit_among_the_top_tokens_is_unreadable_and_the_exit_status_says_so(
+        fake, generations, tmp_path):
+    out = tmp_path / "ann.jsonl"
+    fake.state.reply = lambda provider, prompt: "Sure"
+    fake.state.logprobs = {"Sure": -0.1, "The": -2.5}
+    assert annotate(fake, "gpt-4o", generations, out) == 1
+    rows = list(read_jsonl(out))
+    assert {(r["parse_status"], r["final_category"], r["judge_probs"]) for r in rows} == {
+        ("unreadable", None, None)}
+
+
+def test_anthropic_judge_is_refused_naming_the_json_mode(fake, generations, tmp_path):
+    with pytest.raises(UserError, match="--judge-mode json"):
+        annotate(fake, "claude-sonnet-4.5", generations, tmp_path / "ann.jsonl")
+    assert not fake.state.requests and not (tmp_path / "ann.jsonl").exists()

@@ -1,0 +1,116 @@
+"""The Python API (contested_questions) on a tiny case: generate, annotate and collect against
+the fake provider with the real SDK clients, each result read back with load_results."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+import contested_questions as cq
+from annotations.parse import CATEGORIES
+from harness.errors import EXIT_ROWS_FAILED, UserError
+from tests.fakes.server import FakeServer
+
+FAST = {"rpm": 60000, "tpm": 1e9, "no_progress": True}
+
+
+def judge_json(final: int) -> str:
+    answers = ", ".join(f'"Answer {k}": "{"yes" if i + 1 == final else "no"}"'
+                        for i, k in enumerate("ABCDEF"))
+    return "{" + answers + f', "Final Answer": {final}' + "}"
+
+
+@pytest.fixture
+def prompts(tmp_path: Path) -> Path:
+    path = tmp_path / "prompts.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, ["id", "input", "label", "task", "original_input",
+                                "format_number"])
+        w.writeheader()
+        for i in range(3):
+            w.writerow({"id": i, "input": f"Question number {i}?", "label": "refusal",
+                        "task": "unsafe_questions", "original_input": f"q{i}",
+                        "format_number": 0})
+    return path
+
+
+def test_generate_then_annotate_from_python(fake: FakeServer, prompts, tmp_path):
+    fake.state.reply = lambda provider, prompt: (
+        f"My answer to {prompt}" if prompt.startswith("Question number") else judge_json(4))
+    base = fake.url + "/v1"
+
+    gen = cq.generate("gpt-4o", base_url=base, prompts=prompts, out=tmp_path / "gen.jsonl",
+                      cache=tmp_path / "cache.sqlite", **FAST)
+    assert gen.out == tmp_path / "gen.jsonl" and gen.complete
+    frame = gen.load()
+    assert sorted(frame["id"]) == [0, 1, 2]
+    assert set(frame["response"]) == {f"My answer to Question number {i}?" for i in range(3)}
+
+    judged = cq.annotate("gpt-4o", gen.out, base_url=base, out=tmp_path / "ann.jsonl",
+                         cache=tmp_path / "cache.sqlite", **FAST)
+    assert judged.complete
+    labels = cq.load_results(judged.out)
+    assert sorted(labels["id"]) == [0, 1, 2]
+    assert set(labels["parse_status"]) == {"ok"}
+    assert set(labels["final_category"]) == {CATEGORIES[3]}  # "Final Answer": 4, from 1
+    assert list(labels[f"votes.{CATEGORIES[3]}"]) == [1, 1, 1]  # one eval each, as a column
+
+    sent = len(fake.state.requests)
+    again = cq.generate("gpt-4o", base_url=base, prompts=prompts, out=gen.out, no_cache=True,
+                        **FAST)
+    assert again.complete and len(again.load()) == 3  # a rerun resumes: nothing repeated
+    assert len(fake.state.requests) == sent
+
+
+def test_collect_mpi_from_python(fake: FakeServer, tmp_path, mirror_dir):
+    fake.state.logprobs = {"A": -0.1, "B": -2.5, "C": -4.0, "D": -5.0, "E": -6.0}
+    run = cq.collect("mpi", "gpt-4o-mini", base_url=fake.url + "/v1", limit=2, reps=2,
+                     data_dir=mirror_dir / "pluralism" / "mpi_questions.tsv",
+                     save_dir=tmp_path / "mpi", cache=tmp_path / "cache.sqlite", **FAST)
+    assert run.out == tmp_path / "mpi" / "gpt-4o-mini.jsonl" and run.complete
+    frame = run.load()
+    assert len(frame) == 2
+    for probs in frame["probs"].map(json.loads):
+        assert len(probs) == 5 and sum(probs) == pytest.approx(1.0)
+        assert probs[0] > probs[1]
+
+
+def test_default_output_is_the_commands_and_a_dry_run_writes_nothing(
+        fake: FakeServer, prompts, tmp_path, monkeypatch):
+    monkeypatch.setattr("harness.generation.GENERATIONS_DIR", tmp_path / "generations")
+    run = cq.generate("gpt-4o", base_url=fake.url + "/v1", prompts=prompts, dry_run=True)
+    assert run.out == tmp_path / "generations" / "gpt-4o.jsonl"
+    assert run.complete and not run.out.exists()
+    assert not fake.state.requests
+
+
+def test_an_unknown_option_or_dataset_is_one_clear_error(prompts, tmp_path):
+    with pytest.raises(UserError, match="contested generate --help"):
+        cq.generate("gpt-4o", prompts=prompts, out=tmp_path / "g.jsonl", max_tokenz=5)
+    with pytest.raises(UserError, match="'mpi' or 'globalqa'"):
+        cq.collect("opinionqa")
+
+
+def test_a_run_with_failed_rows_says_so_and_a_retry_completes_it(fake: FakeServer, prompts,
+                                                                   tmp_path):
+    fake.state.push("bad_request", message="Unsupported parameter: 'temperature'",
+                    code="unsupported_parameter")
+    out = tmp_path / "gen.jsonl"
+    first = cq.generate("gpt-4o", base_url=fake.url + "/v1", prompts=prompts, out=out,
+                        no_cache=True, concurrency=1, **FAST)
+    assert first.status == EXIT_ROWS_FAILED and not first.complete
+    frame = first.load()
+    assert frame["error"].notna().sum() == 1 and len(frame) == 3
+    retried = cq.generate("gpt-4o", base_url=fake.url + "/v1", prompts=prompts, out=out,
+                          no_cache=True, retry_errors=True, **FAST)
+    assert retried.complete
+    assert load_done(retried) == 3
+
+
+def load_done(run: cq.Run) -> int:
+    """Rows of the latest attempt per id that hold no error."""
+    frame = run.load().drop_duplicates("id", keep="last")
+    return int(frame["error"].isna().sum())
