@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import EXIT_ROWS_FAILED, UserError
+from harness.progress import quiet_library_bars
 from harness.redact import install_log_redaction, redact
 from harness.results import SET_ASIDE_FLAG, set_aside_bad_lines, side_file
 
@@ -20,6 +21,7 @@ def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | N
     Ctrl-C exits 130 without a traceback: every long run has already written what it finished.
     """
     install_log_redaction()
+    quiet_library_bars()
     try:
         code = main(argv)
     except UserError as exc:

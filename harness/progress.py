@@ -7,6 +7,7 @@ run prints one plain line every PLAIN_EVERY_S seconds instead, and one at the en
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import IO, Any
@@ -69,3 +70,20 @@ def progress_bar(total: int | None, *, initial: int = 0, desc: str = "", unit: s
         return tqdm(total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True,
                     disable=disable, file=stream)
     return PlainProgress(total, initial=initial, desc=desc, unit=unit, file=stream)
+
+
+def quiet_library_bars(stream: IO[str] | None = None) -> None:
+    """Off a terminal, the model libraries' own bars (loading weights, downloads) are off too,
+    so they do not interleave with our lines; on a terminal they stay."""
+    stream = stream or sys.stderr
+    if getattr(stream, "isatty", lambda: False)():
+        return
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when the hub is imported
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging
+
+        logging.disable_progress_bar()

@@ -148,3 +148,19 @@ def test_an_unknown_contested_command_gets_did_you_mean(capsys):
         main(["generat"])
     assert exited.value.code == 2
     assert "unknown command 'generat'; did you mean 'generate'" in capsys.readouterr().err
+
+
+def test_off_a_terminal_the_model_libraries_bars_are_off_too(monkeypatch):
+    from huggingface_hub.utils import are_progress_bars_disabled, enable_progress_bars
+    from transformers.utils import logging
+
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    enable_progress_bars()
+    logging.enable_progress_bar()
+    try:
+        progress.quiet_library_bars(io.StringIO())
+        assert are_progress_bars_disabled() and not logging.is_progress_bar_enabled()
+        assert progress.os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+    finally:
+        enable_progress_bars()
+        logging.enable_progress_bar()
