@@ -54,7 +54,8 @@ def item_rows(r: DatasetResult) -> list[dict[str, Any]]:
     return rows
 
 
-def _caption(path: Path, r: DatasetResult) -> str:
+def figure_caption(path: Path, r: DatasetResult) -> str:
+    """What a figure shows, and what it leaves out for want of data."""
     if path.stem.endswith("_summary"):
         text = ("Mean over items per model, with 95 % bootstrap intervals: Jensen-Shannon "
                 "distance to each human group (hollow circles: shuffled baseline) and entropy "
@@ -73,7 +74,7 @@ def dataset_body(r: DatasetResult) -> list[str]:
     body = [heading(title), paragraph(f"{len(r.table)} rows, {r.table['item_id'].nunique()} "
                                       f"items, models: {', '.join(r.models)}.")]
     body += [paragraph(note, "note") for note in r.notes]
-    body += [figure(p, _caption(p, r)) for p in r.figures if p.suffix == ".png"]
+    body += [figure(p, figure_caption(p, r)) for p in r.figures if p.suffix == ".png"]
     for name, table in (("per model", r.summary), ("human groups", r.humans),
                         ("pretrained vs aligned", r.pairs)):
         if not table.empty:

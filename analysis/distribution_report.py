@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.distribution_html import write_html
+from analysis.distribution_html import figure_caption, write_html
 from analysis.distribution_run import DATASET_TITLES, DatasetResult, Settings
 
 # The study's notebook (Llama-2-13B vs Llama-2-13B-chat on GlobalOpinionQA), for orientation only.
@@ -152,11 +152,8 @@ def _figures_section(r: DatasetResult, out_dir: Path) -> list[str]:
     lines = ["### Figures", ""]
     for p in pngs:
         rel = p.relative_to(out_dir) if p.is_relative_to(out_dir) else p
-        lines.append(f"![{p.stem}]({rel.as_posix()})")
-    lines += ["", "The summary figure shows mean distances with their intervals (hollow circles: "
-              "shuffled baseline) and mean entropies (dashed lines: human groups); each item "
-              "figure shows the human groups' and the models' distributions over its options "
-              "(models hatched). Every figure is also written as SVG.", ""]
+        lines += [f"![{p.stem}]({rel.as_posix()})", "", f"_{figure_caption(p, r)}_", ""]
+    lines += ["Every figure is also written as SVG.", ""]
     return lines
 
 

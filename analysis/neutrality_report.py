@@ -16,7 +16,7 @@ from analysis.neutrality_data import (
     group_order,
 )
 from analysis.neutrality_expected import expected_section, expected_shares
-from analysis.neutrality_html import write_html
+from analysis.neutrality_html import figure_captions, write_html
 from analysis.neutrality_tables import all_tables
 from analysis.provider_blocks import provider_block_section, provider_block_table
 from backends.registry import load_registry
@@ -301,8 +301,12 @@ def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
     lines += ["## Files", "",
               "Tables (CSV): " + ", ".join(f"`{name}.csv`" for name in tables) + ".",
               "Figures (PNG and SVG, under `figures/`): "
-              + ", ".join(f"`{name}`" for name in FIGURES) + ".", ""]
-    return "\n".join(lines)
+              + ", ".join(f"`{name}`" for name in FIGURES) + "; `report.html` shows them with "
+              "every table (sortable) and every response.", ""]
+    text = "\n".join(lines)
+    for name, caption in figure_captions(tables).items():
+        text = text.replace(f"(figures/{name}.png)", f"(figures/{name}.png)\n\n_{caption}_")
+    return text
 
 
 def write_outputs(frame: pd.DataFrame, out_dir: str | Path, *, prompts: pd.DataFrame | None = None,

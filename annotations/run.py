@@ -128,7 +128,7 @@ class OnlineSender:
         with ResultsStore(self.calls, key_by(*CALL_KEY)) as store:
             done = store.done(include_errors=not self.options.retry_errors)
             if all(store.key(r.key) in done for r in requests):
-                return RunSummary(skipped=len(requests))
+                return RunSummary.nothing_to_do(len(requests), self.options)
             if self.backend is None:
                 self.backend = create_backend_in_workers(
                     self.spec.name, self.workers, model=self.model, base_url=self.base_url,
@@ -159,7 +159,7 @@ class BatchSender:
         with ResultsStore(self.calls, key_by(*CALL_KEY)) as store:
             done = store.done(include_errors=not self.options.retry_errors)
             if all(store.key(r.key) in done for r in requests):
-                return RunSummary(skipped=len(requests))
+                return RunSummary.nothing_to_do(len(requests), self.options)
             if self.backend is None:
                 self.backend = create_backend(
                     self.spec.name, model=self.model, base_url=self.base_url,

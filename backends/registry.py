@@ -18,6 +18,7 @@ from typing import Any
 from backends.base import Backend, GenerationParams
 from backends.provider_http import http_transport
 from harness.errors import UserError
+from harness.suggest import did_you_mean
 
 REGISTRY_PATH = Path(__file__).with_name("registry.json")
 REGISTRY_ENV = "CONTESTED_REGISTRY"
@@ -152,7 +153,8 @@ def get_spec(name: str, registry: dict[str, BackendSpec] | None = None) -> Backe
     registry = load_registry() if registry is None else registry
     if name not in registry:
         raise UserError(
-            f"unknown backend {name!r}; known backends: {', '.join(sorted(registry))} "
+            f"unknown backend {name!r};{did_you_mean(name, registry)} known backends: "
+            f"{', '.join(sorted(registry))} "
             "(see scripts/generate.py --list)"
         )
     return registry[name]

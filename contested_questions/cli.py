@@ -16,6 +16,7 @@ import importlib.util
 import sys
 
 from harness.cli import run_main
+from harness.suggest import did_you_mean
 
 #: subcommand -> module in scripts/ (in the order `contested --help` lists them)
 COMMANDS: dict[str, str] = {
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     name, rest = args[0], args[1:]
     command = ALIASES.get(name, name)
     if command not in COMMANDS:
-        print(f"contested: unknown command {name!r}; the commands are: "
+        print(f"contested: unknown command {name!r};"
+              f"{did_you_mean(name, [*COMMANDS, *ALIASES])} the commands are: "
               f"{', '.join(COMMANDS)}", file=sys.stderr)
         sys.exit(2)
     script = importlib.import_module(f"scripts.{COMMANDS[command]}")

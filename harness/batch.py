@@ -24,13 +24,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from backends.base import Backend, GenerationParams
 from backends.batch_base import BatchAdapter, BatchInfo, ItemResult, custom_id
 from backends.registry import BackendSpec, check_backend, create_backend
 from harness.batch_queue import queue_note, queue_was_full
 from harness.errors import UserError
+from harness.progress import progress_bar
 from harness.results import ResultsStore, key_by
 from harness.runner import (
     Request,
@@ -312,8 +311,8 @@ async def run_batch_async(
     store.drop([store.key(r.key) for r in todo])
     try:
         if options.progress:
-            run.bar = tqdm(total=len(requests), initial=skipped, desc=options.desc + " (batch)",
-                           unit="req", dynamic_ncols=True)
+            run.bar = progress_bar(len(requests), initial=skipped,
+                                   desc=options.desc + " (batch)", unit="req")
         to_send: list[Request] = []
         for req in todo:
             hit = run.cache.get(run.cache_key(req)) if run.cache is not None else None
@@ -392,7 +391,7 @@ def run_batch(
     with ResultsStore(out, key_by(*key)) as store:
         todo, skipped = pending_requests(requests, store, options.retry_errors)
         if not todo:
-            return RunSummary(skipped=skipped)
+            return RunSummary.nothing_to_do(skipped, options)
         backend = _open_backend(spec, model, base_url, timeout_s)
 
         async def main() -> RunSummary:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import EXIT_ROWS_FAILED, UserError
+from harness.progress import quiet_library_bars
 from harness.redact import install_log_redaction, redact
 from harness.results import SET_ASIDE_FLAG, set_aside_bad_lines, side_file
 
@@ -19,6 +21,7 @@ def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | N
     Ctrl-C exits 130 without a traceback: every long run has already written what it finished.
     """
     install_log_redaction()
+    quiet_library_bars()
     try:
         code = main(argv)
     except UserError as exc:
@@ -31,6 +34,36 @@ def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | N
     sys.exit(code or 0)
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """--help shows every option's default, even an option without a help text. A help text
+    that already names its default is left as it is (so a secret read from the environment is
+    never printed); flags that are off, options without a value and empty lists show none."""
+
+    @staticmethod
+    def shows_default(action: argparse.Action) -> bool:
+        default = action.default
+        return bool(action.option_strings) and not (
+            default in (None, argparse.SUPPRESS, [], ())
+            or (default is False and action.nargs == 0))
+
+    def add_argument(self, action: argparse.Action) -> None:
+        if action.help is None and self.shows_default(action):
+            action = copy.copy(action)
+            action.help = "(default: %(default)s)"
+        super().add_argument(action)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text.lower() or not self.shows_default(action):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def script_parser(doc: str | None, **kwargs: object) -> argparse.ArgumentParser:
+    """The parser of a script: its docstring's first line as the description, every default
+    in --help."""
+    return argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0] if doc
+                                   else None, formatter_class=HelpFormatter, **kwargs)
 def rows_failed_status(failed: int, what: str = "row(s)",
                        fix: str = "rerun the same command with --retry-errors to redo them"
                        ) -> int:

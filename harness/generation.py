@@ -133,7 +133,7 @@ def run_generation(
     with ResultsStore(out, key_by(*ROW_KEY)) as store:
         todo, skipped = pending_requests(requests, store, options.retry_errors)
         if not todo:
-            return RunSummary(skipped=skipped)
+            return RunSummary.nothing_to_do(skipped, options)
         backend = create_backend_in_workers(
             spec.name, workers, model=model, base_url=base_url, timeout_s=timeout_s,
             registry={spec.name: spec}, **(backend_options or {}))

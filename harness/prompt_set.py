@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.suggest import did_you_mean
 from neutrality.task_names import split_task
 
 
@@ -85,7 +86,8 @@ def select_prompts(
         unknown = [t for t in tasks if t not in known]
         if unknown:
             raise UserError(
-                f"unknown task {', '.join(unknown)}; tasks in the prompts file: "
+                f"unknown task {', '.join(unknown)};{did_you_mean(unknown[0], map(str, known))} "
+                "tasks in the prompts file: "
                 + ", ".join(sorted(str(t) for t in known))
             )
         rows = [r for r in rows if r.get("task") in tasks]

@@ -26,7 +26,6 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential_jitter,
 )
-from tqdm.auto import tqdm
 
 from backends.base import (
     Backend,
@@ -44,6 +43,7 @@ from harness.cache import ResponseCache, request_key
 from harness.connection import ConnectionBreaker, connection_error_fields
 from harness.errors import UserError
 from harness.limits import Limits, Pacer, PacingPlan
+from harness.progress import progress_bar
 from harness.redact import redact
 from harness.results import ResultsStore
 
@@ -94,6 +94,12 @@ class RunSummary:
     wall_s: float = 0.0
     #: the rate limits the run kept to (harness.limits.Pacer.record); None = not run
     limits: dict[str, Any] | None = None
+
+    @classmethod
+    def nothing_to_do(cls, skipped: int, options: RunOptions) -> RunSummary:
+        """The summary of a rerun that found every row done: it cost nothing, and says so
+        in the same words as a run that did work (not "unknown")."""
+        return cls(skipped=skipped, cost_usd=None if options.price_per_1m is None else 0.0)
 
     @property
     def tokens(self) -> int:
@@ -473,8 +479,8 @@ async def run_requests_async(
     store.drop([store.key(r.key) for r in todo])
     try:
         if options.progress:
-            run.bar = tqdm(total=len(requests), initial=run.summary.skipped, desc=options.desc,
-                           unit="req", dynamic_ncols=True)
+            run.bar = progress_bar(len(requests), initial=run.summary.skipped,
+                                   desc=options.desc, unit="req")
         # answers already in the cache cost nothing: write them first
         to_send: list[Request] = []
         for req in todo:

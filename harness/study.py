@@ -248,7 +248,7 @@ def neutrality_stages(config: StudyConfig) -> list[Stage]:
         stages.append(Stage(
             "analyze-neutrality", "analyze_neutrality.py",
             (*map(str, annotation_files), "--prompts", str(test_set),
-             "--out", str(reports / "neutrality")),
+             "--out-dir", str(reports / "neutrality")),
             inputs=tuple(annotation_files)))
     return stages
 
@@ -289,7 +289,7 @@ def pluralism_stages(config: StudyConfig) -> list[Stage]:
                 outputs[dataset].append(save_dir / f"{model}.jsonl")
             stages.append(Stage(
                 f"{dataset}:{model}", script,
-                ("--backend", model, "--save_dir", str(save_dir),
+                ("--backend", model, "--out-dir", str(save_dir),
                  *(("--data_dir", str(data)) if data else ()),
                  *(("--countries", ",".join(countries)) if countries else ()),
                  *_flag_args({**collection, **block}, DISTRIBUTION_OPTIONS)),
@@ -306,7 +306,7 @@ def pluralism_stages(config: StudyConfig) -> list[Stage]:
         args += ["--pair", f"{pretrained}:{aligned}"]
     if args:
         stages.append(Stage("analyze-distributions", "analyze_distributions.py",
-                            (*args, "--out", str(reports / "distributions")),
+                            (*args, "--out-dir", str(reports / "distributions")),
                             inputs=tuple(f for files in outputs.values() for f in files)))
     return stages
 

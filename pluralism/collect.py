@@ -32,6 +32,7 @@ from typing import Any
 from backends.base import GenerationParams
 from backends.registry import BackendSpec, create_backend
 from harness.errors import UserError
+from harness.progress import progress_bar
 from harness.results import ResultsStore, key_by
 from harness.run_files import inside
 from harness.runner import Request, RunOptions, estimate_tokens, run_requests_async
@@ -313,8 +314,6 @@ class Collection:
         self.items_written += 1
 
     def _run_local(self, todo: list[Job], total: int) -> None:
-        from tqdm.auto import tqdm
-
         from backends.option_scores import LocalScorer, ScoreJob
 
         o = self.o
@@ -334,8 +333,8 @@ class Collection:
         score_jobs = [ScoreJob(t, letters[j.item.item_id], group=j.prompt.prefix)
                       for t, j in zip(texts, todo, strict=True)]
         assert self.rep_store is not None
-        bar = tqdm(total=total, initial=total - len(todo), desc=f"{o.dataset} {o.spec.name}",
-                   unit="prompt", dynamic_ncols=True, disable=not o.progress)
+        bar = progress_bar(total, initial=total - len(todo), desc=f"{o.dataset} {o.spec.name}",
+                           unit="prompt", disable=not o.progress)
         try:
             for batch in scorer.score(score_jobs):
                 for i, scores in batch:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from backends.registry import BackendSpec, check_flags, get_spec, load_registry, local_spec_for
-from harness.cli import positive, rows_failed_status
+from harness.cli import positive, rows_failed_status, script_parser
 from harness.errors import UserError
 from harness.generation import DEFAULT_CACHE, REPO_ROOT
 from harness.run_files import check_distinct
@@ -27,7 +27,7 @@ DISTRIBUTIONS_DIR = REPO_ROOT / "results" / "distributions"
 
 
 def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description)
+    p = script_parser(description)
     p.add_argument("--backend",
                    help=f"registry name (default: {DEFAULT_BACKEND}, or with --model_name the "
                         "Hugging Face model it names; see generate.py --list)")
@@ -39,7 +39,7 @@ def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
                          "Data/pluralism/mpi_questions.tsv)") if dataset == "mpi" else
                    ("GlobalOpinionQA CSV or Parquet, or a folder holding global_opinions.csv "
                     "(default: Data/pluralism/global_opinions.csv, else the Hugging Face hub)"))
-    p.add_argument("--save_dir", "--save-dir", dest="save_dir", type=Path,
+    p.add_argument("--out-dir", "--save_dir", "--save-dir", dest="save_dir", type=Path,
                    help=f"output folder (default: results/distributions/{dataset}/); rows go "
                         "to <save_dir>/<backend>.jsonl")
     p.add_argument("--cache_dir", "--cache-dir", dest="cache_dir",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.suggest import did_you_mean
 from pluralism.items import SurveyItem, resolve_data_path
 from sources.manifest import DATA_DIR
 
@@ -176,12 +177,29 @@ def items_from_rows(rows: Sequence[dict[str, Any]], countries: Sequence[str],
     return items, report
 
 
+def check_countries(rows: Sequence[dict[str, Any]], countries: Sequence[str]) -> None:
+    """A UserError naming a country no item has, with the closest names that items do have."""
+    known: set[str] = set()
+    for row in rows:
+        try:
+            known.update(parse_selections(row["selections"]))
+        except (MalformedItem, KeyError):
+            continue
+    for country in countries:
+        if known and country not in known:
+            raise UserError(f"--countries: no item has answers from {country!r};"
+                            f"{did_you_mean(country, known)} (names as spelled in the "
+                            "dataset's selections)")
+
+
 def load_globalqa_items(path: Path, countries: Sequence[str], max_options: int
                         ) -> tuple[list[SurveyItem], LoadReport]:
     """Read the file and keep the items every chosen country answered."""
     if not countries:
         raise UserError("--countries is empty; name at least one country, e.g. 'United States'")
-    items, report = items_from_rows(read_table(path), countries, max_options)
+    rows = read_table(path)
+    check_countries(rows, countries)
+    items, report = items_from_rows(rows, countries, max_options)
     if not items:
         raise UserError(f"{path}: no item has answers from all of {', '.join(countries)}; "
                         "check the country names (as spelled in the dataset's selections)")

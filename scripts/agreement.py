@@ -25,12 +25,12 @@ from annotations.agreement import (
     shared_labels,
 )
 from annotations.parse import CATEGORIES
-from harness.cli import run_main
+from harness.cli import run_main, script_parser
 from harness.errors import UserError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = script_parser(__doc__)
     p.add_argument("annotations", type=Path, nargs="+",
                    help="one annotation JSONL (its evals), or two (two judges)")
     p.add_argument("--human", type=Path, help="CSV of human labels: id,label (and sample)")

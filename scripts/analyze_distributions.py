@@ -6,7 +6,7 @@ Writes per-item and per-model CSV tables, figures (PNG and SVG) and a Markdown r
         --globalqa results/distributions/globalqa/*.jsonl \\
         --mpi results/distributions/mpi/*.jsonl \\
         --mpi-human Data/pluralism/ipip_neo_120_responses.csv \\
-        --pair llama-2-13b:llama-2-13b-chat --out reports/distributions/
+        --pair llama-2-13b:llama-2-13b-chat --out-dir reports/distributions/
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from analysis.distribution_inputs import (
 from analysis.distribution_report import write_report
 from analysis.distribution_run import Settings, analyze_dataset, write_outputs
 from analysis.distributions import groups_of
-from harness.cli import run_main
+from harness.cli import run_main, script_parser
 from harness.errors import UserError
 from pluralism.human_mpi import human_mpi_distributions, keying_advice, read_mpi_keying
 from sources.manifest import DATA_DIR
@@ -38,7 +38,7 @@ def parse_items(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = script_parser(__doc__)
     p.add_argument("--globalqa", nargs="+", type=Path, default=[], metavar="FILE",
                    help="GlobalOpinionQA rows (results/distributions/globalqa/*.jsonl)")
     p.add_argument("--mpi", nargs="+", type=Path, default=[], metavar="FILE",
@@ -56,12 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pair", action="append", default=[], metavar="PRETRAINED:ALIGNED",
                    help="compare two models (the rows' `model` or `backend` names); repeatable")
     p.add_argument("--shuffles", type=int, default=10,
-                   help="seeded permutations per item for the shuffled baseline (default 10)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default 2000)")
+                   help="seeded permutations per item for the shuffled baseline")
+    p.add_argument("--seed", type=int, default=0, help="seed of permutations and bootstrap")
+    p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
     p.add_argument("--items", type=parse_items, default=None, metavar="IDS",
                    help="item ids to draw per-item bars for, e.g. 0,5,17 (default: first 3)")
-    p.add_argument("--out", type=Path, default=Path("reports/distributions"))
+    p.add_argument("--out-dir", "--out", dest="out_dir", type=Path,
+                   default=Path("reports/distributions"),
+                   help="report folder (--out: the old name, still accepted)")
     return p
 
 
@@ -115,12 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for dataset, (items, report, notes) in loaded.items():
         result = analyze_dataset(dataset, items, report, pairs, settings, notes)
-        write_outputs(result, args.out, pairs, args.items)
+        write_outputs(result, args.out_dir, pairs, args.items)
         results.append(result)
         print(f"{dataset}: {len(result.table)} rows, {len(result.models)} models, "
               f"{len(result.pairs)} pair comparisons")
-    path = write_report(results, settings, args.out)
-    print(f"report written to {path}")
+    path = write_report(results, settings, args.out_dir)
+    print(f"report written to {path} and {path.with_suffix('.html')}")
     return 0
 
 

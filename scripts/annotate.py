@@ -46,7 +46,7 @@ from harness.batch import (
     batch_status,
     check_batch_backend,
 )
-from harness.cli import positive, rows_failed_status, run_main, set_aside
+from harness.cli import positive, rows_failed_status, run_main, script_parser, set_aside
 from harness.errors import UserError
 from harness.request_cli import add_request_arguments, request_options
 from harness.results import read_jsonl
@@ -54,7 +54,7 @@ from harness.run_files import check_distinct
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = script_parser(__doc__)
     p.add_argument("--judge", required=True, help="registry name of the judge model")
     p.add_argument("--generations", type=Path, required=True, help="JSONL from generate.py")
     p.add_argument("--judge-mode", choices=("json", "probs"), default="json",

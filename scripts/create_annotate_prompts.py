@@ -17,12 +17,12 @@ from pathlib import Path
 from annotations.prompts import build_prompts, load_judge_template
 from annotations.run import ANNOTATIONS_DIR, load_generations
 from annotations.vote import CARRY_FIELDS
-from harness.cli import run_main
+from harness.cli import run_main, script_parser
 from harness.errors import UserError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = script_parser(__doc__)
     p.add_argument("--generations", type=Path, required=True, help="JSONL from generate.py")
     p.add_argument("--n-evals", type=int, default=1, help="judge prompts per response (K)")
     p.add_argument("--templates", type=Path,

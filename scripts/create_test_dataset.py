@@ -6,11 +6,10 @@
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 from pathlib import Path
 
-from harness.cli import run_main
+from harness.cli import run_main, script_parser
 from neutrality.templates import DEFAULT_TEMPLATES, load_templates
 from neutrality.testset import build_test_set, write_test_set
 from sources.manifest import DATA_DIR
@@ -18,7 +17,7 @@ from sources.neutrality import load_all_sources
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--templates", type=Path, default=DEFAULT_TEMPLATES,
                         help="template JSON (default: the project's own, prompts/)")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR,

@@ -6,15 +6,14 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from harness.cli import add_set_aside_argument, run_main, set_aside
+from harness.cli import add_set_aside_argument, run_main, script_parser, set_aside
 from harness.export import FORMATS, export_results
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = script_parser(__doc__)
     p.add_argument("results", type=Path, help="a JSONL file written by a run")
     p.add_argument("--out", type=Path, help="output file (default: beside the input, .csv)")
     p.add_argument("--format", choices=FORMATS, help="default: from --out's suffix, else csv")

@@ -10,20 +10,19 @@ studies' own source files (fetched under Data/upstream/), even when a mirror hol
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
 from tqdm import tqdm
 
-from harness.cli import run_main
+from harness.cli import run_main, script_parser
 from sources.derive import upstream_path
 from sources.fetch import FetchResult, fetch_all
 from sources.manifest import DATA_DIR, MANIFEST_PATH, MIRROR_ENV, load_manifest
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--mirror", type=Path, default=os.environ.get(MIRROR_ENV) or None,
                         help=f"folder with a copy of the data (default: ${MIRROR_ENV})")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)

@@ -25,7 +25,7 @@ from harness.batch import (
     check_batch_backend,
     run_batch,
 )
-from harness.cli import positive, rows_failed_status, run_main, set_aside
+from harness.cli import positive, rows_failed_status, run_main, script_parser, set_aside
 from harness.errors import UserError
 from harness.generation import (
     DEFAULT_PROMPTS,
@@ -45,7 +45,7 @@ DEFAULT_BACKEND = "smollm2-135m-instruct"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = script_parser(__doc__)
     p.add_argument("--backend", default=DEFAULT_BACKEND,
                    help=f"registry name (default: {DEFAULT_BACKEND}; see --list)")
     p.add_argument("--model", help="model id to send instead of the registry's")

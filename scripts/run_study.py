@@ -6,11 +6,10 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
-from harness.cli import run_main
+from harness.cli import run_main, script_parser
 from harness.study import (
     fetch_plan,
     load_config,
@@ -26,8 +25,9 @@ DEMO_CONFIG = REPO_ROOT / "configs" / "demo.yaml"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=DEMO_CONFIG)
+    parser = script_parser(__doc__)
+    parser.add_argument("--config", type=Path, default=DEMO_CONFIG,
+                        help="the study's YAML config")
     parser.add_argument("--mirror", type=Path,
                         help="copy the raw data from this folder instead of downloading it")
     parser.add_argument("--dry-run", action="store_true",

@@ -20,6 +20,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ra
 from tqdm import tqdm
 
 from harness.errors import UserError
+from harness.progress import progress_bar
 from sources.lock import ChecksumLock
 from sources.manifest import DataFile
 
@@ -185,10 +186,15 @@ def fetch_all(
     files = sorted(files, key=lambda f: f.derived)  # sources before what is derived from them
     lock = ChecksumLock(data_dir)
     results = []
-    for file in tqdm(files, desc="fetch data", unit="file"):
-        result = (derive_file(file, data_dir) if file.derived
-                  else fetch_file(file, data_dir, mirror, lock))
-        results.append(result)
-        if on_result:
-            on_result(result)
+    bar = progress_bar(len(files), desc="fetch data", unit="file")
+    try:
+        for file in files:
+            result = (derive_file(file, data_dir) if file.derived
+                      else fetch_file(file, data_dir, mirror, lock))
+            results.append(result)
+            if on_result:
+                on_result(result)
+            bar.update(1)
+    finally:
+        bar.close()
     return results

@@ -192,6 +192,7 @@ def test_mpi_without_human_reports_entropy_only(tmp_path, mpi_files):
     assert "mpi_items.csv" in named and "report.html" in named
     assert all((out / name).is_file() for name in named), named
     assert "_pairs.csv`" not in report
+    assert "No human distributions were given, so the distance panel is left out" in report
 
 
 def test_pair_with_colon_in_model_names(tmp_path):

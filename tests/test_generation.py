@@ -130,7 +130,8 @@ def test_requests_carry_fields_and_give_each_sample_its_seed():
 def test_unknown_backend_exits_1_with_the_known_names(tmp_path):
     res = run_script("--backend", "gpt-99", cwd=tmp_path)
     assert res.returncode == 1
-    assert res.stderr.startswith("error: unknown backend 'gpt-99'; known backends:")
+    assert res.stderr.startswith("error: unknown backend 'gpt-99'; did you mean 'gpt-4o'")
+    assert "known backends:" in res.stderr
     assert "gpt-4o" in res.stderr and "Traceback" not in res.stderr
 
 

@@ -128,6 +128,9 @@ def test_subset_without_viewpoint_rows_still_writes_every_figure(tmp_path):
         assert (out / "figures" / f"{name}.svg").stat().st_size > 0
     report = (out / "report.md").read_text()
     assert "pass `--prompts`" in report
+    # captions say what had no data and was left out of the figures
+    assert "Task groups with no rows, left out: voting, opinion, viewpoint" in report
+    assert "No model has paired Republican/Democrat prompts: nothing to plot." in report
     assert pd.read_csv(out / "viewpoint_symmetry.csv").empty
 
 

@@ -82,7 +82,9 @@ function barsCell(value) {
   return grid;
 }
 
-const RENDER = { text: (v) => element("span", v), long: longText, evals: evalsCell, bars: barsCell };
+// a line may break after "_" in names such as political_opinion_pct_rep, and nowhere inside words
+const shortText = (v) => element("span", v === null || v === undefined ? "" : String(v).replace(/_/g, "_\u200b"));
+const RENDER = { text: shortText, long: longText, evals: evalsCell, bars: barsCell };
 const PAGE = 50;
 
 function browser(spec, host) {
@@ -142,7 +144,11 @@ function browser(spec, host) {
     body.replaceChildren();
     hits.slice(0, limit).forEach((r) => {
       const tr = body.insertRow();
-      spec.columns.forEach((c) => tr.insertCell().appendChild((RENDER[c.kind] || RENDER.text)(r[c.key])));
+      spec.columns.forEach((c) => {
+        const td = tr.insertCell();
+        td.className = `kind-${c.kind}`;
+        td.appendChild((RENDER[c.kind] || RENDER.text)(r[c.key]));
+      });
     });
     count.textContent = `${Math.min(limit, hits.length)} shown of ${hits.length} matching (${spec.rows.length} rows)`;
     more.hidden = hits.length <= limit;
