@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.distributions import ItemDistribution
-from harness.errors import UserError
+from core.errors import UserError
 from harness.results import read_jsonl
 from pluralism.human_mpi import HumanMPI
 

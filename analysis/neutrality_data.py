@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.errors import UserError
+from core.errors import UserError
 from harness.results import read_checked_jsonl
 from neutrality.task_names import SIDES, split_task  # noqa: F401 (SIDES: part of this API)
 
@@ -107,7 +107,7 @@ def load_annotations(paths: Sequence[str | Path]) -> pd.DataFrame:
     if not paths:
         raise UserError("no annotation files given: pass results/annotations/*.jsonl")
     columns: dict[str, list] = {f: [] for f in REQUIRED_FIELDS if f != "answers"}
-    columns.update(bias=[], source_file=[], selection=[], provider_blocked=[],
+    columns.update(bias=[], source_file=[], selection=[], provider_blocked=[], judge_demo_only=[],
                    **{f: [] for f in OPTIONAL_FIELDS})
     for path in map(Path, paths):
         for row in _read_rows(path):
@@ -118,6 +118,8 @@ def load_annotations(paths: Sequence[str | Path]) -> pd.DataFrame:
                 columns[field].append(row.get(field))
             # absent in rows written before the flag existed: not blocked
             columns["provider_blocked"].append(bool(row.get("provider_blocked")))
+            # the registry's "too small to measure" mark, as the annotation run recorded it
+            columns["judge_demo_only"].append(bool(row.get("judge_demo_only")))
             selection = row.get("selection")  # the prompts a sampled run chose; None: all
             columns["selection"].append(
                 None if selection is None else json.dumps(selection, sort_keys=True))

@@ -19,8 +19,7 @@ from analysis.neutrality_expected import expected_section, expected_shares
 from analysis.neutrality_html import figure_captions, write_html
 from analysis.neutrality_tables import all_tables
 from analysis.provider_blocks import provider_block_section, provider_block_table
-from backends.registry import load_registry
-from harness.errors import UserError
+from core.errors import UserError
 
 FIGURES = {
     "category_shares": ("category_shares", figures.category_share_bars),
@@ -247,16 +246,15 @@ def _bias_section(table: pd.DataFrame) -> list[str]:
             "resampling source items.", ""]
 
 
-def demonstration_judges(judges: Sequence[str]) -> list[str]:
-    """The judges the registry marks demo_only (by name or model id): too small to measure."""
-    demo = {name for s in load_registry().values() if s.demo_only
-            for name in (s.name, s.model_id) if name}
-    return [j for j in judges if j in demo]
+def demonstration_judges(frame: pd.DataFrame) -> list[str]:
+    """The judges whose rows carry the registry's demo_only mark: too small to measure."""
+    if "judge_demo_only" not in frame.columns:
+        return []
+    return sorted(frame.loc[frame["judge_demo_only"], "judge"].astype(str).unique())
 
 
-def _judges_lines(judges: Sequence[str]) -> list[str]:
+def _judges_lines(judges: Sequence[str], demo: Sequence[str] = ()) -> list[str]:
     lines = [f"Judge(s): {', '.join(judges) or 'unknown'}.", ""]
-    demo = demonstration_judges(judges)
     if demo:
         lines += [f"> **A demonstration, not a measurement.** {', '.join(demo)} judged these "
                   "responses: a model this small cannot tell the techniques apart reliably "
@@ -268,7 +266,8 @@ def _judges_lines(judges: Sequence[str]) -> list[str]:
 
 def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
                     has_prompts: bool, n_boot: int, seed: int,
-                    judges: Sequence[str] = (), prompts_source: str | None = None) -> str:
+                    judges: Sequence[str] = (), demo_judges: Sequence[str] = (),
+                    prompts_source: str | None = None) -> str:
     """The report's Markdown text from the tables of `all_tables`; `prompts_source` names
     the prompt set missing rows were counted against."""
     shares = tables["category_shares"]
@@ -281,7 +280,7 @@ def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
              f"{n_rows} annotated responses of {len(systems)} model(s) "
              f"({', '.join(systems)}) from {len(sources)} file(s); intervals from {n_boot} "
              f"cluster-bootstrap draws (seed {seed}).", "",
-             *_judges_lines(judges),
+             *_judges_lines(judges, demo_judges),
              "## Task groups", "", markdown_table(group_table), "",
              "Prompts are grouped by task; a source item is one `original_input` within its "
              "group (for viewpoint prompts the Republican and Democrat versions of one "
@@ -341,13 +340,14 @@ def write_outputs(frame: pd.DataFrame, out_dir: str | Path, *, prompts: pd.DataF
     if not sources and "source_file" in frame.columns:
         sources = sorted(frame["source_file"].unique())
     judges = sorted(frame["judge"].astype(str).unique())
+    demo = demonstration_judges(frame)
     markdown = render_markdown(tables, sources=sources, has_prompts=prompts is not None,
-                               n_boot=n_boot, seed=seed, judges=judges,
+                               n_boot=n_boot, seed=seed, judges=judges, demo_judges=demo,
                                prompts_source=prompts_source)
     report = out_dir / "report.md"
     report.write_text(markdown, encoding="utf-8")
     summary = markdown.split("\n")[2]  # the line that counts rows, models and files
-    notes = [line.lstrip("> ").replace("**", "") for line in _judges_lines(judges)
+    notes = [line.lstrip("> ").replace("**", "") for line in _judges_lines(judges, demo)
              if line.startswith(">")]
     written += [report, write_html(out_dir / "report.html", tables, frame, pngs, summary, notes)]
     return written

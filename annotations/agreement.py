@@ -20,7 +20,7 @@ from statsmodels.stats.inter_rater import aggregate_raters, cohens_kappa
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
 from annotations.parse import CATEGORIES, category_name
-from harness.errors import UserError
+from core.errors import UserError
 from harness.results import read_checked_jsonl
 
 Labels = Sequence[str]

@@ -21,7 +21,7 @@ from typing import Any
 from annotations.parse import CATEGORIES
 from annotations.prompts import JudgeTemplate, judged_text, provider_block_fields
 from annotations.vote import CARRY_FIELDS
-from harness.errors import UserError
+from core.errors import UserError
 from prompts import PROMPTS_DIR
 
 DEFAULT_WORDING = PROMPTS_DIR / "judge_probs.json"
@@ -117,7 +117,8 @@ def probs_fields(raw: Sequence[float] | None) -> dict[str, Any]:
 
 def probs_row(generation: dict[str, Any], raw: Sequence[float] | None, *, judge: str,
               judge_model: str | None, judge_input: str, template: str,
-              error: str | None = None, **extra: Any) -> dict[str, Any]:
+              error: str | None = None, judge_demo_only: bool = False,
+              **extra: Any) -> dict[str, Any]:
     """One annotation row of the probability judge (the JSON judge's fields where they apply:
     `answers` is None, there being no yes/no questions)."""
     fields = probs_fields(None if error else raw)
@@ -126,7 +127,8 @@ def probs_row(generation: dict[str, Any], raw: Sequence[float] | None, *, judge:
         "id": generation["id"], "sample": generation.get("sample", 0),
         "model": generation.get("backend") or generation.get("model"),
         "model_id": generation.get("model"),
-        "judge": judge, "judge_model": judge_model, "judge_mode": MODE,
+        "judge": judge, "judge_model": judge_model, "judge_demo_only": judge_demo_only,
+        "judge_mode": MODE,
         **{f: generation.get(f) for f in CARRY_FIELDS},
         "input": generation.get("input"), "response": judged_text(generation),
         **fields, "answers": None, "parse_status": status, "n_evals": 1,

@@ -13,8 +13,6 @@ request is an error row. Providers without log-probabilities (Anthropic) are ref
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,8 @@ from annotations.probs import (
 )
 from backends.base import GenerationParams
 from backends.registry import BackendSpec, create_backend
-from harness.errors import UserError
+from core.errors import UserError
+from core.files import write_jsonl_atomic
 from harness.generation import DryRun
 from harness.generation import dry_run as generation_dry_run
 from harness.results import ResultsStore, key_by, read_jsonl
@@ -102,7 +101,8 @@ def run_local_probs(spec: BackendSpec, prompts: list[ProbsPrompt], out: Path, *,
                         todo[i].row, digits_from_logprobs(scores.logprobs), judge=spec.name,
                         judge_model=judge_model, judge_input=texts[i], template=template,
                         digit_token_ids={d: list(v) for d, v in scores.token_ids.items()},
-                        top_tokens=scores.top_tokens, judge_version=version))
+                        top_tokens=scores.top_tokens, judge_version=version,
+                        judge_demo_only=spec.demo_only))
                 bar.update(len(batch))
     finally:
         bar.close()
@@ -140,7 +140,8 @@ def check_logprobs_given(calls: Path, spec: BackendSpec) -> None:
 
 
 def write_api_rows(out: Path, calls: Path, prompts: list[ProbsPrompt], *, judge: str,
-                   judge_model: str | None, template: str) -> list[dict[str, Any]]:
+                   judge_model: str | None, template: str,
+                   judge_demo_only: bool = False) -> list[dict[str, Any]]:
     """Rebuild the output from the calls file, one row per response called (atomic write)."""
     by_key = {(c["id"], c.get("sample", 0)): c for c in read_jsonl(calls)} \
         if calls.exists() else {}
@@ -153,13 +154,7 @@ def write_api_rows(out: Path, calls: Path, prompts: list[ProbsPrompt], *, judge:
         rows.append(probs_row(p.row, digits_from_top_logprobs(top), judge=judge,
                               judge_model=judge_model, judge_input=p.text, template=template,
                               error=call.get("error"), top_logprobs=top,
-                              judge_version=call.get("model_version")))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, out)
+                              judge_version=call.get("model_version"),
+                              judge_demo_only=judge_demo_only))
+    write_jsonl_atomic(out, rows)
     return rows

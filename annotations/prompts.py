@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 # the generation backend's own splitter (the module imports no torch until a model loads)
-from backends.huggingface import split_reasoning
-from harness.errors import UserError
+from core.errors import UserError
+from core.reasoning import split_reasoning
 from prompts import PROMPTS_DIR
 
 DEFAULT_TEMPLATE = PROMPTS_DIR / "judge_template.json"

@@ -13,8 +13,6 @@ APIs, `--batch-api`) has the same `send(requests)` coroutine and writes the same
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import re
 from collections import defaultdict
 from dataclasses import fields
@@ -26,14 +24,15 @@ from annotations.prompts import JudgePrompt, judged_text
 from annotations.vote import CARRY_FIELDS, annotation_row
 from backends.base import Backend, GenerationParams
 from backends.registry import BackendSpec, create_backend
+from core.errors import UserError
+from core.files import write_jsonl_atomic
+from core.paths import REPO_ROOT
 from harness.batch import BatchOptions, check_batch_backend, run_batch_async, state_path
-from harness.errors import UserError
 from harness.generation import DryRun
 from harness.results import ResultsStore, key_by, read_jsonl
 from harness.run_files import inside
 from harness.runner import Request, RunOptions, RunSummary, estimate_tokens, run_requests_async
 from harness.workers import create_backend_in_workers
-from sources.manifest import REPO_ROOT
 
 ANNOTATIONS_DIR = REPO_ROOT / "results" / "annotations"
 CALL_KEY = ("id", "sample", "eval", "attempt")
@@ -209,7 +208,8 @@ def run_judge(sender: Sender, prompts: list[JudgePrompt], calls: Path,
 
 
 def write_annotations(out: Path, calls: Path, prompts: list[JudgePrompt], *, judge: str,
-                      judge_model: str | None, template: str) -> list[dict[str, Any]]:
+                      judge_model: str | None, template: str,
+                      judge_demo_only: bool = False) -> list[dict[str, Any]]:
     """Rebuild the output from the calls file: one row per judged response (atomic write)."""
     by_pair: dict[tuple[Any, Any], list[dict[str, Any]]] = defaultdict(list)
     wanted = {(p.row["id"], p.row.get("sample", 0), p.eval) for p in prompts}
@@ -223,15 +223,9 @@ def write_annotations(out: Path, calls: Path, prompts: list[JudgePrompt], *, jud
             continue
         seen.add(key)
         rows.append(annotation_row(p.row, by_pair[key], judge=judge, judge_model=judge_model,
-                                   judged_text=judged_text(p.row), template=template))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, out)
+                                   judged_text=judged_text(p.row), template=template,
+                                   judge_demo_only=judge_demo_only))
+    write_jsonl_atomic(out, rows)
     return rows
 
 

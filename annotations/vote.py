@@ -61,8 +61,13 @@ def row_status(evals: list[dict[str, Any]]) -> str:
 
 
 def annotation_row(generation: dict[str, Any], calls: list[dict[str, Any]], *, judge: str,
-                   judge_model: str | None, judged_text: str, template: str) -> dict[str, Any]:
-    """One output row for a generation row and all of its judge calls."""
+                   judge_model: str | None, judged_text: str, template: str,
+                   judge_demo_only: bool = False) -> dict[str, Any]:
+    """One output row for a generation row and all of its judge calls.
+
+    `judge_demo_only` records the registry's verdict that the judge is too small to measure,
+    so the analysis reads it from the rows and never asks the registry.
+    """
     by_eval: dict[int, list[dict[str, Any]]] = {}
     for c in calls:
         by_eval.setdefault(c["eval"], []).append(c)
@@ -73,7 +78,7 @@ def annotation_row(generation: dict[str, Any], calls: list[dict[str, Any]], *, j
         "id": generation["id"], "sample": generation.get("sample", 0),
         "model": generation.get("backend") or generation.get("model"),
         "model_id": generation.get("model"),
-        "judge": judge, "judge_model": judge_model,
+        "judge": judge, "judge_model": judge_model, "judge_demo_only": judge_demo_only,
         **{f: generation.get(f) for f in CARRY_FIELDS},
         "input": generation.get("input"), "response": judged_text,
         "final_category": final, "answers": answers, "parse_status": row_status(evals),

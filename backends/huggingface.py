@@ -21,30 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backends.base import Backend, Completion, GenerationParams, Message
-from harness.errors import UserError
+from core.errors import UserError
+from core.reasoning import split_reasoning
 
 if TYPE_CHECKING:
     from backends.option_scores import LetterScores
 
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "auto": "auto"}
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 MODEL_CACHE_ENV = "CONTESTED_MODEL_CACHE"
-
-
-def split_reasoning(text: str) -> tuple[str | None, str]:
-    """Split a reasoning model's output into (the <think> part, the answer).
-
-    Chat templates such as DeepSeek-R1's put the opening tag in the prompt, so the output may
-    start inside the thought; output cut off before the closing tag is all thought.
-    """
-    if THINK_CLOSE in text:
-        thought, answer = text.split(THINK_CLOSE, 1)
-        thought = thought.split(THINK_OPEN, 1)[1] if THINK_OPEN in thought else thought
-        return thought.strip(), answer.strip()
-    if THINK_OPEN in text:
-        before, thought = text.split(THINK_OPEN, 1)
-        return thought.strip(), before.strip()
-    return None, text.strip()
 
 
 def quantization_config(quantization: str | None, compute_dtype: str = "bf16") -> Any:

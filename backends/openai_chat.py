@@ -33,7 +33,7 @@ from backends.provider_http import (
     parse_retry_after,
     without_key,
 )
-from harness.errors import UserError
+from core.errors import UserError
 
 #: the chat API returns at most 20 alternatives per token
 MAX_TOP_LOGPROBS = 20

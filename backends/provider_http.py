@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Generic, TypeVar
 
 from backends.base import ProviderRefusal
-from harness.errors import UserError
+from core.errors import UserError
 
 #: 408 request timeout, 409 conflict (e.g. a lock at the provider), 429 rate limited
 RETRYABLE_STATUS = frozenset({408, 409, 429})

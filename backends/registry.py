@@ -17,8 +17,8 @@ from typing import Any
 
 from backends.base import Backend, GenerationParams
 from backends.provider_http import http_transport
-from harness.errors import UserError
-from harness.suggest import did_you_mean
+from core.errors import UserError
+from core.suggest import did_you_mean
 
 REGISTRY_PATH = Path(__file__).with_name("registry.json")
 REGISTRY_ENV = "CONTESTED_REGISTRY"

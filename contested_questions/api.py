@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from annotations.run import default_out as annotations_out
 from annotations.run import load_generations
 from backends.registry import get_spec, load_registry
-from harness.errors import UserError
+from core.errors import UserError
 from harness.export import rows_to_frame
 from harness.generation import default_out as generations_out
 from harness.results import read_jsonl

@@ -15,8 +15,8 @@ import importlib
 import importlib.util
 import sys
 
+from core.suggest import did_you_mean
 from harness.cli import run_main
-from harness.suggest import did_you_mean
 
 #: subcommand -> module in scripts/ (in the order `contested --help` lists them)
 COMMANDS: dict[str, str] = {

@@ -16,20 +16,20 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from backends.base import Backend, GenerationParams
 from backends.batch_base import BatchAdapter, BatchInfo, ItemResult, custom_id
 from backends.registry import BackendSpec, check_backend, create_backend
+from core.clock import utc_now
+from core.errors import UserError
+from core.files import write_json_atomic
+from core.progress import progress_bar
 from harness.batch_queue import queue_note, queue_was_full
-from harness.errors import UserError
-from harness.progress import progress_bar
 from harness.results import ResultsStore, key_by
 from harness.runner import (
     Request,
@@ -92,13 +92,8 @@ class BatchState:
             self.online = list(data.get("online") or [])
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            json.dump({"version": 1, "batches": self.batches, "online": self.online}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        write_json_atomic(self.path, {"version": 1, "batches": self.batches,
+                                      "online": self.online})
 
     def open_batches(self) -> list[dict[str, Any]]:
         return [b for b in self.batches if not b.get("collected")]
@@ -139,9 +134,6 @@ def split(entries: list[dict[str, Any]], sizes: list[int], max_requests: int,
         groups.append(cur)
     return groups
 
-
-def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class _BatchRun:
@@ -189,7 +181,7 @@ class _BatchRun:
             batch_id = await self.call("submission", lambda part=part: a.submit(part))
             self.state.batches.append({
                 "id": batch_id, "provider": a.provider, "model": self.run.backend.model_id,
-                "round": round_, "submitted_at": _utc_now(), "status": "submitted",
+                "round": round_, "submitted_at": utc_now(), "status": "submitted",
                 "collected": False, "custom_ids": [e["custom_id"] for e in part],
             })
             self.state.save()

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.errors import EXIT_ROWS_FAILED, UserError
-from harness.progress import quiet_library_bars
+from core.errors import EXIT_ROWS_FAILED, UserError
+from core.progress import quiet_library_bars
 from harness.redact import install_log_redaction, redact
 from harness.results import SET_ASIDE_FLAG, set_aside_bad_lines, side_file
 

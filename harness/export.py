@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
+from core.errors import UserError
 from harness.results import read_jsonl
 
 FORMATS = ("csv", "parquet")

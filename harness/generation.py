@@ -14,6 +14,7 @@ from typing import Any
 
 from backends.base import GenerationParams
 from backends.registry import BackendSpec, check_backend
+from core.paths import REPO_ROOT
 from harness.prompt_set import load_prompts, select_prompts  # noqa: F401 (re-exported)
 from harness.results import ResultsStore, key_by, read_jsonl
 from harness.run_files import inside
@@ -26,7 +27,6 @@ from harness.runner import (
     run_requests_async,
 )
 from harness.workers import create_backend_in_workers
-from sources.manifest import REPO_ROOT
 
 DEFAULT_PROMPTS = REPO_ROOT / "Data" / "test_input.csv"
 GENERATIONS_DIR = REPO_ROOT / "results" / "generations"

@@ -17,12 +17,12 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
 from typing import Any
 
 from aiolimiter import AsyncLimiter
 
 from backends.base import RateLimitState
+from core.clock import utc_now
 
 #: longest proactive pause, so a bad header cannot stall a run for hours
 MAX_PAUSE_S = 120.0
@@ -175,7 +175,7 @@ class Pacer:
         self.left = (0, 0, 0)  # requests, input tokens, output tokens still to send
         #: the limits in force over the run, oldest first, each with where it came from
         self.history: list[dict[str, Any]] = [
-            {"at": _utc_now(), "source": "given", **self.limits.to_dict()}]
+            {"at": utc_now(), "source": "given", **self.limits.to_dict()}]
         self.gate = InFlightGate(self.in_flight_limit())
 
     # ---- the plan ----------------------------------------------------------------------
@@ -289,7 +289,7 @@ class Pacer:
         self._build(new)
         self._changed.set()  # requests waiting on the old limiters move to the new ones
         self._changed = asyncio.Event()
-        self.history.append({"at": _utc_now(), "source": "provider headers", **new.to_dict()})
+        self.history.append({"at": utc_now(), "source": "provider headers", **new.to_dict()})
         minutes = self.minutes_left()
         eta = "" if minutes is None else (
             f"; the {self.left[0]:,} requests left take about {_duration(minutes)} at these "
@@ -325,6 +325,3 @@ def _duration(minutes: float) -> str:
         return f"{minutes:.0f} min"
     return f"{minutes / 60:.1f} h"
 
-
-def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

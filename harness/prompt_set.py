@@ -12,8 +12,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
-from harness.suggest import did_you_mean
+from core.errors import UserError
+from core.suggest import did_you_mean
 from neutrality.task_names import split_task
 
 

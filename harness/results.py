@@ -15,7 +15,8 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from harness.errors import UserError
+from core.errors import UserError
+from core.files import write_atomic, write_jsonl_atomic
 from harness.redact import PLACEHOLDER, redact
 
 Row = dict[str, Any]
@@ -105,12 +106,7 @@ def set_aside_bad_lines(path: str | Path) -> int:
                 side.writelines(bad)
                 side.flush()
                 os.fsync(side.fileno())
-            tmp = path.with_name(path.name + ".tmp")
-            with tmp.open("wb") as out:
-                out.writelines(good)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
+            write_atomic(path, lambda out: out.writelines(good))
         except OSError as exc:
             raise UserError(f"cannot set aside the bad lines of {path}: {exc.strerror}; "
                             "free space or fix the folder's permissions") from exc
@@ -265,16 +261,9 @@ class ResultsStore:
         if not drop or self._fh is None:
             return
         kept = {k: r for k, r in self.rows.items() if k not in drop}
-        tmp = self.path.with_name(self.path.name + ".tmp")
         try:
-            with tmp.open("wb") as out:
-                for r in kept.values():
-                    out.write((json.dumps(r, ensure_ascii=False) + "\n").encode("utf-8"))
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)  # the results file itself is untouched
+            write_jsonl_atomic(self.path, kept.values())
+        except OSError as exc:  # the results file itself is untouched
             raise self._refused(exc, "rewrite") from exc
         self.rows = kept
         # the lock and handle belonged to the replaced file: reopen and relock the new one

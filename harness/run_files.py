@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.errors import UserError
+from core.errors import UserError
 
 #: files a results writer or a batch run keeps beside its results file
 RESULTS_SIDE_FILES = (".tmp", ".bad", ".batches.json")

@@ -15,7 +15,6 @@ import time
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +38,12 @@ from backends.base import (
     RunStopped,
     within_timeout,
 )
+from core.clock import utc_now
+from core.errors import UserError
+from core.progress import progress_bar
 from harness.cache import ResponseCache, request_key
 from harness.connection import ConnectionBreaker, connection_error_fields
-from harness.errors import UserError
 from harness.limits import Limits, Pacer, PacingPlan
-from harness.progress import progress_bar
 from harness.redact import redact
 from harness.results import ResultsStore
 
@@ -141,9 +141,6 @@ def request_input(req: Request) -> str:
     return req.messages[-1].get("content", "") if req.messages else ""
 
 
-def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
 
 def _error_kind(exc: BaseException) -> str:
     # an error from a worker process names the adapter's exception it stands for
@@ -228,7 +225,7 @@ class _Run:
             attempts=attempts,
             cached=cached,
             params=(req.params or self.params).to_dict(),
-            created_at=_utc_now(),
+            created_at=utc_now(),
         )
         if c and c.extras:
             row["extras"] = json.loads(json.dumps(c.extras, default=str))

@@ -23,9 +23,10 @@ from typing import Any
 
 import yaml
 
-from harness.errors import EXIT_ROWS_FAILED, RowsFailed, UserError
+from core.errors import EXIT_ROWS_FAILED, RowsFailed, UserError
+from core.paths import REPO_ROOT
 from harness.study_schema import validate_study_config
-from sources.manifest import MIRROR_ENV, REPO_ROOT, load_manifest
+from sources.manifest import MIRROR_ENV, load_manifest
 
 SCRIPTS = REPO_ROOT / "scripts"
 #: scripts that skip their error rows unless told --retry-errors (the collection scripts

@@ -24,7 +24,7 @@ from pydantic import (
     ValidationError,
 )
 
-from harness.errors import UserError
+from core.errors import UserError
 
 
 def _one_item_list(value: Any) -> Any:

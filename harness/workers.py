@@ -44,9 +44,9 @@ from backends.base import (
     within_timeout,
 )
 from backends.registry import LOCAL_PROVIDERS, BackendSpec, create_backend
+from core.errors import UserError
+from core.paths import REPO_ROOT
 from harness.connection import connection_failure
-from harness.errors import UserError
-from sources.manifest import REPO_ROOT
 
 log = logging.getLogger(__name__)
 _HEADER = struct.Struct("!I")

@@ -11,7 +11,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import UserError
+from core.errors import UserError
 from prompts import PROMPTS_DIR
 
 DEFAULT_TEMPLATES = PROMPTS_DIR / "neutrality_templates.json"

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness.errors import UserError
+from core.errors import UserError
 from neutrality.templates import NeutralityTemplates
 from sources import neutrality as src
 

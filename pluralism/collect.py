@@ -31,8 +31,8 @@ from typing import Any
 
 from backends.base import GenerationParams
 from backends.registry import BackendSpec, create_backend
-from harness.errors import UserError
-from harness.progress import progress_bar
+from core.errors import UserError
+from core.progress import progress_bar
 from harness.results import ResultsStore, key_by
 from harness.run_files import inside
 from harness.runner import Request, RunOptions, estimate_tokens, run_requests_async

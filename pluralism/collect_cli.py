@@ -13,9 +13,10 @@ import os
 from pathlib import Path
 
 from backends.registry import BackendSpec, check_flags, get_spec, load_registry, local_spec_for
+from core.errors import UserError
+from core.paths import REPO_ROOT
 from harness.cli import positive, rows_failed_status, script_parser
-from harness.errors import UserError
-from harness.generation import DEFAULT_CACHE, REPO_ROOT
+from harness.generation import DEFAULT_CACHE
 from harness.run_files import check_distinct
 from pluralism.collect import Collection, CollectOptions, with_limit
 from pluralism.globalqa import DEFAULT_COUNTRIES, load_globalqa_items, resolve_globalqa_path

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
-from harness.suggest import did_you_mean
+from core.errors import UserError
+from core.paths import DATA_DIR
+from core.suggest import did_you_mean
 from pluralism.items import SurveyItem, resolve_data_path
-from sources.manifest import DATA_DIR
 
 HUB_DATASET = "Anthropic/llm_global_opinions"
 HUB_FILE = "data/global_opinions.csv"

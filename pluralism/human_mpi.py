@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.errors import UserError
+from core.errors import UserError
 
 N_ITEMS = 120
 LETTERS = ("A", "B", "C", "D", "E")

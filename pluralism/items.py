@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
-from sources.manifest import DATA_DIR
+from core.errors import UserError
+from core.paths import DATA_DIR
 
 MPI_FILE = "pluralism/mpi_questions.tsv"  # the manifest's path, under the data folder
 DEFAULT_MPI_PATH = DATA_DIR / MPI_FILE

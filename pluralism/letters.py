@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.errors import UserError
+from core.errors import UserError
 
 #: how a letter may follow the prompt; only each variant's FIRST token is read
 LETTER_VARIANTS = ("{L}", " {L}", "{L}.", " {L}.", "{L})", " {L})")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
+from core.errors import UserError
 from pluralism.items import SurveyItem
 from prompts import PROMPTS_DIR
 

@@ -25,8 +25,8 @@ from annotations.agreement import (
     shared_labels,
 )
 from annotations.parse import CATEGORIES
+from core.errors import UserError
 from harness.cli import run_main, script_parser
-from harness.errors import UserError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -24,10 +24,10 @@ from analysis.distribution_inputs import (
 from analysis.distribution_report import write_report
 from analysis.distribution_run import Settings, analyze_dataset, write_outputs
 from analysis.distributions import groups_of
+from core.errors import UserError
+from core.paths import DATA_DIR
 from harness.cli import run_main, script_parser
-from harness.errors import UserError
 from pluralism.human_mpi import human_mpi_distributions, keying_advice, read_mpi_keying
-from sources.manifest import DATA_DIR
 
 
 def parse_items(text: str) -> list[int]:

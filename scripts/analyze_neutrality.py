@@ -14,8 +14,8 @@ from analysis.cluster_bootstrap import DEFAULT_N_BOOT
 from analysis.neutrality_data import load_annotations, load_prompts, prompt_set_path
 from analysis.neutrality_report import write_outputs
 from analysis.prompt_selection import asked_by_system
+from core.errors import UserError
 from harness.cli import run_main, script_parser
-from harness.errors import UserError
 
 
 def main(argv: list[str] | None = None) -> int:

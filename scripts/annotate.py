@@ -39,6 +39,7 @@ from annotations.run import (
     write_annotations,
 )
 from backends.registry import BackendSpec, check_flags, get_spec, load_registry
+from core.errors import UserError
 from harness.batch import (
     FAILED_POLICIES,
     BatchOptions,
@@ -47,7 +48,6 @@ from harness.batch import (
     check_batch_backend,
 )
 from harness.cli import positive, rows_failed_status, run_main, script_parser, set_aside
-from harness.errors import UserError
 from harness.request_cli import add_request_arguments, request_options
 from harness.results import read_jsonl
 from harness.run_files import check_distinct
@@ -162,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
                               else {}, workers=args.workers)
     summary = run_judge(sender, prompts, calls, args.max_reparse)
     rows = write_annotations(out, calls, prompts, judge=spec.name,
-                             judge_model=args.model or spec.model_id, template=template.path)
+                             judge_model=args.model or spec.model_id, template=template.path,
+                             judge_demo_only=spec.demo_only)
     print(summary.format())
     status = Counter(r["parse_status"] for r in rows)
     print("annotations: " + ", ".join(f"{k} {v}" for k, v in sorted(status.items()))
@@ -214,7 +215,7 @@ def probs_main(args: argparse.Namespace, spec: BackendSpec, template: JudgeTempl
                             base_url=args.base_url, timeout_s=args.timeout).format())
         check_logprobs_given(calls, spec)
         rows = write_api_rows(out, calls, prompts, judge=spec.name, judge_model=judge_model,
-                              template=template.path)
+                              template=template.path, judge_demo_only=spec.demo_only)
     status = Counter(r["parse_status"] for r in rows)
     print("annotations: " + ", ".join(f"{k} {v}" for k, v in sorted(status.items()))
           + f" ({len(rows)} responses)")

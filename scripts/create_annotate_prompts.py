@@ -17,8 +17,8 @@ from pathlib import Path
 from annotations.prompts import build_prompts, load_judge_template
 from annotations.run import ANNOTATIONS_DIR, load_generations
 from annotations.vote import CARRY_FIELDS
+from core.errors import UserError
 from harness.cli import run_main, script_parser
-from harness.errors import UserError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

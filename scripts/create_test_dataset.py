@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from core.paths import DATA_DIR
 from harness.cli import run_main, script_parser
 from neutrality.templates import DEFAULT_TEMPLATES, load_templates
 from neutrality.testset import build_test_set, write_test_set
-from sources.manifest import DATA_DIR
 from sources.neutrality import load_all_sources
 
 

@@ -15,10 +15,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from core.paths import DATA_DIR
 from harness.cli import run_main, script_parser
 from sources.derive import upstream_path
 from sources.fetch import FetchResult, fetch_all
-from sources.manifest import DATA_DIR, MANIFEST_PATH, MIRROR_ENV, load_manifest
+from sources.manifest import MANIFEST_PATH, MIRROR_ENV, load_manifest
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ import argparse
 from pathlib import Path
 
 from backends.registry import check_flags, format_registry, get_spec, load_registry
+from core.errors import UserError
 from harness.batch import (
     FAILED_POLICIES,
     BatchOptions,
@@ -26,7 +27,6 @@ from harness.batch import (
     run_batch,
 )
 from harness.cli import positive, rows_failed_status, run_main, script_parser, set_aside
-from harness.errors import UserError
 from harness.generation import (
     DEFAULT_PROMPTS,
     ROW_KEY,

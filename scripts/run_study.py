@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from core.paths import REPO_ROOT
 from harness.cli import run_main, script_parser
 from harness.study import (
     fetch_plan,
@@ -19,7 +20,6 @@ from harness.study import (
     study_stages,
 )
 from harness.study_estimate import estimate_neutrality
-from sources.manifest import REPO_ROOT
 
 DEMO_CONFIG = REPO_ROOT / "configs" / "demo.yaml"
 

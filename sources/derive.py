@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
+from core.errors import UserError
+from core.files import write_bytes_atomic
 from sources.derive_neutrality import derive_neutrality
 from sources.derive_pluralism import derive_pluralism
 from sources.fetch import ChecksumError, FetchResult, sha256_of
@@ -64,8 +64,5 @@ def derive_file(file: DataFile, data_dir: Path) -> FetchResult:
             "Data/manifest.json")
     if dest.exists() and sha256_of(dest) == got:
         return FetchResult(file, "present")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, dest)
+    write_bytes_atomic(dest, data)
     return FetchResult(file, "derived")

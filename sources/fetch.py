@@ -19,8 +19,8 @@ from typing import BinaryIO
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 from tqdm import tqdm
 
-from harness.errors import UserError
-from harness.progress import progress_bar
+from core.errors import UserError
+from core.progress import progress_bar
 from sources.lock import ChecksumLock
 from sources.manifest import DataFile
 

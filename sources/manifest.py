@@ -14,20 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
+from core.errors import UserError
+from core.paths import DATA_DIR
 
-
-def _workspace() -> Path:
-    """The checkout this package sits in; for an installed copy, the current folder.
-
-    Data/ and results/ live under it, so an installed copy never writes into site-packages.
-    """
-    checkout = Path(__file__).resolve().parent.parent
-    return checkout if (checkout / "pyproject.toml").is_file() else Path.cwd()
-
-
-REPO_ROOT = _workspace()
-DATA_DIR = REPO_ROOT / "Data"
 MANIFEST_PATH = DATA_DIR / "manifest.json"
 MIRROR_ENV = "CONTESTED_DATA_MIRROR"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from harness.errors import UserError
+from core.errors import UserError
 
 
 class StudyCodeError(UserError):

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
+from core.paths import REPO_ROOT
 from sources.fetch import fetch_all
-from sources.manifest import MIRROR_ENV, REPO_ROOT, load_manifest
+from sources.manifest import MIRROR_ENV, load_manifest
 
 # set before any test module imports huggingface_hub or transformers, which read them once;
 # subprocesses the tests start inherit them

@@ -24,7 +24,7 @@ from annotations.agreement import (
     shared_labels,
 )
 from annotations.parse import CATEGORIES
-from harness.errors import UserError
+from core.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 

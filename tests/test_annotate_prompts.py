@@ -17,7 +17,7 @@ from annotations.prompts import (
     judged_text,
     load_judge_template,
 )
-from harness.errors import UserError
+from core.errors import UserError
 
 
 def gen_rows(n: int) -> list[dict]:

@@ -15,9 +15,9 @@ from test_runner import PARAMS, FakeBackend, reqs
 
 import analysis.neutrality_data
 from backends.registry import get_spec
-from harness import progress
+from core import progress
+from core.errors import UserError
 from harness.cli import HelpFormatter
-from harness.errors import UserError
 from harness.generation import build_requests, run_generation, select_prompts
 from harness.results import ResultsStore, key_by
 from harness.runner import RunOptions, run_requests

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from annotations.prompts import build_prompts, load_judge_template
-from harness.errors import UserError
+from core.errors import UserError
 from neutrality.templates import load_templates
 from neutrality.testset import build_test_set, content_digest
 from sources.derive import derive_bytes, derive_file, upstream_path

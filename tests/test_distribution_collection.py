@@ -15,7 +15,7 @@ pytest.importorskip("transformers")
 
 from analysis.distribution_inputs import load_distribution_files  # noqa: E402
 from backends.option_scores import LocalScorer, ScoreJob  # noqa: E402
-from harness.errors import UserError  # noqa: E402
+from core.errors import UserError  # noqa: E402
 from pluralism.globalqa import (  # noqa: E402
     items_from_rows,
     parse_options,

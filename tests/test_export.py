@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from harness.errors import UserError
+from core.errors import UserError
 from harness.export import export_results
 
 

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UserError
+from core.errors import UserError
+from core.paths import REPO_ROOT
 from sources.derive import upstream_path
 from sources.fetch import ChecksumError, fetch_all, fetch_file, sha256_of
 from sources.lock import LOCK_NAME, ChecksumLock
-from sources.manifest import MANIFEST_PATH, REPO_ROOT, DataFile, load_manifest
+from sources.manifest import MANIFEST_PATH, DataFile, load_manifest
 
 
 def fetch_script(argv: list[str]) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from backends.base import GenerationParams
-from harness.errors import UserError
+from core.errors import UserError
 from harness.generation import build_requests, load_prompts, select_prompts
 from harness.results import read_jsonl
 

@@ -19,7 +19,7 @@ from backends.huggingface import (  # noqa: E402
     split_reasoning,
 )
 from backends.registry import create_backend  # noqa: E402
-from harness.errors import UserError  # noqa: E402
+from core.errors import UserError  # noqa: E402
 
 WORDS = [
     "the", "a", "is", "what", "do", "you", "think", "about", "tax", "vote", "war", "peace",

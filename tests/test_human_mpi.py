@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.errors import UserError
+from core.errors import UserError
 from pluralism.human_mpi import (
     HumanMPI,
     distributions_from_responses,

@@ -14,8 +14,8 @@ import sys
 import pytest
 import yaml
 
+from core.paths import REPO_ROOT
 from harness.results import read_jsonl
-from sources.manifest import REPO_ROOT
 
 N_TASKS = 14
 

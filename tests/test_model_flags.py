@@ -18,7 +18,7 @@ pytest.importorskip("transformers")
 
 from backends.huggingface import answered_by  # noqa: E402
 from backends.registry import get_spec, load_registry, local_spec_for  # noqa: E402
-from harness.errors import UserError  # noqa: E402
+from core.errors import UserError  # noqa: E402
 from tests.distribution_helpers import build_letter_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

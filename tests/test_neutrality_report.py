@@ -13,7 +13,7 @@ from neutrality_rows import row, write_jsonl
 
 import analysis.neutrality_data
 from analysis.neutrality_data import load_annotations, load_prompts
-from harness.errors import UserError
+from core.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
@@ -197,7 +197,8 @@ def test_analysis_never_imports_torch():
 
 @pytest.mark.parametrize(("judge", "warned"), [("smollm2-135m-instruct", True), ("gpt-4o", False)])
 def test_report_names_the_judge_and_flags_a_demonstration_judge(tmp_path, judge, warned):
-    rows = [dict(r, judge=judge) for r in _study_rows("alpha")]
+    # the flag the annotation run copies from the registry (demo_only) into every row
+    rows = [dict(r, judge=judge, judge_demo_only=warned) for r in _study_rows("alpha")]
     path = write_jsonl(tmp_path / f"alpha__{judge}.jsonl", rows)
     out = tmp_path / "report"
     assert analyze_neutrality.main([str(path), "--out", str(out), "--n-boot", "50"]) == 0

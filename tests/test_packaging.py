@@ -21,7 +21,7 @@ from packaging.requirements import Requirement
 
 from contested_questions import api
 from contested_questions.cli import COMMANDS
-from harness.errors import UserError
+from core.errors import UserError
 from harness.export import export_results
 
 REPO = Path(__file__).resolve().parents[1]

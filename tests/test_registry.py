@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from backends.registry import create_backend, format_registry, get_spec, load_registry
-from harness.errors import UserError
+from core.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from backends.registry import load_registry
-from harness.errors import UserError
+from core.errors import UserError
 from harness.generation import GENERATIONS_DIR, default_out
 from harness.run_files import inside
 

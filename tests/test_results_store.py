@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from harness.errors import UserError
+from core.errors import UserError
 from harness.results import ResultsStore, key_by, read_jsonl
 
 

@@ -18,7 +18,7 @@ from backends.base import (
     QuotaExhausted,
     RateLimitState,
 )
-from harness.errors import UserError
+from core.errors import UserError
 from harness.results import ResultsStore, key_by, read_jsonl
 from harness.runner import Request, RunOptions, run_requests, run_requests_async
 

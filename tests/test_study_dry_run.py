@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core.paths import REPO_ROOT
 from harness.study import load_config, read_from_mirror, study_stages
 from harness.study_estimate import estimate_neutrality
-from sources.manifest import REPO_ROOT
 
 SKIP_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache"}
 TASKS = 14  # the neutrality test set's tasks

@@ -1,7 +1,7 @@
 import pytest
 
+from core.errors import EXIT_ROWS_FAILED, RowsFailed, UserError
 from harness.cli import rows_failed_status, run_main
-from harness.errors import EXIT_ROWS_FAILED, RowsFailed, UserError
 from harness.study import Stage, load_config, run_stages, study_stages
 
 

@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from harness.errors import UserError
+from core.errors import UserError
 from neutrality.templates import DEFAULT_TEMPLATES, load_templates
 from neutrality.testset import build_test_set, content_digest, write_test_set
 from sources.neutrality import load_all_sources

@@ -17,7 +17,7 @@ import pytest
 
 from analysis.neutrality_data import load_annotations
 from annotations.run import REASK, calls_path
-from harness.errors import EXIT_ROWS_FAILED
+from core.errors import EXIT_ROWS_FAILED
 from harness.results import read_jsonl
 from tests.fakes.server import FakeServer
 

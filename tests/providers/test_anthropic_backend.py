@@ -16,7 +16,7 @@ from backends.base import (
     RequestRejected,
 )
 from backends.provider_http import MalformedResponse
-from harness.errors import UserError
+from core.errors import UserError
 from tests.fakes.calls import MESSAGES, ask, raised
 from tests.fakes.server import FakeServer
 

@@ -16,7 +16,7 @@ import pytest
 
 from backends.anthropic_messages import AnthropicBackend
 from backends.base import GenerationParams
-from harness.errors import EXIT_ROWS_FAILED, UserError
+from core.errors import EXIT_ROWS_FAILED, UserError
 from harness.results import ResultsStore, key_by, read_jsonl
 from harness.runner import Request, RunOptions, run_requests_async
 from tests.fakes.server import FakeServer

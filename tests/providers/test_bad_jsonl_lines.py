@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UserError
+from core.errors import UserError
 from harness.results import read_jsonl
 from tests.providers.test_annotate_e2e import load_script
 from tests.providers.test_api_generation_e2e import N, generate, prompts, rows_by_id  # noqa: F401

@@ -17,8 +17,8 @@ import pytest
 import harness.batch
 from backends.batch_base import custom_id
 from backends.registry import get_spec
+from core.errors import UserError
 from harness.batch import BatchOptions, run_batch, split, state_path
-from harness.errors import UserError
 from harness.generation import build_requests, load_prompts
 from harness.results import read_jsonl
 from harness.runner import RunOptions

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
+from core.errors import UserError
 from harness.cache import ResponseCache
-from harness.errors import UserError
 from tests.providers.test_api_generation_e2e import REPO, N, generate, prompts, rows_by_id  # noqa: F401
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from analysis.distribution_inputs import load_distribution_files
-from harness.errors import EXIT_ROWS_FAILED, UserError
+from core.errors import EXIT_ROWS_FAILED, UserError
 from tests.fakes.server import FakeServer
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UserError
+from core.errors import UserError
 from harness.run_files import check_distinct
 from tests.providers.test_annotate_e2e import load_script
 from tests.providers.test_api_generation_e2e import generate, prompts  # noqa: F401

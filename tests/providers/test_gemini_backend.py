@@ -15,7 +15,7 @@ from backends.base import (
 )
 from backends.gemini import GeminiBackend, contents_and_system
 from backends.provider_http import LogprobsUnavailable, MalformedResponse
-from harness.errors import UserError
+from core.errors import UserError
 from tests.fakes.calls import ask, raised
 from tests.fakes.server import FakeServer
 

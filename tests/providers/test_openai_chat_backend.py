@@ -16,7 +16,7 @@ from backends.base import (
 )
 from backends.openai_chat import OpenAIChatBackend, completion_from_body, request_body
 from backends.provider_http import MalformedResponse
-from harness.errors import UserError
+from core.errors import UserError
 from tests.fakes.calls import MESSAGES, ask, raised
 from tests.fakes.server import FakeServer
 

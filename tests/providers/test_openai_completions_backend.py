@@ -11,7 +11,7 @@ from backends.openai_completions import (
     completion_from_body,
     request_body,
 )
-from harness.errors import UserError
+from core.errors import UserError
 from tests.fakes.calls import ask, raised
 from tests.fakes.server import FakeServer
 

@@ -11,7 +11,7 @@ import pytest
 
 from analysis.neutrality_data import load_annotations
 from annotations.run import calls_path
-from harness.errors import UserError
+from core.errors import UserError
 from harness.results import read_jsonl
 from tests.fakes.server import FakeServer
 from tests.providers.test_annotate_e2e import load_script

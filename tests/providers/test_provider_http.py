@@ -17,7 +17,7 @@ from backends.provider_http import (
     seconds_until,
     without_key,
 )
-from harness.errors import UserError
+from core.errors import UserError
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 
 import contested_questions as cq
 from annotations.parse import CATEGORIES
-from harness.errors import EXIT_ROWS_FAILED, UserError
+from core.errors import EXIT_ROWS_FAILED, UserError
 from tests.fakes.server import FakeServer
 
 FAST = {"rpm": 60000, "tpm": 1e9, "no_progress": True}

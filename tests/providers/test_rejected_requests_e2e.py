@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import EXIT_ROWS_FAILED
+from core.errors import EXIT_ROWS_FAILED
 from tests.providers.test_api_generation_e2e import N, generate, prompts, rows_by_id
 
 __all__ = ["prompts"]  # the fixture, imported for these tests

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from backends.provider_http import HTTP_TRANSPORT_ENV
+from core.errors import UserError
 from harness.connection import ConnectionBreaker, ServerUnreachable
-from harness.errors import UserError
 from harness.results import read_jsonl
 from tests.fakes.server import FakeProvider, FakeServer
 from tests.providers.test_api_generation_e2e import N, generate, prompts  # noqa: F401

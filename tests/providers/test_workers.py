@@ -14,7 +14,7 @@ import pytest
 from backends.base import GenerationParams
 from backends.openai_chat import OpenAIChatBackend
 from backends.registry import get_spec
-from harness.errors import UserError
+from core.errors import UserError
 from harness.results import ResultsStore, key_by, read_jsonl
 from harness.runner import Request, RunOptions, RunSummary, run_requests_async
 from harness.workers import WorkerPool, check_workers
