@@ -31,6 +31,15 @@ DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "auto": "aut
 MODEL_CACHE_ENV = "CONTESTED_MODEL_CACHE"
 
 
+def follow_hub_progress_setting() -> None:
+    """transformers' bars follow HF_HUB_DISABLE_PROGRESS_BARS (set off a terminal by
+    core.progress.quiet_library_bars), as the hub's own bars do."""
+    if os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS", "").lower() in ("1", "true", "yes"):
+        from transformers.utils import logging
+
+        logging.disable_progress_bar()
+
+
 def quantization_config(quantization: str | None, compute_dtype: str = "bf16") -> Any:
     """transformers' BitsAndBytesConfig for `quantization` ("4bit" = NF4), or None."""
     if quantization in (None, "", "none"):
@@ -240,6 +249,7 @@ class HuggingFaceBackend(Backend):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        follow_hub_progress_setting()
         cuda = torch.cuda.is_available()
         kwargs = load_kwargs(dtype=dtype, quantization=quantization, device=device,
                              cuda_available=cuda, gguf_file=gguf_file,

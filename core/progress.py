@@ -74,7 +74,10 @@ def progress_bar(total: int | None, *, initial: int = 0, desc: str = "", unit: s
 
 def quiet_library_bars(stream: IO[str] | None = None) -> None:
     """Off a terminal, the model libraries' own bars (loading weights, downloads) are off too,
-    so they do not interleave with our lines; on a terminal they stay."""
+    so they do not interleave with our lines; on a terminal they stay.
+
+    The switch is HF_HUB_DISABLE_PROGRESS_BARS, which the hub reads and the local backend
+    follows for transformers' bars."""
     stream = stream or sys.stderr
     if getattr(stream, "isatty", lambda: False)():
         return
@@ -83,7 +86,5 @@ def quiet_library_bars(stream: IO[str] | None = None) -> None:
         from huggingface_hub.utils import disable_progress_bars
 
         disable_progress_bars()
-    if "transformers" in sys.modules:
-        from transformers.utils import logging
-
-        logging.disable_progress_bar()
+    # transformers' own bars: the local backend reads the same variable when it loads
+    # (backends.huggingface.follow_hub_progress_setting), keeping transformers out of core

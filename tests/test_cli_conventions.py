@@ -14,6 +14,7 @@ from neutrality_rows import row, write_jsonl
 from test_runner import PARAMS, FakeBackend, reqs
 
 import analysis.neutrality_data
+from backends.huggingface import follow_hub_progress_setting
 from backends.registry import get_spec
 from core import progress
 from core.errors import UserError
@@ -159,8 +160,11 @@ def test_off_a_terminal_the_model_libraries_bars_are_off_too(monkeypatch):
     logging.enable_progress_bar()
     try:
         progress.quiet_library_bars(io.StringIO())
-        assert are_progress_bars_disabled() and not logging.is_progress_bar_enabled()
+        assert are_progress_bars_disabled()
         assert progress.os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+        assert logging.is_progress_bar_enabled()  # until the local backend loads a model
+        follow_hub_progress_setting()
+        assert not logging.is_progress_bar_enabled()
     finally:
         enable_progress_bars()
         logging.enable_progress_bar()
