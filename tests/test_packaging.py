@@ -109,7 +109,7 @@ def test_an_installed_copy_reads_its_data_files_and_works_in_the_current_folder(
     work = tmp_path / "work"
     work.mkdir()
     probe = (
-        "import json, backends.registry as r, sources.manifest as m\n"
+        "import json, backends.registry as r, core.paths as m\n"
         "from annotations.prompts import load_judge_template\n"
         "from contested_questions.cli import usage\n"
         "print(json.dumps({'registry': r.__file__, 'root': str(m.REPO_ROOT),\n"
