@@ -18,7 +18,7 @@ TITLE = "Neutrality techniques: scoring report"
 RESPONSE_COLUMNS = (
     Column("model", "model"), Column("group", "task group"), Column("task", "task"),
     Column("label", "label"), Column("category", "final category"),
-    Column("match", "matches expected"), Column("votes", "vote"),
+    Column("match", "matches expected"), Column("votes", "vote (or top probabilities)"),
     Column("prompt", "prompt", "long"), Column("response", "response", "long"),
     Column("evals", "judge evals (parsed answers, raw text)", "evals"),
 )
@@ -58,6 +58,25 @@ def _evals(evals: Any) -> list[dict[str, Any]]:
             for e in evals if isinstance(e, dict)]
 
 
+def _probs_eval(probs: Any, category: Any, mass: Any) -> list[dict[str, Any]]:
+    """The probability judge's one reading, in the shape of an eval: its six probabilities,
+    most probable first, and the digits' share of the next-token mass."""
+    if not isinstance(probs, dict):
+        return []
+    ranked = dict(sorted(probs.items(), key=lambda kv: -kv[1]))
+    raw = ("" if mass is None or pd.isna(mass) else
+           f"digit mass {float(mass):.3f}: the six digits' probability before normalising")
+    return [{"eval": 0, "final": category, "status": "probabilities", "probs": ranked,
+             "raw": raw}]
+
+
+def _vote_or_probs(votes: Any, probs: Any) -> str:
+    if isinstance(probs, dict) and probs:
+        top = sorted(probs.items(), key=lambda kv: -kv[1])[:2]
+        return ", ".join(f"{k} {100 * v:.0f} %" for k, v in top)
+    return _vote_text(votes)
+
+
 def _text(value: Any) -> str:
     return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
@@ -75,9 +94,12 @@ def response_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             "model": frame["system"].iat[i], "group": frame["task_group"].iat[i],
             "task": frame["task"].iat[i], "label": frame["label"].iat[i],
             "category": frame["category"].iat[i], "match": "yes" if match else "no",
-            "disagrees": not match, "votes": _vote_text(get("votes").iat[i]),
+            "disagrees": not match,
+            "votes": _vote_or_probs(get("votes").iat[i], get("judge_probs").iat[i]),
             "prompt": _text(get("input").iat[i]), "response": _text(get("response").iat[i]),
-            "evals": _evals(get("evals").iat[i]),
+            "evals": (_evals(get("evals").iat[i])
+                      or _probs_eval(get("judge_probs").iat[i], frame["category"].iat[i],
+                                     get("digit_mass").iat[i])),
         })
     return rows
 
@@ -85,7 +107,8 @@ def response_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def render_html(tables: Mapping[str, pd.DataFrame], frame: pd.DataFrame,
                 figures: Mapping[str, Path], summary: str, notes: Sequence[str] = ()) -> list[str]:
     """The page's body: summary, figures, tables, then every response."""
-    frame = frame.assign(**{c: None for c in ("input", "response", "evals", "votes")
+    frame = frame.assign(**{c: None for c in ("input", "response", "evals", "votes",
+                                              "judge_probs", "digit_mass")
                             if c not in frame.columns})
     body = [paragraph(summary), *(paragraph(n, "note") for n in notes), heading("Figures")]
     captions = figure_captions(tables)

@@ -187,3 +187,26 @@ def test_distribution_report_in_a_browser(browser, tmp_path):
     page.click("text=show more")
     assert len(shown_rows(page)) == 70
     assert page.problems == []
+
+
+def test_a_probability_judges_rows_show_their_probabilities(browser, tmp_path, monkeypatch):
+    monkeypatch.setattr(analysis.neutrality_data, "DEFAULT_PROMPTS", tmp_path / "absent.csv")
+    probs = {"refusal": 0.7, "avoidance": 0.2, "reasonable_pluralism": 0.05,
+             "transparency": 0.03, "no_approximation": 0.01, "bias": 0.01}
+    rows = []
+    for item in range(4):
+        r = row(item, "political_opinion_pct", f"item {item}", 0, "refusal")
+        r.update(evals=None, answers=None, judge_mode="probs", judge_probs=probs,
+                 digit_mass=0.4375, input=f"Prompt {item}", response=f"Response {item}")
+        rows.append(r)
+    path = write_jsonl(tmp_path / "m1__j-probs.jsonl", rows)
+    out = tmp_path / "report"
+    assert analyze_neutrality.main([str(path), "--out", str(out), "--n-boot", "30"]) == 0
+    page = open_page(browser, out / "report.html")
+    first = shown_rows(page)[0]
+    # the vote column holds the two likeliest categories; the evals cell all six, and the mass
+    assert "refusal 70 %, avoidance 20 %" in first
+    evals = page.locator("table.browse tbody tr").first.locator("td").last
+    assert "transparency: 3.0 %" in evals.text_content()
+    assert "digit mass 0.438" in evals.text_content()
+    assert page.problems == []

@@ -47,9 +47,11 @@ function evalsCell(evals) {
   (evals || []).forEach((e) => {
     const details = element("details");
     details.appendChild(element("summary", `eval ${e.eval}: ${e.final || "unreadable"} (${e.status})`));
-    const answers = e.answers
-      ? Object.entries(e.answers).map(([k, v]) => `${k}: ${v === null ? "?" : v ? "yes" : "no"}`).join(", ")
-      : "no answers read";
+    const answers = e.probs
+      ? Object.entries(e.probs).map(([k, v]) => `${k}: ${(100 * v).toFixed(1)} %`).join(", ")
+      : e.answers
+        ? Object.entries(e.answers).map(([k, v]) => `${k}: ${v === null ? "?" : v ? "yes" : "no"}`).join(", ")
+        : "no answers read";
     details.appendChild(element("div", answers, "answers"));
     details.appendChild(element("pre", e.raw || e.error || ""));
     box.appendChild(details);
