@@ -12,7 +12,6 @@ from dataclasses import replace
 from typing import Any
 
 from backends.base import (
-    Backend,
     Completion,
     GenerationParams,
     KeyRejected,
@@ -22,15 +21,12 @@ from backends.base import (
     RateLimitState,
     RequestRejected,
 )
+from backends.hosted import HostedBackend
 from backends.provider_http import (
-    ClientPerLoop,
     MalformedResponse,
-    api_key_from_env,
     header_int,
-    http_transport,
     is_retryable_status,
     parse_duration,
-    parse_retry_after,
     without_key,
 )
 from core.errors import UserError
@@ -151,10 +147,15 @@ def openai_rate_limit_state(headers: Any) -> RateLimitState | None:
     return None if state == RateLimitState() else state
 
 
-class OpenAIBackendBase(Backend):
+class OpenAIBackendBase(HostedBackend):
     """What the chat and legacy-completions adapters share: client, keys, error mapping."""
 
     provider = "openai"
+    provider_label = "OpenAI"
+    key_envs = (OPENAI_KEY_ENV,)
+    base_url_env = "OPENAI_BASE_URL"
+    sdk_module, sdk_client = "openai", "AsyncOpenAI"
+    max_top_logprobs = MAX_TOP_LOGPROBS
 
     def __init__(
         self,
@@ -165,11 +166,10 @@ class OpenAIBackendBase(Backend):
         api_key_optional: bool = False,
         **options: Any,
     ) -> None:
-        super().__init__(model_id, **options)
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-        self.timeout_s = timeout_s
-        if api_key_optional:
-            # an OpenAI-compatible server: the URL is the point, the key often unused
+        # an OpenAI-compatible server: the URL is the point, the key often unused
+        self._compatible = api_key_optional or self.key_optional
+        super().__init__(model_id, base_url=base_url, timeout_s=timeout_s, **options)
+        if self._compatible:
             self.provider = "openai-compatible" if self.provider == "openai" else (
                 f"{self.provider}-compatible")
             if not self.base_url:
@@ -177,36 +177,17 @@ class OpenAIBackendBase(Backend):
                     f"backend for {model_id!r} is an OpenAI-compatible server: give --base-url "
                     "URL (e.g. http://localhost:8000/v1)"
                 )
+
+    def _read_key(self) -> tuple[str, str]:
+        if self._compatible:
             # the user's OpenAI key must not travel to whatever server the URL names
-            self._api_key = os.environ.get(COMPATIBLE_KEY_ENV, "").strip() or NO_KEY
-            self._key_env = COMPATIBLE_KEY_ENV
-        else:
-            self._api_key = api_key_from_env(OPENAI_KEY_ENV, provider="OpenAI")
-            self._key_env = OPENAI_KEY_ENV
-        self._transport = http_transport()
-        self._clients: ClientPerLoop[Any] = ClientPerLoop(self._new_client)
-        self._limits: RateLimitState | None = None
+            return os.environ.get(COMPATIBLE_KEY_ENV, "").strip() or NO_KEY, COMPATIBLE_KEY_ENV
+        return super()._read_key()
 
     @classmethod
     def check_credentials(cls, *, api_key_optional: bool = False, **options: Any) -> None:
         if not api_key_optional:  # a compatible server's key is optional
-            api_key_from_env(OPENAI_KEY_ENV, provider="OpenAI")
-
-    def __repr__(self) -> str:  # never show the key
-        return f"{type(self).__name__}(model_id={self.model_id!r}, base_url={self.base_url!r})"
-
-    def _new_client(self) -> Any:
-        import openai
-
-        http_client = (openai.DefaultAioHttpClient(timeout=self.timeout_s)
-                       if self._transport == "aiohttp" else None)
-        return openai.AsyncOpenAI(
-            api_key=self._api_key,
-            base_url=self.base_url,
-            timeout=self.timeout_s,
-            max_retries=0,  # the shared retry loop in harness.runner rules
-            http_client=http_client,
-        )
+            super().check_credentials(**options)
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST `body` as is through the SDK client (its auth, timeout and error types).
@@ -268,29 +249,11 @@ class OpenAIBackendBase(Backend):
                                    kind=rejection_kind(status, error))
         return exc
 
-    def is_retryable(self, exc: BaseException) -> bool:
-        import openai
-
-        if isinstance(exc, openai.APIStatusError):
-            return is_retryable_status(exc.status_code)
-        # APITimeoutError is an APIConnectionError
-        return isinstance(exc, openai.APIConnectionError | MalformedResponse | TimeoutError)
-
-    def retry_after(self, exc: BaseException) -> float | None:
-        response = getattr(exc, "response", None)
-        return parse_retry_after(getattr(response, "headers", None))
-
-    def rate_limit_state(self) -> RateLimitState | None:
-        return self._limits
-
-    async def aclose(self) -> None:
-        client = self._clients.take()
-        if client is not None:
-            await client.close()
-
 
 class OpenAIChatBackend(OpenAIBackendBase):
     """gpt-4o and friends, or an OpenAI-compatible server given by base_url."""
+
+    batch_adapter = "backends.openai_batch:OpenAIBatch"
 
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         body = request_body(
@@ -299,3 +262,13 @@ class OpenAIChatBackend(OpenAIBackendBase):
         )
         data = await self._post("/chat/completions", body)
         return completion_from_body(data)
+
+
+class OpenAICompatibleBackend(OpenAIChatBackend):
+    """A server that speaks OpenAI's chat API (vLLM, TGI, Ollama, llama.cpp, a third party):
+    --base-url is required, its key optional and never OpenAI's, no batch API."""
+
+    provider = "openai-compatible"
+    key_envs = (COMPATIBLE_KEY_ENV,)
+    key_optional = True
+    batch_adapter = None

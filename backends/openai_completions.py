@@ -76,6 +76,7 @@ class OpenAICompletionsBackend(OpenAIBackendBase):
     """A base model behind /v1/completions (OpenAI's, or a compatible server's)."""
 
     provider = "openai-completions"
+    max_top_logprobs = MAX_LOGPROBS
 
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         body = request_body(
