@@ -17,6 +17,7 @@ pytest.importorskip("transformers")
 from annotations.parse import CATEGORIES  # noqa: E402
 from annotations.probs import DIGITS, digits_from_top_logprobs, probs_fields  # noqa: E402
 from backends.huggingface import HuggingFaceBackend  # noqa: E402
+from backends.option_scores import ScoreJob  # noqa: E402
 from harness.results import read_jsonl  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -145,7 +146,8 @@ def test_shared_rubric_states_equal_a_full_pass(tmp_path):
 
     def read(prefix_cache: bool) -> dict[int, list[float]]:
         got = {}
-        for batch in backend.option_logprobs(texts, DIGITS, prefix_cache=prefix_cache):
+        jobs = [ScoreJob(t, DIGITS, group="rubric") for t in texts]
+        for batch in backend.option_logprobs(jobs, prefix_cache=prefix_cache):
             for i, s in batch:
                 got[i] = s.logprobs
         return got
@@ -156,7 +158,7 @@ def test_shared_rubric_states_equal_a_full_pass(tmp_path):
         assert [math.exp(x) for x in shared[i]] == pytest.approx(
             [math.exp(x) for x in full[i]], abs=1e-5)
     # the prefix pass really ran: the same scorer counts it
-    from backends.option_scores import LocalScorer, ScoreJob
+    from backends.option_scores import LocalScorer
 
     scorer = LocalScorer(backend.model, backend.tokenizer, batch_size=3)
     list(scorer.score([ScoreJob(t, DIGITS, group="rubric") for t in texts]))
