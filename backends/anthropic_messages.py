@@ -13,19 +13,15 @@ from typing import Any
 from backends.base import (
     Completion,
     GenerationParams,
-    KeyRejected,
     Message,
     QuotaExhausted,
     RateLimitState,
-    RequestRejected,
 )
 from backends.hosted import HostedBackend
 from backends.provider_http import (
     MalformedResponse,
     header_int,
-    is_retryable_status,
     seconds_until,
-    without_key,
 )
 
 #: where the key comes from; the stop message on a refused key names it
@@ -50,8 +46,7 @@ def request_body(
     }
     if system:
         body["system"] = system
-    if params.top_p is not None:
-        body["top_p"] = params.top_p
+    body.update(params.optional_fields(seed=False))
     return body
 
 
@@ -152,11 +147,7 @@ class AnthropicBackend(HostedBackend):
         message = getattr(exc, "api_message", None) or exc.message
         kind = getattr(exc, "type", None)
         if status in (401, 403) or kind in ("authentication_error", "permission_error"):
-            return KeyRejected(without_key(message, self._api_key), key_env=self._key_env,
-                               status=status)
+            return self._key_rejected(message, status)
         if status == 402 or kind == "billing_error" or "credit balance" in message.lower():
             return QuotaExhausted(message)
-        if 400 <= status < 500 and not is_retryable_status(status):
-            return RequestRejected(without_key(message, self._api_key), status=status,
-                                   kind=str(kind or f"http_{status}"))
-        return exc
+        return self._rejected(message, status, str(kind or f"http_{status}")) or exc

@@ -39,6 +39,12 @@ class GenerationParams:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def optional_fields(self, *, seed: bool = True) -> dict[str, Any]:
+        """seed and top_p where set, named as every provider names them; `seed=False` for a
+        provider that takes no seed (Backend.takes_seed)."""
+        fields = {"seed": self.seed if seed else None, "top_p": self.top_p}
+        return {k: v for k, v in fields.items() if v is not None}
+
 
 @dataclass
 class Completion:

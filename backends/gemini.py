@@ -14,10 +14,8 @@ from typing import Any
 from backends.base import (
     Completion,
     GenerationParams,
-    KeyRejected,
     Message,
     QuotaExhausted,
-    RequestRejected,
 )
 from backends.hosted import HostedBackend
 from backends.openai_chat import merge_logprobs
@@ -28,7 +26,6 @@ from backends.provider_http import (
     is_retryable_status,
     parse_duration,
     parse_retry_after,
-    without_key,
 )
 
 #: Gemini returns at most 20 alternatives per token
@@ -194,10 +191,7 @@ class GeminiBackend(HostedBackend):
         }
         if system:
             config["system_instruction"] = system
-        if params.seed is not None:
-            config["seed"] = params.seed
-        if params.top_p is not None:
-            config["top_p"] = params.top_p
+        config.update(params.optional_fields())
         if params.top_logprobs > 0:
             config["response_logprobs"] = True
             config["logprobs"] = min(params.top_logprobs, MAX_LOGPROBS)
@@ -222,19 +216,15 @@ class GeminiBackend(HostedBackend):
     def _classify(self, exc: Any, params: GenerationParams) -> BaseException:
         message = exc.message or str(exc)
         if _key_refused(exc.code, message, exc.details):
-            return KeyRejected(without_key(message, self._api_key), key_env=self._key_env,
-                               status=exc.code)
+            return self._key_rejected(message, exc.code)
         if exc.code == 400 and params.top_logprobs > 0 and _LOGPROBS_REFUSED.search(message):
             return LogprobsUnavailable(self.model_id, message)
         if exc.code == 429 and _daily_quota(exc.details):
             return QuotaExhausted(message)
         code = exc.code if isinstance(exc.code, int) else 0
-        if 400 <= code < 500 and not is_retryable_status(code):
-            # Gemini has no refusal status: its blocks are 200s (promptFeedback, finishReason)
-            return RequestRejected(without_key(message, self._api_key), status=code,
-                                   kind=_error_reason(exc.details) or str(
-                                       exc.status or f"http_{code}"))
-        return exc
+        # Gemini has no refusal status: its blocks are 200s (promptFeedback, finishReason)
+        kind = _error_reason(exc.details) or str(exc.status or f"http_{code}")
+        return self._rejected(message, code, kind) or exc
 
     def is_retryable(self, exc: BaseException) -> bool:
         import httpx2

@@ -12,7 +12,7 @@ import importlib
 import os
 from typing import Any, ClassVar
 
-from backends.base import Backend, RateLimitState
+from backends.base import Backend, KeyRejected, RateLimitState, RequestRejected
 from backends.provider_http import (
     ClientPerLoop,
     MalformedResponse,
@@ -21,6 +21,7 @@ from backends.provider_http import (
     http_transport,
     is_retryable_status,
     parse_retry_after,
+    without_key,
 )
 
 
@@ -59,6 +60,19 @@ class HostedBackend(Backend):
 
     def __repr__(self) -> str:  # never show the key
         return f"{type(self).__name__}(model_id={self.model_id!r}, base_url={self.base_url!r})"
+
+    def _key_rejected(self, message: str, status: int | None) -> KeyRejected:
+        """The provider refused the key: stop, naming the variable it came from."""
+        return KeyRejected(without_key(message, self._api_key), key_env=self._key_env,
+                           status=status)
+
+    def _rejected(self, message: str, status: int, kind: str) -> RequestRejected | None:
+        """RequestRejected for a 4xx that this request would get again (None for the
+        others: 408, 409 and 429 are worth another try, 5xx are not the request's fault)."""
+        if 400 <= status < 500 and not is_retryable_status(status):
+            return RequestRejected(without_key(message, self._api_key), status=status,
+                                   kind=kind)
+        return None
 
     def _sdk(self) -> Any:
         return importlib.import_module(self.sdk_module)

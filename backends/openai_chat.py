@@ -14,20 +14,16 @@ from typing import Any
 from backends.base import (
     Completion,
     GenerationParams,
-    KeyRejected,
     Message,
     ProviderRefusal,
     QuotaExhausted,
     RateLimitState,
-    RequestRejected,
 )
 from backends.hosted import HostedBackend
 from backends.provider_http import (
     MalformedResponse,
     header_int,
-    is_retryable_status,
     parse_duration,
-    without_key,
 )
 from core.errors import UserError
 
@@ -59,22 +55,24 @@ def request_body(
         "temperature": params.temperature,
         max_tokens_field: params.max_tokens,
     }
-    if params.seed is not None:
-        body["seed"] = params.seed
-    if params.top_p is not None:
-        body["top_p"] = params.top_p
+    body.update(params.optional_fields())
     if params.top_logprobs > 0:
         body["logprobs"] = True
         body["top_logprobs"] = min(params.top_logprobs, MAX_TOP_LOGPROBS)
     return body
 
 
-def completion_from_body(body: dict[str, Any]) -> Completion:
-    """A chat.completion JSON body -> Completion (first choice)."""
+def first_choice(body: dict[str, Any], what: str) -> dict[str, Any]:
+    """The first of an answer's choices (chat and legacy completions alike)."""
     choices = body.get("choices") if isinstance(body, dict) else None
     if not choices or not isinstance(choices[0], dict):
-        raise MalformedResponse(f"chat completion without choices: {str(body)[:200]}")
-    choice = choices[0]
+        raise MalformedResponse(f"{what} without choices: {str(body)[:200]}")
+    return choices[0]
+
+
+def completion_from_body(body: dict[str, Any]) -> Completion:
+    """A chat.completion JSON body -> Completion (first choice)."""
+    choice = first_choice(body, "chat completion")
     message = choice.get("message") or {}
     usage = body.get("usage") or {}
     extras: dict[str, Any] = {}
@@ -236,18 +234,14 @@ class OpenAIBackendBase(HostedBackend):
         error = exc.body if isinstance(exc.body, dict) else {}
         message = error.get("message") or exc.message
         if status in (401, 403):
-            return KeyRejected(without_key(message, self._api_key), key_env=self._key_env,
-                               status=status)
+            return self._key_rejected(message, status)
         if status == 429 and (error.get("code") == "insufficient_quota"
                               or error.get("type") == "insufficient_quota"):
             return QuotaExhausted(message)
         code = str(error.get("code") or "")
         if status == 400 and code in CONTENT_POLICY_CODES:
             return ProviderRefusal(message, finish_reason=code)
-        if 400 <= status < 500 and not is_retryable_status(status):
-            return RequestRejected(without_key(message, self._api_key), status=status,
-                                   kind=rejection_kind(status, error))
-        return exc
+        return self._rejected(message, status, rejection_kind(status, error)) or exc
 
 
 class OpenAIChatBackend(OpenAIBackendBase):
