@@ -165,6 +165,26 @@ def test_shared_rubric_states_equal_a_full_pass(tmp_path):
     assert scorer.prefix_passes == 1
 
 
+def test_option_logprobs_reads_each_prompts_own_options_in_its_own_group(tmp_path):
+    """One call, prompts with different options and prefixes (as GlobalOpinionQA items have
+    2 to 5 letters): each gets its own options' log-probabilities, as when scored alone."""
+    folder = tmp_path / "tiny"
+    byte_level_model(folder)
+    backend = HuggingFaceBackend("tiny", model_path=str(folder), dtype="fp32", batch_size=2)
+    head = "technique (1-6): 1. technique (1-6): 2. Output " * 3
+    jobs = [ScoreJob(head + "3 technique (1-6):", DIGITS[:2], group="a"),
+            ScoreJob(head + "Output technique (1-6):", DIGITS, group="a"),
+            ScoreJob("Output 4 technique (1-6):", DIGITS[2:5], group=None),
+            ScoreJob(head + "6 6 technique (1-6):", DIGITS[:4], group="a")]
+    got = {i: s for batch in backend.option_logprobs(jobs) for i, s in batch}
+    assert sorted(got) == [0, 1, 2, 3]
+    for i, job in enumerate(jobs):
+        assert list(got[i].token_ids) == list(job.letters)
+        alone = [s for batch in backend.option_logprobs([job], prefix_cache=False)
+                 for _, s in batch][0]
+        assert got[i].probs == pytest.approx(alone.probs, abs=1e-5)
+
+
 def test_top_logprobs_digits_sum_their_spellings_and_ignore_other_tokens():
     top = {"3": math.log(0.5), " 3": math.log(0.1), "1": math.log(0.2), "Sure": math.log(0.1),
            "33": math.log(0.05)}
