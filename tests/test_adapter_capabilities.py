@@ -148,3 +148,25 @@ def test_backends_import_no_other_package_of_the_project_but_core():
                      [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             found += [f"{path.name}: {n}" for n in names if n.split(".")[0] in above]
     assert found == []
+
+
+def test_study_estimate_names_the_keys_each_adapter_class_needs(monkeypatch):
+    from harness.study_estimate import _needs_key
+
+    for env in ("OPENAI_API_KEY", "OPENAI_COMPATIBLE_API_KEY", "ANTHROPIC_API_KEY",
+                "GEMINI_API_KEY", "GOOGLE_API_KEY", "HF_TOKEN"):
+        monkeypatch.delenv(env, raising=False)
+    reg = load_registry()
+    missing: dict[str, list[str]] = {}
+    for name in ("gpt-4o", "davinci-002", "claude-3.5-sonnet", "gemini-2.5-flash",
+                 "openai-compatible", "llama-3.3-70b", "olmo-2-13b", "smollm2-135m-instruct"):
+        _needs_key(reg[name], name, missing)
+    # a compatible server's key and an ungated model's token are optional
+    assert missing == {"OPENAI_API_KEY": ["gpt-4o", "davinci-002"],
+                       "ANTHROPIC_API_KEY": ["claude-3.5-sonnet"],
+                       "GEMINI_API_KEY or GOOGLE_API_KEY": ["gemini-2.5-flash"],
+                       "HF_TOKEN": ["llama-3.3-70b"]}
+    monkeypatch.setenv("GOOGLE_API_KEY", "g-key-set-here")
+    missing = {}
+    _needs_key(reg["gemini-2.5-flash"], "gemini-2.5-flash", missing)
+    assert missing == {}
