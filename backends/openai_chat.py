@@ -168,8 +168,9 @@ class OpenAIBackendBase(HostedBackend):
         self._compatible = api_key_optional or self.key_optional
         super().__init__(model_id, base_url=base_url, timeout_s=timeout_s, **options)
         if self._compatible:
-            self.provider = "openai-compatible" if self.provider == "openai" else (
-                f"{self.provider}-compatible")
+            if not self.provider.endswith("-compatible"):  # rows and cache keys say so
+                self.provider = "openai-compatible" if self.provider == "openai" else (
+                    f"{self.provider}-compatible")
             if not self.base_url:
                 raise UserError(
                     f"backend for {model_id!r} is an OpenAI-compatible server: give --base-url "

@@ -170,3 +170,16 @@ def test_study_estimate_names_the_keys_each_adapter_class_needs(monkeypatch):
     missing = {}
     _needs_key(reg["gemini-2.5-flash"], "gemini-2.5-flash", missing)
     assert missing == {}
+
+
+def test_a_compatible_server_is_recorded_as_openai_compatible(monkeypatch):
+    from backends.registry import create_backend
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_COMPATIBLE_API_KEY", raising=False)
+    backend = create_backend("openai-compatible", model="qwen", base_url="http://127.0.0.1:9/v1")
+    # the provider goes into every row and cache key: the name users know, once
+    assert backend.provider == "openai-compatible"
+    assert type(backend).__name__ == "OpenAICompatibleBackend"
+    with pytest.raises(UserError, match="--base-url"):
+        create_backend("openai-compatible", model="qwen")
