@@ -183,3 +183,11 @@ def test_a_compatible_server_is_recorded_as_openai_compatible(monkeypatch):
     assert type(backend).__name__ == "OpenAICompatibleBackend"
     with pytest.raises(UserError, match="--base-url"):
         create_backend("openai-compatible", model="qwen")
+
+
+def test_redaction_cuts_the_key_of_every_shipped_adapter():
+    from backends.registry import ADAPTERS, provider_class
+    from harness.redact import KEY_ENVS
+
+    declared = {e for p in ADAPTERS for e in provider_class(p).key_envs}
+    assert declared == set(KEY_ENVS)
