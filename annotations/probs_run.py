@@ -1,13 +1,16 @@
 """Running the probability judge: a local model's forward passes, or an API's top logprobs.
 
+What the judge can do is its adapter class's (`Backend.option_reading`):
+
 Local judges (transformers): one forward pass per response, batched, the shared rubric's
-key/value states computed once (`HuggingFaceBackend.option_logprobs`); each row is written
-to the output as its batch finishes, so a rerun skips what is done.
+key/value states computed once (`Backend.option_logprobs`); each row is written to the
+output as its batch finishes, so a rerun skips what is done.
 
 API judges (OpenAI, OpenAI-compatible, Gemini): one request per response with max_tokens 1
-and the top log-probabilities of that token, sent through the shared runner (rate limits,
-retries, cache) into `<out>.calls.jsonl`; the output is rebuilt from it at the end. A failed
-request is an error row. Providers without log-probabilities (Anthropic) are refused.
+and the top log-probabilities of that token (`Backend.option_params`), sent through the
+shared runner (rate limits, retries, cache) into `<out>.calls.jsonl`; the output is rebuilt
+from it at the end. A failed request is an error row. Providers without log-probabilities
+(Anthropic) are refused.
 """
 
 from __future__ import annotations
@@ -24,14 +27,14 @@ from annotations.probs import (
     probs_row,
 )
 from backends.base import GenerationParams
-from backends.registry import BackendSpec, create_backend
+from backends.option_scores import ScoreJob
+from backends.registry import BackendSpec, adapter_class, create_backend
 from core.errors import UserError
 from core.files import write_jsonl_atomic
 from harness.generation import DryRun
 from harness.generation import dry_run as generation_dry_run
 from harness.results import ResultsStore, key_by, read_jsonl
 from harness.runner import Request, RunOptions, RunSummary, run_requests_async
-from pluralism.collect import LOCAL_PROVIDERS, TOP_K
 
 ROW_KEY = ("id", "sample")
 
@@ -42,9 +45,10 @@ def check_probs_judge(spec: BackendSpec, *, batch_api: bool = False) -> str:
         raise UserError("--batch-api sends the JSON judge's calls; the probability judge needs "
                         "one output token per response: drop --batch-api, or use "
                         "--judge-mode json")
-    if spec.provider in LOCAL_PROVIDERS:
+    reading = adapter_class(spec).option_reading()
+    if reading == "forward_pass":
         return "local"
-    if spec.provider in TOP_K and not spec.adapter:
+    if reading == "top_logprobs":
         return "api"
     raise UserError(f"judge {spec.name} ({spec.provider}) returns no token log-probabilities, "
                     "so it cannot be read as a probability judge; use --judge-mode json")
@@ -52,7 +56,7 @@ def check_probs_judge(spec: BackendSpec, *, batch_api: bool = False) -> str:
 
 def api_params(spec: BackendSpec) -> GenerationParams:
     """One output token, greedy, with as many top alternatives as the provider gives."""
-    return GenerationParams(temperature=0.0, max_tokens=1, top_logprobs=TOP_K[spec.provider])
+    return adapter_class(spec).option_params()
 
 
 def api_requests(prompts: list[ProbsPrompt]) -> list[Request]:
@@ -86,16 +90,15 @@ def run_local_probs(spec: BackendSpec, prompts: list[ProbsPrompt], out: Path, *,
         return 0
     backend = create_backend(spec.name, model=model, registry={spec.name: spec},
                              batch_size=batch_size)
-    texts = [backend.prompt_text([{"role": "user", "content": p.text}])  # type: ignore[attr-defined]
-             for p in todo]
+    texts = [backend.prompt_text([{"role": "user", "content": p.text}]) for p in todo]
     version = getattr(backend, "model_version", None)
     out.parent.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(prompts), initial=len(prompts) - len(todo), desc=f"judge {spec.name}",
                unit="resp", dynamic_ncols=True, disable=not progress)
     try:
         with ResultsStore(out, key_by(*ROW_KEY)) as store:
-            for batch in backend.option_logprobs(  # type: ignore[attr-defined]
-                    texts, DIGITS, prefix_cache=prefix_cache):
+            jobs = [ScoreJob(t, DIGITS, group="rubric") for t in texts]
+            for batch in backend.option_logprobs(jobs, prefix_cache=prefix_cache):
                 for i, scores in batch:
                     store.append(probs_row(
                         todo[i].row, digits_from_logprobs(scores.logprobs), judge=spec.name,

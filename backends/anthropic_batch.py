@@ -17,21 +17,18 @@ from backends.provider_http import MalformedResponse
 REJECTED = {"invalid_request_error", "not_found_error", "request_too_large"}
 
 
-class AnthropicBatch(BatchAdapter):
+class AnthropicBatch(BatchAdapter[AnthropicBackend]):
     provider = "anthropic"
     max_requests = 100_000
     max_bytes = 256 * 1000 * 1000
 
-    def __init__(self, backend: AnthropicBackend) -> None:
-        super().__init__(backend)
-        self.messages = backend
 
     def entry(self, cid: str, messages: list[Message], params: GenerationParams) -> dict[str, Any]:
         return {"custom_id": cid,
-                "params": request_body(self.messages.model_id, messages, params)}
+                "params": request_body(self.backend.model_id, messages, params)}
 
     async def submit(self, entries: list[dict[str, Any]]) -> str:
-        batch = await self.messages._clients.get().messages.batches.create(requests=entries)
+        batch = await self.backend._clients.get().messages.batches.create(requests=entries)
         return batch.id
 
     def _info(self, batch: Any) -> BatchInfo:
@@ -44,13 +41,13 @@ class AnthropicBatch(BatchAdapter):
                          extra={"results_url": batch.results_url})
 
     async def retrieve(self, batch_id: str) -> BatchInfo:
-        return self._info(await self.messages._clients.get().messages.batches.retrieve(batch_id))
+        return self._info(await self.backend._clients.get().messages.batches.retrieve(batch_id))
 
     async def cancel(self, batch_id: str) -> BatchInfo:
-        return self._info(await self.messages._clients.get().messages.batches.cancel(batch_id))
+        return self._info(await self.backend._clients.get().messages.batches.cancel(batch_id))
 
     async def results(self, info: BatchInfo) -> list[ItemResult]:
-        stream = await self.messages._clients.get().messages.batches.results(info.id)
+        stream = await self.backend._clients.get().messages.batches.results(info.id)
         return [item_result(item.model_dump(mode="json")) async for item in stream]
 
 

@@ -8,29 +8,20 @@ the SDK merges into the same JSON.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from backends.base import (
-    Backend,
     Completion,
     GenerationParams,
-    KeyRejected,
     Message,
     QuotaExhausted,
     RateLimitState,
-    RequestRejected,
 )
+from backends.hosted import HostedBackend
 from backends.provider_http import (
-    ClientPerLoop,
     MalformedResponse,
-    api_key_from_env,
     header_int,
-    http_transport,
-    is_retryable_status,
-    parse_retry_after,
     seconds_until,
-    without_key,
 )
 
 #: where the key comes from; the stop message on a refused key names it
@@ -55,8 +46,7 @@ def request_body(
     }
     if system:
         body["system"] = system
-    if params.top_p is not None:
-        body["top_p"] = params.top_p
+    body.update(params.optional_fields(seed=False))
     return body
 
 
@@ -112,46 +102,16 @@ def anthropic_rate_limit_state(headers: Any) -> RateLimitState | None:
     return None if state == RateLimitState() else state
 
 
-class AnthropicBackend(Backend):
-    """One model behind Anthropic's messages API."""
+class AnthropicBackend(HostedBackend):
+    """One model behind Anthropic's messages API (no seed, no log-probabilities)."""
 
     provider = "anthropic"
-
-    def __init__(
-        self,
-        model_id: str,
-        *,
-        base_url: str | None = None,
-        timeout_s: float = 120.0,
-        **options: Any,
-    ) -> None:
-        super().__init__(model_id, **options)
-        self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
-        self.timeout_s = timeout_s
-        self._api_key = api_key_from_env(KEY_ENV, provider="Anthropic")
-        self._transport = http_transport()
-        self._clients: ClientPerLoop[Any] = ClientPerLoop(self._new_client)
-        self._limits: RateLimitState | None = None
-
-    @classmethod
-    def check_credentials(cls, **options: Any) -> None:
-        api_key_from_env(KEY_ENV, provider="Anthropic")
-
-    def __repr__(self) -> str:  # never show the key
-        return f"AnthropicBackend(model_id={self.model_id!r}, base_url={self.base_url!r})"
-
-    def _new_client(self) -> Any:
-        import anthropic
-
-        http_client = (anthropic.DefaultAioHttpClient(timeout=self.timeout_s)
-                       if self._transport == "aiohttp" else None)
-        return anthropic.AsyncAnthropic(
-            api_key=self._api_key,
-            base_url=self.base_url,
-            timeout=self.timeout_s,
-            max_retries=0,  # the shared retry loop in harness.runner rules
-            http_client=http_client,
-        )
+    provider_label = "Anthropic"
+    key_envs = (KEY_ENV,)
+    base_url_env = "ANTHROPIC_BASE_URL"
+    sdk_module, sdk_client = "anthropic", "AsyncAnthropic"
+    batch_adapter = "backends.anthropic_batch:AnthropicBatch"
+    takes_seed = False
 
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         import anthropic
@@ -187,31 +147,7 @@ class AnthropicBackend(Backend):
         message = getattr(exc, "api_message", None) or exc.message
         kind = getattr(exc, "type", None)
         if status in (401, 403) or kind in ("authentication_error", "permission_error"):
-            return KeyRejected(without_key(message, self._api_key), key_env=KEY_ENV,
-                               status=status)
+            return self._key_rejected(message, status)
         if status == 402 or kind == "billing_error" or "credit balance" in message.lower():
             return QuotaExhausted(message)
-        if 400 <= status < 500 and not is_retryable_status(status):
-            return RequestRejected(without_key(message, self._api_key), status=status,
-                                   kind=str(kind or f"http_{status}"))
-        return exc
-
-    def is_retryable(self, exc: BaseException) -> bool:
-        import anthropic
-
-        if isinstance(exc, anthropic.APIStatusError):
-            # 529 overloaded is a 5xx
-            return is_retryable_status(exc.status_code)
-        return isinstance(exc, anthropic.APIConnectionError | MalformedResponse | TimeoutError)
-
-    def retry_after(self, exc: BaseException) -> float | None:
-        response = getattr(exc, "response", None)
-        return parse_retry_after(getattr(response, "headers", None))
-
-    def rate_limit_state(self) -> RateLimitState | None:
-        return self._limits
-
-    async def aclose(self) -> None:
-        client = self._clients.take()
-        if client is not None:
-            await client.close()
+        return self._rejected(message, status, str(kind or f"http_{status}")) or exc

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import importlib
 from collections.abc import Awaitable
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from backends.batch_base import BatchAdapter
+    from backends.option_scores import LetterScores, ScoreJob
 
 T = TypeVar("T")
 
@@ -31,6 +38,12 @@ class GenerationParams:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def optional_fields(self, *, seed: bool = True) -> dict[str, Any]:
+        """seed and top_p where set, named as every provider names them; `seed=False` for a
+        provider that takes no seed (Backend.takes_seed)."""
+        fields = {"seed": self.seed if seed else None, "top_p": self.top_p}
+        return {k: v for k, v in fields.items() if v is not None}
 
 
 @dataclass
@@ -135,10 +148,70 @@ async def within_timeout(call: Awaitable[T], timeout_s: float | None) -> T:
 
 
 class Backend(abc.ABC):
-    """A model behind one provider. Subclasses are small: one call, one error classifier."""
+    """A model behind one provider. Subclasses are small: one call, one error classifier.
+
+    The class attributes below say what an adapter is and can do; callers read them from the
+    class (`backends.registry.adapter_class`), before any client is made or weights loaded.
+    """
 
     #: provider name as used in the registry, e.g. "openai", "anthropic", "gemini", "hf"
     provider: str = ""
+    #: runs on this machine: no HTTP request, no per-token price, no rate limits
+    local: ClassVar[bool] = False
+    #: environment variables the key is read from, the first set wins (none: no key)
+    key_envs: ClassVar[tuple[str, ...]] = ()
+    #: the run goes on without a key (an open server; an ungated local model)
+    key_optional: ClassVar[bool] = False
+    #: the most alternatives per token the provider returns as top log-probabilities (0: none)
+    max_top_logprobs: ClassVar[int] = 0
+    #: "module:Class" of the adapter for the provider's batch API, None where it has none
+    batch_adapter: ClassVar[str | None] = None
+    #: the provider takes a sampling seed (Anthropic's API has none)
+    takes_seed: ClassVar[bool] = True
+
+    @classmethod
+    def batch_adapter_class(cls) -> type[BatchAdapter] | None:
+        """The batch adapter class, imported now (it imports this adapter's module)."""
+        if cls.batch_adapter is None:
+            return None
+        module_name, class_name = cls.batch_adapter.split(":", 1)
+        return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+
+    @classmethod
+    def option_reading(cls) -> str | None:
+        """How the adapter gives the probabilities of a prompt's answer options (letters,
+        digits): "forward_pass", every option exactly from one pass of a local model
+        (`option_logprobs`); "top_logprobs", the first token's top alternatives, asked for by
+        the one-token request `option_params`; None, not at all (the caller refuses)."""
+        if cls.local:
+            return "forward_pass"
+        return "top_logprobs" if cls.max_top_logprobs > 0 else None
+
+    @classmethod
+    def option_params(cls) -> GenerationParams:
+        """The request whose answer holds the options' probabilities: one token, greedy, with
+        as many top alternatives as the provider returns."""
+        if cls.option_reading() != "top_logprobs":
+            raise NotImplementedError(f"{cls.__name__} returns no top log-probabilities")
+        return GenerationParams(temperature=0.0, max_tokens=1, top_logprobs=cls.max_top_logprobs)
+
+    @property
+    def has_chat_template(self) -> bool:
+        """Whether `prompt_text` wraps messages in the model's chat template."""
+        return False
+
+    def prompt_text(self, messages: list[Message]) -> str:
+        """The text the model reads for `messages` (a local model's option scoring reads it
+        as given): here every message's content, in order, as a base model continues it."""
+        return "\n\n".join(m["content"] for m in messages)
+
+    def option_logprobs(self, jobs: Sequence[ScoreJob], *, prefix_cache: bool = True,
+                        add_special_tokens: bool | None = None,
+                        ) -> Iterator[list[tuple[int, LetterScores]]]:
+        """Each job's next-token log-probability of each of its options, read exactly (a
+        local model's forward pass); yields (job index, scores) lists as batches finish."""
+        raise NotImplementedError(f"{type(self).__name__} reads options as "
+                                  f"{self.option_reading()}, not by a forward pass")
 
     def __init__(self, model_id: str, **options: Any) -> None:
         self.model_id = model_id

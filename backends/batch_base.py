@@ -12,7 +12,7 @@ import abc
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from backends.base import Backend, Completion, GenerationParams, Message
 
@@ -67,7 +67,10 @@ def custom_id(key: dict[str, Any]) -> str:
     return "h" + digest[:40]
 
 
-class BatchAdapter(abc.ABC):
+B = TypeVar("B", bound=Backend)
+
+
+class BatchAdapter(abc.ABC, Generic[B]):
     """One provider's batch API around its online backend (client, model id, parsers)."""
 
     provider: str = ""
@@ -75,7 +78,7 @@ class BatchAdapter(abc.ABC):
     max_requests: int = 0
     max_bytes: int = 0
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: B) -> None:
         self.backend = backend
 
     @abc.abstractmethod

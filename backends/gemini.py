@@ -8,32 +8,24 @@ refuses them (400 'not enabled') raises LogprobsUnavailable, naming the sampling
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
 from backends.base import (
-    Backend,
     Completion,
     GenerationParams,
-    KeyRejected,
     Message,
     QuotaExhausted,
-    RequestRejected,
 )
+from backends.hosted import HostedBackend
 from backends.openai_chat import merge_logprobs
 from backends.provider_http import (
-    ClientPerLoop,
     LogprobsUnavailable,
     MalformedResponse,
     aiohttp_transient_errors,
-    api_key_env,
-    api_key_from_env,
-    http_transport,
     is_retryable_status,
     parse_duration,
     parse_retry_after,
-    without_key,
 )
 
 #: Gemini returns at most 20 alternatives per token
@@ -161,34 +153,15 @@ def _daily_quota(details: Any) -> bool:
     return False
 
 
-class GeminiBackend(Backend):
+class GeminiBackend(HostedBackend):
     """One Gemini model behind the Gemini Developer API."""
 
     provider = "gemini"
-
-    def __init__(
-        self,
-        model_id: str,
-        *,
-        base_url: str | None = None,
-        timeout_s: float = 120.0,
-        **options: Any,
-    ) -> None:
-        super().__init__(model_id, **options)
-        # the SDK itself reads GOOGLE_GEMINI_BASE_URL when no base_url is given
-        self.base_url = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
-        self.timeout_s = timeout_s
-        self._api_key = api_key_from_env(*KEY_ENVS, provider="Gemini")
-        self._key_env = api_key_env(*KEY_ENVS) or KEY_ENVS[0]
-        self._transport = http_transport()
-        self._clients: ClientPerLoop[Any] = ClientPerLoop(self._new_client)
-
-    @classmethod
-    def check_credentials(cls, **options: Any) -> None:
-        api_key_from_env(*KEY_ENVS, provider="Gemini")
-
-    def __repr__(self) -> str:  # never show the key
-        return f"GeminiBackend(model_id={self.model_id!r}, base_url={self.base_url!r})"
+    provider_label = "Gemini"
+    key_envs = KEY_ENVS
+    # the SDK itself reads GOOGLE_GEMINI_BASE_URL when no base_url is given
+    base_url_env = "GOOGLE_GEMINI_BASE_URL"
+    max_top_logprobs = MAX_LOGPROBS
 
     def _new_client(self) -> Any:
         import httpx2
@@ -218,10 +191,7 @@ class GeminiBackend(Backend):
         }
         if system:
             config["system_instruction"] = system
-        if params.seed is not None:
-            config["seed"] = params.seed
-        if params.top_p is not None:
-            config["top_p"] = params.top_p
+        config.update(params.optional_fields())
         if params.top_logprobs > 0:
             config["response_logprobs"] = True
             config["logprobs"] = min(params.top_logprobs, MAX_LOGPROBS)
@@ -246,19 +216,15 @@ class GeminiBackend(Backend):
     def _classify(self, exc: Any, params: GenerationParams) -> BaseException:
         message = exc.message or str(exc)
         if _key_refused(exc.code, message, exc.details):
-            return KeyRejected(without_key(message, self._api_key), key_env=self._key_env,
-                               status=exc.code)
+            return self._key_rejected(message, exc.code)
         if exc.code == 400 and params.top_logprobs > 0 and _LOGPROBS_REFUSED.search(message):
             return LogprobsUnavailable(self.model_id, message)
         if exc.code == 429 and _daily_quota(exc.details):
             return QuotaExhausted(message)
         code = exc.code if isinstance(exc.code, int) else 0
-        if 400 <= code < 500 and not is_retryable_status(code):
-            # Gemini has no refusal status: its blocks are 200s (promptFeedback, finishReason)
-            return RequestRejected(without_key(message, self._api_key), status=code,
-                                   kind=_error_reason(exc.details) or str(
-                                       exc.status or f"http_{code}"))
-        return exc
+        # Gemini has no refusal status: its blocks are 200s (promptFeedback, finishReason)
+        kind = _error_reason(exc.details) or str(exc.status or f"http_{code}")
+        return self._rejected(message, code, kind) or exc
 
     def is_retryable(self, exc: BaseException) -> bool:
         import httpx2
@@ -280,7 +246,5 @@ class GeminiBackend(Backend):
             asked = _retry_info_delay(getattr(exc, "details", None))
         return asked
 
-    async def aclose(self) -> None:
-        client = self._clients.take()
-        if client is not None:
-            await client.aio.aclose()
+    async def _close_client(self, client: Any) -> None:
+        await client.aio.aclose()

@@ -25,10 +25,11 @@ from core.errors import UserError
 from core.reasoning import split_reasoning
 
 if TYPE_CHECKING:
-    from backends.option_scores import LetterScores
+    from backends.option_scores import LetterScores, ScoreJob
 
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "auto": "auto"}
 MODEL_CACHE_ENV = "CONTESTED_MODEL_CACHE"
+HF_TOKEN_ENV = "HF_TOKEN"
 
 
 def follow_hub_progress_setting() -> None:
@@ -204,6 +205,10 @@ class HuggingFaceBackend(Backend):
     """A transformers causal LM on this machine."""
 
     provider = "hf"
+    local = True
+    #: gated models (Llama) download with a Hugging Face token; others need none
+    key_envs = (HF_TOKEN_ENV,)
+    key_optional = True
 
     def __init__(
         self,
@@ -253,7 +258,7 @@ class HuggingFaceBackend(Backend):
         cuda = torch.cuda.is_available()
         kwargs = load_kwargs(dtype=dtype, quantization=quantization, device=device,
                              cuda_available=cuda, gguf_file=gguf_file,
-                             token=os.environ.get("HF_TOKEN"))
+                             token=os.environ.get(HF_TOKEN_ENV))
         if cache_dir:  # where downloaded weights go (default: the Hugging Face cache)
             kwargs["cache_dir"] = str(cache_dir)
         converted = converted_gguf_dir(source, gguf_file, gguf_package) if gguf_file else None
@@ -278,9 +283,14 @@ class HuggingFaceBackend(Backend):
         return tokenizer, model
 
     # ---- prompts -------------------------------------------------------------------------
+    @property
+    def has_chat_template(self) -> bool:
+        """Whether the tokenizer has a chat template (a base model's has none)."""
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
     def prompt_text(self, messages: list[Message]) -> str:
         """The model's chat template; plain text for a tokenizer without one (base models)."""
-        if getattr(self.tokenizer, "chat_template", None):
+        if self.has_chat_template:
             return self.tokenizer.apply_chat_template(
                 messages, tokenize=False, add_generation_prompt=True
             )
@@ -301,7 +311,7 @@ class HuggingFaceBackend(Backend):
         import torch
 
         texts = [self.prompt_text(m) for m in batch]
-        templated = bool(getattr(self.tokenizer, "chat_template", None))
+        templated = self.has_chat_template
         # a chat template already holds the special tokens (BOS) it needs
         enc = self.tokenizer(texts, return_tensors="pt", padding=True,
                              add_special_tokens=not templated)
@@ -347,24 +357,22 @@ class HuggingFaceBackend(Backend):
         return results
 
     # ---- scoring ---------------------------------------------------------------------------
-    def option_logprobs(self, texts: Sequence[str], options: Sequence[str], *,
-                        group: str | None = "shared", prefix_cache: bool = True,
+    def option_logprobs(self, jobs: Sequence[ScoreJob], *, prefix_cache: bool = True,
                         add_special_tokens: bool | None = None,
                         ) -> Iterator[list[tuple[int, LetterScores]]]:
-        """Each text's next-token log-probability of each option (letters, digits), one
-        forward pass per text, `preferred_batch_size` texts a pass, no generation.
+        """Each job's next-token log-probability of each of its options (letters, digits),
+        one forward pass per text, `preferred_batch_size` texts a pass, no generation.
 
-        `texts` are final (any chat template already applied, as `prompt_text` does); texts of
-        one `group` share the key/value states of their common token prefix (a rubric), run
-        once. Yields (text index, scores) lists as each batch finishes.
+        Job texts are final (any chat template already applied, as `prompt_text` does); jobs
+        of one `group` share the key/value states of their common token prefix (a rubric, the
+        drawn examples), run once. Yields (job index, scores) lists as each batch finishes.
         """
-        from backends.option_scores import LocalScorer, ScoreJob
+        from backends.option_scores import LocalScorer
 
         if add_special_tokens is None:  # a chat template already holds its BOS
-            add_special_tokens = not getattr(self.tokenizer, "chat_template", None)
+            add_special_tokens = not self.has_chat_template
         scorer = LocalScorer(self.model, self.tokenizer, batch_size=self.preferred_batch_size,
                              prefix_cache=prefix_cache, add_special_tokens=add_special_tokens)
-        jobs = [ScoreJob(t, tuple(options), group=group) for t in texts]
         batches = scorer.score(jobs)
         while True:
             with self._lock:

@@ -27,23 +27,20 @@ ENDED = {"completed", "failed", "expired", "cancelled"}
 FAILURE_KINDS = {"batch_expired": "expired", "batch_cancelled": "canceled"}
 
 
-class OpenAIBatch(BatchAdapter):
+class OpenAIBatch(BatchAdapter[OpenAIChatBackend]):
     provider = "openai"
     max_requests = 50_000
     max_bytes = 200 * 1024 * 1024
 
-    def __init__(self, backend: OpenAIChatBackend) -> None:
-        super().__init__(backend)
-        self.chat = backend
 
     def entry(self, cid: str, messages: list[Message], params: GenerationParams) -> dict[str, Any]:
-        body = request_body(self.chat.model_id, messages, params,
-                            max_tokens_field=self.chat.options.get("max_tokens_field",
+        body = request_body(self.backend.model_id, messages, params,
+                            max_tokens_field=self.backend.options.get("max_tokens_field",
                                                                    "max_tokens"))
         return {"custom_id": cid, "method": "POST", "url": ENDPOINT, "body": body}
 
     async def submit(self, entries: list[dict[str, Any]]) -> str:
-        client = self.chat._clients.get()
+        client = self.backend._clients.get()
         data = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries).encode("utf-8")
         upload = await client.files.create(file=("requests.jsonl", data, "application/jsonl"),
                                            purpose="batch")
@@ -64,13 +61,13 @@ class OpenAIBatch(BatchAdapter):
         )
 
     async def retrieve(self, batch_id: str) -> BatchInfo:
-        return self._info(await self.chat._clients.get().batches.retrieve(batch_id))
+        return self._info(await self.backend._clients.get().batches.retrieve(batch_id))
 
     async def cancel(self, batch_id: str) -> BatchInfo:
-        return self._info(await self.chat._clients.get().batches.cancel(batch_id))
+        return self._info(await self.backend._clients.get().batches.cancel(batch_id))
 
     async def results(self, info: BatchInfo) -> list[ItemResult]:
-        client = self.chat._clients.get()
+        client = self.backend._clients.get()
         out: list[ItemResult] = []
         for name in ("output_file_id", "error_file_id"):
             file_id = info.extra.get(name)

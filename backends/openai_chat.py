@@ -12,26 +12,18 @@ from dataclasses import replace
 from typing import Any
 
 from backends.base import (
-    Backend,
     Completion,
     GenerationParams,
-    KeyRejected,
     Message,
     ProviderRefusal,
     QuotaExhausted,
     RateLimitState,
-    RequestRejected,
 )
+from backends.hosted import HostedBackend
 from backends.provider_http import (
-    ClientPerLoop,
     MalformedResponse,
-    api_key_from_env,
     header_int,
-    http_transport,
-    is_retryable_status,
     parse_duration,
-    parse_retry_after,
-    without_key,
 )
 from core.errors import UserError
 
@@ -63,22 +55,24 @@ def request_body(
         "temperature": params.temperature,
         max_tokens_field: params.max_tokens,
     }
-    if params.seed is not None:
-        body["seed"] = params.seed
-    if params.top_p is not None:
-        body["top_p"] = params.top_p
+    body.update(params.optional_fields())
     if params.top_logprobs > 0:
         body["logprobs"] = True
         body["top_logprobs"] = min(params.top_logprobs, MAX_TOP_LOGPROBS)
     return body
 
 
-def completion_from_body(body: dict[str, Any]) -> Completion:
-    """A chat.completion JSON body -> Completion (first choice)."""
+def first_choice(body: dict[str, Any], what: str) -> dict[str, Any]:
+    """The first of an answer's choices (chat and legacy completions alike)."""
     choices = body.get("choices") if isinstance(body, dict) else None
     if not choices or not isinstance(choices[0], dict):
-        raise MalformedResponse(f"chat completion without choices: {str(body)[:200]}")
-    choice = choices[0]
+        raise MalformedResponse(f"{what} without choices: {str(body)[:200]}")
+    return choices[0]
+
+
+def completion_from_body(body: dict[str, Any]) -> Completion:
+    """A chat.completion JSON body -> Completion (first choice)."""
+    choice = first_choice(body, "chat completion")
     message = choice.get("message") or {}
     usage = body.get("usage") or {}
     extras: dict[str, Any] = {}
@@ -151,10 +145,15 @@ def openai_rate_limit_state(headers: Any) -> RateLimitState | None:
     return None if state == RateLimitState() else state
 
 
-class OpenAIBackendBase(Backend):
+class OpenAIBackendBase(HostedBackend):
     """What the chat and legacy-completions adapters share: client, keys, error mapping."""
 
     provider = "openai"
+    provider_label = "OpenAI"
+    key_envs = (OPENAI_KEY_ENV,)
+    base_url_env = "OPENAI_BASE_URL"
+    sdk_module, sdk_client = "openai", "AsyncOpenAI"
+    max_top_logprobs = MAX_TOP_LOGPROBS
 
     def __init__(
         self,
@@ -165,48 +164,29 @@ class OpenAIBackendBase(Backend):
         api_key_optional: bool = False,
         **options: Any,
     ) -> None:
-        super().__init__(model_id, **options)
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-        self.timeout_s = timeout_s
-        if api_key_optional:
-            # an OpenAI-compatible server: the URL is the point, the key often unused
-            self.provider = "openai-compatible" if self.provider == "openai" else (
-                f"{self.provider}-compatible")
+        # an OpenAI-compatible server: the URL is the point, the key often unused
+        self._compatible = api_key_optional or self.key_optional
+        super().__init__(model_id, base_url=base_url, timeout_s=timeout_s, **options)
+        if self._compatible:
+            if not self.provider.endswith("-compatible"):  # rows and cache keys say so
+                self.provider = "openai-compatible" if self.provider == "openai" else (
+                    f"{self.provider}-compatible")
             if not self.base_url:
                 raise UserError(
                     f"backend for {model_id!r} is an OpenAI-compatible server: give --base-url "
                     "URL (e.g. http://localhost:8000/v1)"
                 )
+
+    def _read_key(self) -> tuple[str, str]:
+        if self._compatible:
             # the user's OpenAI key must not travel to whatever server the URL names
-            self._api_key = os.environ.get(COMPATIBLE_KEY_ENV, "").strip() or NO_KEY
-            self._key_env = COMPATIBLE_KEY_ENV
-        else:
-            self._api_key = api_key_from_env(OPENAI_KEY_ENV, provider="OpenAI")
-            self._key_env = OPENAI_KEY_ENV
-        self._transport = http_transport()
-        self._clients: ClientPerLoop[Any] = ClientPerLoop(self._new_client)
-        self._limits: RateLimitState | None = None
+            return os.environ.get(COMPATIBLE_KEY_ENV, "").strip() or NO_KEY, COMPATIBLE_KEY_ENV
+        return super()._read_key()
 
     @classmethod
     def check_credentials(cls, *, api_key_optional: bool = False, **options: Any) -> None:
         if not api_key_optional:  # a compatible server's key is optional
-            api_key_from_env(OPENAI_KEY_ENV, provider="OpenAI")
-
-    def __repr__(self) -> str:  # never show the key
-        return f"{type(self).__name__}(model_id={self.model_id!r}, base_url={self.base_url!r})"
-
-    def _new_client(self) -> Any:
-        import openai
-
-        http_client = (openai.DefaultAioHttpClient(timeout=self.timeout_s)
-                       if self._transport == "aiohttp" else None)
-        return openai.AsyncOpenAI(
-            api_key=self._api_key,
-            base_url=self.base_url,
-            timeout=self.timeout_s,
-            max_retries=0,  # the shared retry loop in harness.runner rules
-            http_client=http_client,
-        )
+            super().check_credentials(**options)
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST `body` as is through the SDK client (its auth, timeout and error types).
@@ -255,42 +235,20 @@ class OpenAIBackendBase(Backend):
         error = exc.body if isinstance(exc.body, dict) else {}
         message = error.get("message") or exc.message
         if status in (401, 403):
-            return KeyRejected(without_key(message, self._api_key), key_env=self._key_env,
-                               status=status)
+            return self._key_rejected(message, status)
         if status == 429 and (error.get("code") == "insufficient_quota"
                               or error.get("type") == "insufficient_quota"):
             return QuotaExhausted(message)
         code = str(error.get("code") or "")
         if status == 400 and code in CONTENT_POLICY_CODES:
             return ProviderRefusal(message, finish_reason=code)
-        if 400 <= status < 500 and not is_retryable_status(status):
-            return RequestRejected(without_key(message, self._api_key), status=status,
-                                   kind=rejection_kind(status, error))
-        return exc
-
-    def is_retryable(self, exc: BaseException) -> bool:
-        import openai
-
-        if isinstance(exc, openai.APIStatusError):
-            return is_retryable_status(exc.status_code)
-        # APITimeoutError is an APIConnectionError
-        return isinstance(exc, openai.APIConnectionError | MalformedResponse | TimeoutError)
-
-    def retry_after(self, exc: BaseException) -> float | None:
-        response = getattr(exc, "response", None)
-        return parse_retry_after(getattr(response, "headers", None))
-
-    def rate_limit_state(self) -> RateLimitState | None:
-        return self._limits
-
-    async def aclose(self) -> None:
-        client = self._clients.take()
-        if client is not None:
-            await client.close()
+        return self._rejected(message, status, rejection_kind(status, error)) or exc
 
 
 class OpenAIChatBackend(OpenAIBackendBase):
     """gpt-4o and friends, or an OpenAI-compatible server given by base_url."""
+
+    batch_adapter = "backends.openai_batch:OpenAIBatch"
 
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         body = request_body(
@@ -299,3 +257,13 @@ class OpenAIChatBackend(OpenAIBackendBase):
         )
         data = await self._post("/chat/completions", body)
         return completion_from_body(data)
+
+
+class OpenAICompatibleBackend(OpenAIChatBackend):
+    """A server that speaks OpenAI's chat API (vLLM, TGI, Ollama, llama.cpp, a third party):
+    --base-url is required, its key optional and never OpenAI's, no batch API."""
+
+    provider = "openai-compatible"
+    key_envs = (COMPATIBLE_KEY_ENV,)
+    key_optional = True
+    batch_adapter = None

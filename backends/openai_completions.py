@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from backends.base import Completion, GenerationParams, Message
-from backends.openai_chat import OpenAIBackendBase, merge_logprobs
-from backends.provider_http import MalformedResponse
+from backends.openai_chat import OpenAIBackendBase, first_choice, merge_logprobs
 
 #: the legacy endpoint returns at most 5 alternatives per token (compatible servers: more)
 MAX_LOGPROBS = 5
@@ -36,10 +35,7 @@ def request_body(
         "temperature": params.temperature,
         "max_tokens": params.max_tokens,
     }
-    if params.seed is not None:
-        body["seed"] = params.seed
-    if params.top_p is not None:
-        body["top_p"] = params.top_p
+    body.update(params.optional_fields())
     if params.top_logprobs > 0:
         body["logprobs"] = min(params.top_logprobs, max_logprobs)
     return body
@@ -47,10 +43,7 @@ def request_body(
 
 def completion_from_body(body: dict[str, Any]) -> Completion:
     """A text_completion JSON body -> Completion (first choice)."""
-    choices = body.get("choices") if isinstance(body, dict) else None
-    if not choices or not isinstance(choices[0], dict):
-        raise MalformedResponse(f"completion without choices: {str(body)[:200]}")
-    choice = choices[0]
+    choice = first_choice(body, "completion")
     usage = body.get("usage") or {}
     first: dict[str, float] | None = None
     logprobs = choice.get("logprobs")
@@ -76,6 +69,7 @@ class OpenAICompletionsBackend(OpenAIBackendBase):
     """A base model behind /v1/completions (OpenAI's, or a compatible server's)."""
 
     provider = "openai-completions"
+    max_top_logprobs = MAX_LOGPROBS
 
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         body = request_body(

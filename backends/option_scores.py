@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pluralism.letters import LetterTokens
+from backends.option_tokens import LetterTokens
 
 #: a shared prefix shorter than this is not worth a separate pass
 MIN_PREFIX_TOKENS = 8

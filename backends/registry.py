@@ -23,18 +23,16 @@ from core.suggest import did_you_mean
 REGISTRY_PATH = Path(__file__).with_name("registry.json")
 REGISTRY_ENV = "CONTESTED_REGISTRY"
 
-#: provider name -> (module, class); imported only by create_backend
+#: provider name -> (module, class); imported only when used (`adapter_class`). What each
+#: adapter is and can do (local, key, top logprobs, batch API, seed) is on its class.
 ADAPTERS: dict[str, tuple[str, str]] = {
     "openai": ("backends.openai_chat", "OpenAIChatBackend"),
-    "openai-compatible": ("backends.openai_chat", "OpenAIChatBackend"),
+    "openai-compatible": ("backends.openai_chat", "OpenAICompatibleBackend"),
     "openai-completions": ("backends.openai_completions", "OpenAICompletionsBackend"),
     "anthropic": ("backends.anthropic_messages", "AnthropicBackend"),
     "gemini": ("backends.gemini", "GeminiBackend"),
     "hf": ("backends.huggingface", "HuggingFaceBackend"),
 }
-
-#: providers that run on the user's own hardware: no per-token price
-LOCAL_PROVIDERS = {"hf"}
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,8 @@ class BackendSpec:
     @property
     def price_per_1m(self) -> tuple[float, float] | None:
         if self.price_input is None or self.price_output is None:
-            return (0.0, 0.0) if self.provider in LOCAL_PROVIDERS else None
+            # a model on the user's own hardware has no per-token price
+            return (0.0, 0.0) if adapter_class(self).local else None
         return (self.price_input, self.price_output)
 
     def params(self, **overrides: Any) -> GenerationParams:
@@ -161,28 +160,36 @@ def get_spec(name: str, registry: dict[str, BackendSpec] | None = None) -> Backe
 
 
 def adapter_class(spec: BackendSpec) -> type[Backend]:
-    """The adapter class of a registry entry, imported only now (an SDK loads when used)."""
+    """The adapter class of a registry entry, imported only now (an SDK loads when used):
+    its class attributes say what the backend is and can do, with no client made and no
+    weights loaded (`Backend.local`, `key_envs`, `max_top_logprobs`, `batch_adapter` ...)."""
     module_name, class_name = (
         spec.adapter.split(":", 1) if spec.adapter else ADAPTERS[spec.provider]
     )
+    return _import_class(spec.name, module_name, class_name)
+
+
+def provider_class(provider: str) -> type[Backend]:
+    """The shipped adapter class of a provider name (a key of ADAPTERS)."""
+    return _import_class(provider, *ADAPTERS[provider])
+
+
+def _import_class(name: str, module_name: str, class_name: str) -> type[Backend]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise UserError(
-            f"backend {spec.name!r} needs {exc.name or module_name}, which is not installed; "
+            f"backend {name!r} needs {exc.name or module_name}, which is not installed; "
             "run the README's set-up (pip install -r requirements.txt)"
         ) from exc
     cls = getattr(module, class_name, None)
     if cls is None:
-        raise UserError(f"backend {spec.name!r}: {module_name} has no class {class_name}")
+        raise UserError(f"backend {name!r}: {module_name} has no class {class_name}")
     return cls
 
 
 def _adapter_options(spec: BackendSpec, options: dict[str, Any]) -> dict[str, Any]:
-    merged = {**spec.options, **{k: v for k, v in options.items() if v is not None}}
-    if spec.provider == "openai-compatible":
-        merged.setdefault("api_key_optional", True)
-    return merged
+    return {**spec.options, **{k: v for k, v in options.items() if v is not None}}
 
 
 def check_flags(spec: BackendSpec, *, model: str | None = None,
@@ -196,7 +203,7 @@ def check_flags(spec: BackendSpec, *, model: str | None = None,
             f"backend {spec.name!r} runs the embedded model shipped in {package} and cannot run "
             f"--model {model}; choose a backend that serves it with --backend NAME (see "
             "generate.py --list), e.g. --backend openai-compatible --model NAME --base-url URL")
-    if base_url and spec.provider in LOCAL_PROVIDERS:
+    if base_url and adapter_class(spec).local:
         raise UserError(f"backend {spec.name!r} runs on this machine and sends no request to a "
                         f"server: drop --base-url, or choose an API backend")
 
@@ -207,8 +214,8 @@ def local_spec_for(model: str, registry: dict[str, BackendSpec],
     the pluralism study's --model_name did: the registry's local entry for that id (with its
     precision), else one named after the id, with `like`'s generation defaults."""
     for spec in registry.values():
-        if (spec.provider in LOCAL_PROVIDERS and spec.model_id == model
-                and not spec.options.get("gguf_package")):
+        if (spec.model_id == model and not spec.options.get("gguf_package")
+                and adapter_class(spec).local):
             return spec
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(model.rstrip("/")).name) or "hf-model"
     return BackendSpec(name=name, provider="hf", model_id=model, defaults=dict(like.defaults),
@@ -232,7 +239,7 @@ def check_backend(spec: BackendSpec, *, model: str | None = None, base_url: str 
                         "(e.g. http://localhost:8000/v1)")
     if not model_id:
         raise UserError(f"backend {spec.name!r} has no model id; give --model NAME")
-    if spec.provider not in LOCAL_PROVIDERS:
+    if not adapter_class(spec).local:
         http_transport()  # refuses a CONTESTED_HTTP_TRANSPORT that names no transport
     check = getattr(adapter_class(spec), "check_credentials", None)
     if check is not None:
@@ -271,7 +278,7 @@ def format_registry(registry: dict[str, BackendSpec] | None = None) -> str:
     for spec in sorted(registry.values(), key=lambda s: (s.provider, s.name)):
         price = spec.price_per_1m
         cost = "-" if price is None else f"{price[0]:g}/{price[1]:g}"
-        if spec.provider in LOCAL_PROVIDERS:
+        if adapter_class(spec).local:
             cost = "local"
         status = f"retired -> {spec.successor}" if spec.retired else ""
         model_id = spec.model_id or "(--model NAME)"

@@ -14,7 +14,6 @@ retry policy.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import time
 from collections.abc import Sequence
@@ -24,7 +23,14 @@ from typing import Any
 
 from backends.base import Backend, GenerationParams
 from backends.batch_base import BatchAdapter, BatchInfo, ItemResult, custom_id
-from backends.registry import BackendSpec, check_backend, create_backend
+from backends.registry import (
+    ADAPTERS,
+    BackendSpec,
+    adapter_class,
+    check_backend,
+    create_backend,
+    provider_class,
+)
 from core.clock import utc_now
 from core.errors import UserError
 from core.files import write_json_atomic
@@ -43,11 +49,6 @@ from harness.runner import (
     run_requests_async,
 )
 
-#: provider -> (module, class) of its batch adapter
-BATCH_ADAPTERS: dict[str, tuple[str, str]] = {
-    "openai": ("backends.openai_batch", "OpenAIBatch"),
-    "anthropic": ("backends.anthropic_batch", "AnthropicBatch"),
-}
 #: batch prices are about half the online ones (both providers)
 BATCH_PRICE_FACTOR = 0.5
 FAILED_POLICIES = ("rebatch", "online", "keep")
@@ -100,14 +101,15 @@ class BatchState:
 
 
 def batch_adapter(spec: BackendSpec, backend: Backend) -> BatchAdapter:
-    module, cls = BATCH_ADAPTERS[spec.provider]
-    return getattr(importlib.import_module(module), cls)(backend)
+    cls = adapter_class(spec).batch_adapter_class()
+    assert cls is not None, "check_batch_backend refuses a backend without a batch API"
+    return cls(backend)
 
 
 def check_batch_backend(spec: BackendSpec) -> None:
     """A UserError, before anything is sent, for a backend without a batch API here."""
-    if spec.provider not in BATCH_ADAPTERS or spec.adapter is not None:
-        known = ", ".join(sorted(BATCH_ADAPTERS))
+    if adapter_class(spec).batch_adapter is None:
+        known = ", ".join(p for p in sorted(ADAPTERS) if provider_class(p).batch_adapter)
         raise UserError(
             f"backend {spec.name!r} (provider {spec.provider}) has no batch API here; "
             f"--batch-api works with the {known} providers (e.g. gpt-4o, claude-3.5-sonnet): "

@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 import os
 
-#: every environment variable a key is read from, by any adapter
+#: every environment variable a key is read from, by any adapter (each adapter class names
+#: its own in `key_envs`; a test keeps this list their union, without analysis, which writes
+#: through harness.results, importing backends)
 KEY_ENVS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
             "OPENAI_COMPATIBLE_API_KEY", "HF_TOKEN")
 PLACEHOLDER = "<redacted key>"

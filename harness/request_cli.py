@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from backends.registry import LOCAL_PROVIDERS, BackendSpec
+from backends.registry import BackendSpec, adapter_class
 from harness.cli import add_set_aside_argument, positive
 from harness.generation import DEFAULT_CACHE
 from harness.limits import DEFAULT_MAX_IN_FLIGHT
@@ -43,7 +43,7 @@ def request_options(args: argparse.Namespace, spec: BackendSpec, *, desc: str) -
     announces the account's own (a limit given as a flag stays), none for local ones, which
     also default to one request at a time. Refuses a --workers that cannot help."""
     check_workers(spec, args.workers, batch_api=getattr(args, "batch_api", False))
-    local = spec.provider in LOCAL_PROVIDERS
+    local = adapter_class(spec).local
     return RunOptions(
         concurrency=args.concurrency or (1 if local else DEFAULT_MAX_IN_FLIGHT),
         rpm=args.rpm if args.rpm is not None else (None if local else spec.rpm),

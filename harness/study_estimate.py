@@ -22,24 +22,14 @@ from typing import Any
 from annotations.prompts import build_prompts, load_judge_template
 from annotations.run import calls_path, load_generations
 from annotations.run import dry_run as judge_dry_run
-from backends.anthropic_messages import KEY_ENV as ANTHROPIC_KEY_ENV
-from backends.gemini import KEY_ENVS as GEMINI_KEY_ENVS
-from backends.openai_chat import OPENAI_KEY_ENV
-from backends.registry import LOCAL_PROVIDERS, BackendSpec, get_spec, load_registry
-from harness.batch import BATCH_ADAPTERS, BATCH_PRICE_FACTOR
+from backends.registry import BackendSpec, adapter_class, get_spec, load_registry
+from harness.batch import BATCH_PRICE_FACTOR
 from harness.generation import DryRun, build_requests, select_prompts
 from harness.generation import dry_run as generation_dry_run
 from harness.study import StudyConfig
 from neutrality.templates import load_templates
 from neutrality.testset import build_test_set
 from sources.neutrality import load_all_sources
-
-#: environment variables a provider's key is read from (any one of them will do)
-KEY_ENVS: dict[str, tuple[str, ...]] = {
-    "openai": (OPENAI_KEY_ENV,), "openai-completions": (OPENAI_KEY_ENV,),
-    "anthropic": (ANTHROPIC_KEY_ENV,), "gemini": GEMINI_KEY_ENVS,
-}
-GATED_TOKEN_ENV = "HF_TOKEN"  # gated open models (Llama) download with it
 
 
 @dataclass
@@ -136,15 +126,16 @@ def _test_rows(config: StudyConfig, templates: str | None,
 
 
 def _limits(options: dict[str, Any], spec: BackendSpec) -> tuple[float | None, float | None]:
-    if spec.provider in LOCAL_PROVIDERS:
+    if adapter_class(spec).local:
         return None, None
     return options.get("rpm") or spec.rpm, options.get("tpm") or spec.tpm
 
 
 def _stage(name: str, what: str, spec: BackendSpec, run: DryRun, rpm: float | None,
            tpm: float | None, extra: str = "") -> StageEstimate:
-    local = spec.provider in LOCAL_PROVIDERS
-    batchable = spec.provider in BATCH_ADAPTERS and spec.adapter is None
+    cls = adapter_class(spec)
+    local = cls.local
+    batchable = cls.batch_adapter is not None
     price = ("free (local)" if local else
              f"{_money(run.cost_usd)} online"
              + (f", {_money(None if run.cost_usd is None else run.cost_usd * BATCH_PRICE_FACTOR)}"
@@ -159,9 +150,10 @@ def _stage(name: str, what: str, spec: BackendSpec, run: DryRun, rpm: float | No
 
 
 def _needs_key(spec: BackendSpec, user: str, missing: dict[str, list[str]]) -> None:
-    envs = KEY_ENVS.get(spec.provider, ())
-    if spec.provider in LOCAL_PROVIDERS and "gated" in spec.notes.lower():
-        envs = (GATED_TOKEN_ENV,)
+    cls = adapter_class(spec)
+    # an optional key counts where the entry says it is needed (a gated model's HF_TOKEN)
+    needed = not cls.key_optional or (cls.local and "gated" in spec.notes.lower())
+    envs = cls.key_envs if needed else ()
     if envs and not any(os.environ.get(e) for e in envs):
         missing.setdefault(" or ".join(envs), []).append(user)
 

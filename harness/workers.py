@@ -43,7 +43,7 @@ from backends.base import (
     RunStopped,
     within_timeout,
 )
-from backends.registry import LOCAL_PROVIDERS, BackendSpec, create_backend
+from backends.registry import BackendSpec, adapter_class, create_backend
 from core.errors import UserError
 from core.paths import REPO_ROOT
 from harness.connection import connection_failure
@@ -283,7 +283,7 @@ def check_workers(spec: BackendSpec, workers: int, *, batch_api: bool = False) -
     """Refuse --workers where there is nothing to spread: a local model, a batch upload."""
     if workers <= 1:
         return
-    if spec.provider in LOCAL_PROVIDERS:
+    if adapter_class(spec).local:
         raise UserError(f"--workers is for API backends; {spec.name} is a local model, which "
                         "runs in one process (use --batch-size)")
     if batch_api:

@@ -7,10 +7,13 @@ same command skips what is done, redoes failed requests, and never writes a row 
 made with other settings (model, template, seed, repetitions, ...) are never mixed in: the
 run stops and says so.
 
-Three ways to read a distribution, chosen from the backend's provider:
-- logprobs: a local transformers model, one forward pass per prompt (backends.option_scores);
-- top_logprobs: an API that returns the top-k first tokens (OpenAI chat 20, the legacy
-  completions endpoint 5, Gemini 20); letters missing from the list are imputed and flagged;
+Three ways to read a distribution, chosen from what the backend's adapter class can do
+(`Backend.option_reading`):
+- logprobs: a local model gives every letter's log-probability from one forward pass per
+  prompt (`Backend.option_logprobs`);
+- top_logprobs: an API that returns the top-k first tokens (`Backend.max_top_logprobs`:
+  OpenAI chat 20, the legacy completions endpoint 5, Gemini 20), asked for with the one-token
+  request `Backend.option_params`; letters missing from the list are imputed and flagged;
   a model that refuses log-probabilities, or answers without them, stops the run;
 - sampling: `--samples-per-item N` answers sampled per repetition (temperature 1), for
   providers without log-probabilities (Anthropic); flagged as an estimate.
@@ -30,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import GenerationParams
-from backends.registry import BackendSpec, create_backend
+from backends.option_scores import ScoreJob
+from backends.registry import BackendSpec, adapter_class, create_backend
 from core.errors import UserError
 from core.progress import progress_bar
 from harness.results import ResultsStore, key_by
@@ -49,9 +53,6 @@ from pluralism.letters import (
 )
 from pluralism.prompts import DatasetTemplate, Prompt, Templates, item_prompts, letters_for
 
-#: providers that return the top-k first tokens, and how many they allow
-TOP_K = {"openai": 20, "openai-compatible": 20, "openai-completions": 5, "gemini": 20}
-LOCAL_PROVIDERS = ("hf",)
 SAMPLE_TEMPERATURE = 1.0
 SAMPLE_MAX_TOKENS = 8
 ITEM_KEY = ("item_id",)
@@ -99,23 +100,24 @@ class CollectOptions:
 
 def choose_method(spec: BackendSpec, samples_per_item: int | None) -> str:
     """logprobs (local), top_logprobs (API), or sampling; a UserError where none fits."""
-    if spec.provider in LOCAL_PROVIDERS:
+    reading = adapter_class(spec).option_reading()
+    if reading == "forward_pass":
         if samples_per_item:
             raise UserError(f"backend {spec.name!r} is a local model: its letter probabilities "
                             "are read exactly; drop --samples-per-item")
         return "logprobs"
     if samples_per_item:
         return "sampling"
-    if spec.provider in TOP_K and not spec.adapter:
+    if reading == "top_logprobs":
         return "top_logprobs"
     raise UserError(f"backend {spec.name!r} ({spec.provider}) gives no log-probabilities; "
                     "pass --samples-per-item N to estimate each distribution from N sampled "
                     "answers per repetition")
 
 
-def request_params(method: str, provider: str) -> GenerationParams:
+def request_params(method: str, spec: BackendSpec) -> GenerationParams:
     if method == "top_logprobs":
-        return GenerationParams(temperature=0.0, max_tokens=1, top_logprobs=TOP_K[provider])
+        return adapter_class(spec).option_params()
     return GenerationParams(temperature=SAMPLE_TEMPERATURE, max_tokens=SAMPLE_MAX_TOKENS)
 
 
@@ -164,7 +166,7 @@ class Collection:
         self.templates = templates
         self.method = choose_method(options.spec, options.samples_per_item)
         self.samples = options.samples_per_item or 1
-        self.params = (request_params(self.method, options.spec.provider)
+        self.params = (request_params(self.method, options.spec)
                        if self.method != "logprobs" else None)
         self.prompts = {i.item_id: item_prompts(self.template, i, options.reps, options.seed)
                         for i in items}
@@ -314,18 +316,14 @@ class Collection:
         self.items_written += 1
 
     def _run_local(self, todo: list[Job], total: int) -> None:
-        from backends.option_scores import LocalScorer, ScoreJob
-
         o = self.o
         backend = create_backend(o.spec.name, model=o.model, registry={o.spec.name: o.spec},
                                  batch_size=o.batch_size, **o.backend_options)
-        templated = o.chat_template and bool(getattr(backend.tokenizer, "chat_template", None))
+        templated = o.chat_template and backend.has_chat_template
         if o.chat_template and not templated:
             raise UserError(f"--chat-template: the tokenizer of {o.model_id} has no chat "
                             "template; run without it")
         self.model_version = getattr(backend, "model_version", None)
-        scorer = LocalScorer(backend.model, backend.tokenizer, batch_size=o.batch_size,
-                             prefix_cache=o.prefix_cache, add_special_tokens=not templated)
         texts = [backend.prompt_text([{"role": "user", "content": j.prompt.text}])
                  if templated else j.prompt.text for j in todo]
         letters = {j.item.item_id: letters_for(len(self.template.options_of(j.item)))
@@ -336,7 +334,8 @@ class Collection:
         bar = progress_bar(total, initial=total - len(todo), desc=f"{o.dataset} {o.spec.name}",
                            unit="prompt", disable=not o.progress)
         try:
-            for batch in scorer.score(score_jobs):
+            for batch in backend.option_logprobs(score_jobs, prefix_cache=o.prefix_cache,
+                                                 add_special_tokens=not templated):
                 for i, scores in batch:
                     job = todo[i]
                     self.rep_store.append({

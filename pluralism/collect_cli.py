@@ -12,7 +12,14 @@ import argparse
 import os
 from pathlib import Path
 
-from backends.registry import BackendSpec, check_flags, get_spec, load_registry, local_spec_for
+from backends.registry import (
+    BackendSpec,
+    adapter_class,
+    check_flags,
+    get_spec,
+    load_registry,
+    local_spec_for,
+)
 from core.errors import UserError
 from core.paths import REPO_ROOT
 from harness.cli import positive, rows_failed_status, script_parser
@@ -107,7 +114,7 @@ def backend_for(args: argparse.Namespace) -> tuple[BackendSpec, str | None]:
     else:
         spec = get_spec(args.backend or DEFAULT_BACKEND, registry)
     check_flags(spec, model=model, base_url=args.base_url)
-    if spec.provider != "hf":
+    if not adapter_class(spec).local:
         given = [flag for name, flag in LOCAL_FLAGS.items() if getattr(args, name)]
         if given:
             raise UserError(f"{', '.join(given)} only apply to a model run on this machine; "
@@ -137,7 +144,7 @@ def main(dataset: str, description: str, argv: list[str] | None = None) -> int:
         extra["countries"] = countries
     items = with_limit(items, args.limit)
     backend_options: dict = {}
-    if spec.provider == "hf":
+    if adapter_class(spec).local:
         if args.dtype:
             backend_options["dtype"] = args.dtype
         if args.quantization:

@@ -38,7 +38,7 @@ from annotations.run import (
     run_judge,
     write_annotations,
 )
-from backends.registry import BackendSpec, check_flags, get_spec, load_registry
+from backends.registry import BackendSpec, adapter_class, check_flags, get_spec, load_registry
 from core.errors import UserError
 from harness.batch import (
     FAILED_POLICIES,
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                    sqlite=("--cache",))
     set_aside(args, calls)
     params = spec.params(temperature=args.temperature, max_tokens=args.max_tokens)
-    local = spec.provider == "hf"
+    local = adapter_class(spec).local
     options = request_options(args, spec, desc=f"judge {spec.name}")
 
     if args.status or args.cancel:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from backends.registry import check_flags, format_registry, get_spec, load_registry
+from backends.registry import adapter_class, check_flags, format_registry, get_spec, load_registry
 from core.errors import UserError
 from harness.batch import (
     FAILED_POLICIES,
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             print(manage(spec, out, model=args.model, base_url=args.base_url,
                          timeout_s=args.timeout).format())
             return 0
-    local = spec.provider == "hf"
+    local = adapter_class(spec).local
     options = request_options(args, spec, desc=spec.name)
 
     if args.dry_run:

@@ -15,6 +15,7 @@ pytest.importorskip("transformers")
 
 from analysis.distribution_inputs import load_distribution_files  # noqa: E402
 from backends.option_scores import LocalScorer, ScoreJob  # noqa: E402
+from backends.option_tokens import letter_token_ids  # noqa: E402
 from core.errors import UserError  # noqa: E402
 from pluralism.globalqa import (  # noqa: E402
     items_from_rows,
@@ -25,7 +26,6 @@ from pluralism.items import SurveyItem, load_mpi_items  # noqa: E402
 from pluralism.letters import (  # noqa: E402
     fill_missing,
     letter_of_answer,
-    letter_token_ids,
     letters_from_top_logprobs,
     token_letter,
 )

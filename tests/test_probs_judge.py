@@ -17,6 +17,7 @@ pytest.importorskip("transformers")
 from annotations.parse import CATEGORIES  # noqa: E402
 from annotations.probs import DIGITS, digits_from_top_logprobs, probs_fields  # noqa: E402
 from backends.huggingface import HuggingFaceBackend  # noqa: E402
+from backends.option_scores import ScoreJob  # noqa: E402
 from harness.results import read_jsonl  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -145,7 +146,8 @@ def test_shared_rubric_states_equal_a_full_pass(tmp_path):
 
     def read(prefix_cache: bool) -> dict[int, list[float]]:
         got = {}
-        for batch in backend.option_logprobs(texts, DIGITS, prefix_cache=prefix_cache):
+        jobs = [ScoreJob(t, DIGITS, group="rubric") for t in texts]
+        for batch in backend.option_logprobs(jobs, prefix_cache=prefix_cache):
             for i, s in batch:
                 got[i] = s.logprobs
         return got
@@ -156,11 +158,31 @@ def test_shared_rubric_states_equal_a_full_pass(tmp_path):
         assert [math.exp(x) for x in shared[i]] == pytest.approx(
             [math.exp(x) for x in full[i]], abs=1e-5)
     # the prefix pass really ran: the same scorer counts it
-    from backends.option_scores import LocalScorer, ScoreJob
+    from backends.option_scores import LocalScorer
 
     scorer = LocalScorer(backend.model, backend.tokenizer, batch_size=3)
     list(scorer.score([ScoreJob(t, DIGITS, group="rubric") for t in texts]))
     assert scorer.prefix_passes == 1
+
+
+def test_option_logprobs_reads_each_prompts_own_options_in_its_own_group(tmp_path):
+    """One call, prompts with different options and prefixes (as GlobalOpinionQA items have
+    2 to 5 letters): each gets its own options' log-probabilities, as when scored alone."""
+    folder = tmp_path / "tiny"
+    byte_level_model(folder)
+    backend = HuggingFaceBackend("tiny", model_path=str(folder), dtype="fp32", batch_size=2)
+    head = "technique (1-6): 1. technique (1-6): 2. Output " * 3
+    jobs = [ScoreJob(head + "3 technique (1-6):", DIGITS[:2], group="a"),
+            ScoreJob(head + "Output technique (1-6):", DIGITS, group="a"),
+            ScoreJob("Output 4 technique (1-6):", DIGITS[2:5], group=None),
+            ScoreJob(head + "6 6 technique (1-6):", DIGITS[:4], group="a")]
+    got = {i: s for batch in backend.option_logprobs(jobs) for i, s in batch}
+    assert sorted(got) == [0, 1, 2, 3]
+    for i, job in enumerate(jobs):
+        assert list(got[i].token_ids) == list(job.letters)
+        alone = [s for batch in backend.option_logprobs([job], prefix_cache=False)
+                 for _, s in batch][0]
+        assert got[i].probs == pytest.approx(alone.probs, abs=1e-5)
 
 
 def test_top_logprobs_digits_sum_their_spellings_and_ignore_other_tokens():
