@@ -31,6 +31,7 @@ from backends.option_scores import ScoreJob
 from backends.registry import BackendSpec, adapter_class, create_backend
 from core.errors import UserError
 from core.files import write_jsonl_atomic
+from core.progress import progress_bar
 from harness.generation import DryRun
 from harness.generation import dry_run as generation_dry_run
 from harness.results import ResultsStore, key_by, read_jsonl
@@ -83,8 +84,6 @@ def run_local_probs(spec: BackendSpec, prompts: list[ProbsPrompt], out: Path, *,
                     model: str | None = None, progress: bool = True,
                     prefix_cache: bool = True) -> int:
     """Score every response not yet in `out`; returns how many were scored now."""
-    from tqdm.auto import tqdm
-
     todo = [p for p in prompts if (p.row["id"], p.row.get("sample", 0)) not in _done(out)]
     if not todo:
         return 0
@@ -93,8 +92,8 @@ def run_local_probs(spec: BackendSpec, prompts: list[ProbsPrompt], out: Path, *,
     texts = [backend.prompt_text([{"role": "user", "content": p.text}]) for p in todo]
     version = getattr(backend, "model_version", None)
     out.parent.mkdir(parents=True, exist_ok=True)
-    bar = tqdm(total=len(prompts), initial=len(prompts) - len(todo), desc=f"judge {spec.name}",
-               unit="resp", dynamic_ncols=True, disable=not progress)
+    bar = progress_bar(len(prompts), initial=len(prompts) - len(todo),
+                       desc=f"judge {spec.name}", unit="resp", disable=not progress)
     try:
         with ResultsStore(out, key_by(*ROW_KEY)) as store:
             jobs = [ScoreJob(t, DIGITS, group="rubric") for t in texts]
