@@ -27,10 +27,10 @@ from backends.base import GenerationParams
 from backends.registry import BackendSpec, create_backend
 from core.errors import UserError
 from core.files import write_jsonl_atomic
-from harness.generation import DryRun
-from harness.generation import dry_run as generation_dry_run
 from harness.results import ResultsStore, key_by, read_jsonl
 from harness.runner import Request, RunOptions, RunSummary, run_requests_async
+from harness.send import DryRun
+from harness.send import dry_run as send_dry_run
 from pluralism.collect import LOCAL_PROVIDERS, TOP_K
 
 ROW_KEY = ("id", "sample")
@@ -64,8 +64,8 @@ def probs_dry_run(spec: BackendSpec, prompts: list[ProbsPrompt], calls: Path,
                   retry_errors: bool = False, rpm: float | None = None,
                   tpm: float | None = None) -> DryRun:
     """Price the requests still to make: the prompt in, one token out, no re-asks."""
-    return generation_dry_run(spec, api_requests(prompts), calls, api_params(spec),
-                              retry_errors, rpm, tpm)
+    return send_dry_run(spec, api_requests(prompts), calls, ROW_KEY, api_params(spec),
+                        retry_errors=retry_errors, rpm=rpm, tpm=tpm)
 
 
 def _done(out: Path) -> set[tuple[Any, Any]]:

@@ -17,8 +17,8 @@ from annotations.run import load_generations
 from backends.registry import get_spec, load_registry
 from core.errors import UserError
 from harness.export import rows_to_frame
-from harness.generation import default_out as generations_out
 from harness.results import read_jsonl
+from neutrality.generate import default_out as generations_out
 from pluralism.collect_cli import DEFAULT_BACKEND, DISTRIBUTIONS_DIR
 
 if TYPE_CHECKING:

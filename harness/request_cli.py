@@ -1,5 +1,6 @@
-"""The flags of the scripts that send requests (generate.py, annotate.py), and the RunOptions
-they make: one definition, so the two scripts take the same flags with the same defaults."""
+"""The flags of the scripts that send requests (generate.py, annotate.py and the distribution
+collection), and the RunOptions they make: one definition, so every script takes the same
+flags with the same defaults."""
 
 from __future__ import annotations
 
@@ -7,16 +8,18 @@ import argparse
 from pathlib import Path
 
 from backends.registry import LOCAL_PROVIDERS, BackendSpec
+from harness.cache import DEFAULT_CACHE
 from harness.cli import add_set_aside_argument, positive
-from harness.generation import DEFAULT_CACHE
 from harness.limits import DEFAULT_MAX_IN_FLIGHT
 from harness.runner import RunOptions
 from harness.workers import check_workers
 
 
-def add_request_arguments(p: argparse.ArgumentParser, *, what: str = "rows") -> None:
+def add_request_arguments(p: argparse._ActionsContainer, *, what: str = "rows",
+                          always_redone: bool = False) -> None:
     """--concurrency, --workers, --rpm, --tpm, --max-attempts, --retry-errors, the cache flags,
-    --timeout and --no-progress; `what` names what --retry-errors redoes."""
+    --timeout and --no-progress; `what` names what --retry-errors redoes, and
+    `always_redone` says a rerun redoes them anyway (the collection)."""
     p.add_argument("--concurrency", type=positive(int),
                    help=f"most requests in flight (default {DEFAULT_MAX_IN_FLIGHT}, grown to "
                         "what the rate limits and the latency need; 1 for local models)")
@@ -30,7 +33,9 @@ def add_request_arguments(p: argparse.ArgumentParser, *, what: str = "rows") -> 
                    help="tokens per minute (default: what the provider announces, else the "
                         "registry's)")
     p.add_argument("--max-attempts", type=positive(int), default=6)
-    p.add_argument("--retry-errors", action="store_true", help=f"redo {what} that hold an error")
+    p.add_argument("--retry-errors", action="store_true",
+                   help=f"redo {what} that hold an error"
+                        + (" (a rerun always does)" if always_redone else ""))
     p.add_argument("--no-cache", action="store_true", help="bypass the SQLite response cache")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="response cache file")
     p.add_argument("--timeout", type=positive(float), default=120.0, help="seconds per request")

@@ -29,28 +29,24 @@ from annotations.probs_run import (
 )
 from annotations.prompts import JudgeTemplate, build_prompts, load_judge_template
 from annotations.run import (
-    BatchSender,
-    OnlineSender,
     calls_path,
     default_out,
     dry_run,
+    judge_sender,
     load_generations,
     run_judge,
     write_annotations,
 )
 from backends.registry import BackendSpec, check_flags, get_spec, load_registry
 from core.errors import UserError
-from harness.batch import (
-    FAILED_POLICIES,
-    BatchOptions,
-    batch_cancel,
-    batch_status,
-    check_batch_backend,
-)
+from harness.batch import check_batch_backend
+from harness.batch_manage import batch_cancel, batch_status
+from harness.batch_state import FAILED_POLICIES, BatchOptions
 from harness.cli import positive, rows_failed_status, run_main, script_parser, set_aside
 from harness.request_cli import add_request_arguments, request_options
 from harness.results import read_jsonl
 from harness.run_files import check_distinct
+from harness.send import Route
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -149,17 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     if spec.demo_only:
         print(f"note: {spec.name} is a demonstration judge; its labels measure nothing")
 
-    sender: OnlineSender | BatchSender
-    if args.batch_api:
-        sender = BatchSender(spec, calls, params, options,
-                             BatchOptions(failed=args.batch_failed,
-                                          poll_initial_s=args.poll_interval),
-                             model=args.model, base_url=args.base_url, timeout_s=args.timeout)
-    else:
-        sender = OnlineSender(spec, calls, params, options, model=args.model,
-                              base_url=args.base_url, timeout_s=args.timeout,
-                              backend_options={"batch_size": args.batch_size or 8} if local
-                              else {}, workers=args.workers)
+    batch = (BatchOptions(failed=args.batch_failed, poll_initial_s=args.poll_interval)
+             if args.batch_api else None)
+    route = Route(spec, model=args.model, base_url=args.base_url, timeout_s=args.timeout,
+                  backend_options={"batch_size": args.batch_size or 8} if local else {},
+                  workers=args.workers, batch=batch)
+    sender = judge_sender(route, calls, params, options)
     summary = run_judge(sender, prompts, calls, args.max_reparse)
     rows = write_annotations(out, calls, prompts, judge=spec.name,
                              judge_model=args.model or spec.model_id, template=template.path,

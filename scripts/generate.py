@@ -18,28 +18,23 @@ from pathlib import Path
 
 from backends.registry import check_flags, format_registry, get_spec, load_registry
 from core.errors import UserError
-from harness.batch import (
-    FAILED_POLICIES,
-    BatchOptions,
-    batch_cancel,
-    batch_status,
-    check_batch_backend,
-    run_batch,
-)
+from harness.batch import check_batch_backend
+from harness.batch_manage import batch_cancel, batch_status
+from harness.batch_state import FAILED_POLICIES, BatchOptions
 from harness.cli import positive, rows_failed_status, run_main, script_parser, set_aside
-from harness.generation import (
+from harness.request_cli import add_request_arguments, request_options
+from harness.results import key_by, not_done
+from harness.run_files import check_distinct
+from harness.send import dry_run
+from neutrality.generate import (
     DEFAULT_PROMPTS,
     ROW_KEY,
     build_requests,
     default_out,
-    dry_run,
     load_prompts,
     run_generation,
     select_prompts,
 )
-from harness.request_cli import add_request_arguments, request_options
-from harness.results import key_by, not_done
-from harness.run_files import check_distinct
 
 DEFAULT_BACKEND = "smollm2-135m-instruct"
 
@@ -120,24 +115,19 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.dry_run:
         print(f"backend: {spec.name} ({args.model or spec.model_id}); output: {out}")
-        print(dry_run(spec, requests, out, params, args.retry_errors, options.rpm,
-                      options.tpm).format())
+        print(dry_run(spec, requests, out, ROW_KEY, params, retry_errors=args.retry_errors,
+                      rpm=options.rpm, tpm=options.tpm).format())
         if args.batch_api:
             print("through the batch API the provider charges about half that, with no "
                   "per-minute limits; results come within 24 h")
         return 0
 
-    if args.batch_api:
-        batch = BatchOptions(failed=args.batch_failed, poll_initial_s=args.poll_interval)
-        summary = run_batch(spec, requests, out, params, options, batch=batch, model=args.model,
-                            base_url=args.base_url, timeout_s=args.timeout)
-        print(summary.format())
-        print(f"results: {out}")
-        return rows_failed_status(not_done(out, [r.key for r in requests], key_by(*ROW_KEY)))
+    batch = (BatchOptions(failed=args.batch_failed, poll_initial_s=args.poll_interval)
+             if args.batch_api else None)
     backend_options = {"batch_size": args.batch_size or 8} if local else {}
     summary = run_generation(spec, requests, out, params, options, model=args.model,
                              base_url=args.base_url, timeout_s=args.timeout,
-                             backend_options=backend_options, workers=args.workers)
+                             backend_options=backend_options, workers=args.workers, batch=batch)
     print(summary.format())
     print(f"results: {out}")
     return rows_failed_status(not_done(out, [r.key for r in requests], key_by(*ROW_KEY)))
