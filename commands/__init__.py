@@ -9,6 +9,7 @@ import importlib
 from collections.abc import Callable
 
 from core.errors import UserError
+from harness.cli import call_main
 
 #: subcommand -> module in commands/ (in the order `contested --help` lists them)
 COMMANDS: dict[str, str] = {
@@ -35,3 +36,13 @@ def command_main(module: str) -> Main:
         raise UserError(f"unknown command module {module!r}; known: "
                         f"{', '.join(COMMANDS.values())}")
     return importlib.import_module(f"commands.{module}").main
+
+
+def run_command(script: str, arguments: list[str]) -> int:
+    """Run the command of `script` (e.g. "generate.py") in this process, as `python
+    scripts/<script> ARGS` would: its output, and its exit status returned (a study stage)."""
+    main = command_main(script.removesuffix(".py"))
+    try:
+        return call_main(main, arguments)
+    except SystemExit as exc:  # argparse refused a flag and printed why
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

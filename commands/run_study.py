@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from commands import run_command
 from core.paths import REPO_ROOT
 from harness.cli import script_parser
-from harness.study import (
+from study.estimate import estimate_neutrality
+from study.stages import (
     fetch_plan,
     load_config,
     pluralism_stages,
@@ -19,7 +21,6 @@ from harness.study import (
     run_stages,
     study_stages,
 )
-from harness.study_estimate import estimate_neutrality
 
 DEMO_CONFIG = REPO_ROOT / "configs" / "demo.yaml"
 
@@ -48,9 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         if config.neutrality:
             print(estimate_neutrality(config).format())
         run_stages(read_from_mirror(pluralism_stages(config), config), config.results_dir,
-                   dry_run=True)
+                   runner=run_command, dry_run=True)
         return 0
-    outcome = run_stages(study_stages(config), config.results_dir,
+    outcome = run_stages(study_stages(config), config.results_dir, runner=run_command,
                          retry_errors=args.retry_errors)
     ran = sum(v == "ran" for v in outcome.values())
     print(f"study '{config.name}': {ran} stage(s) ran, "

@@ -30,11 +30,11 @@ from harness.batch import BATCH_ADAPTERS, BATCH_PRICE_FACTOR
 from harness.schema import GENERATION_KEY
 from harness.send import DryRun
 from harness.send import dry_run as send_dry_run
-from harness.study import StudyConfig
 from neutrality.generate import build_requests, select_prompts
 from neutrality.templates import load_templates
 from neutrality.testset import build_test_set
 from sources.neutrality import load_all_sources
+from study.stages import StudyConfig
 
 #: environment variables a provider's key is read from (any one of them will do)
 KEY_ENVS: dict[str, tuple[str, ...]] = {
