@@ -7,8 +7,8 @@ Stages and their files:
 - annotation (results/annotations/*.jsonl): one row per judged response
   (`annotations.vote.annotation_row`, `annotations.probs.probs_row`);
 - distribution requests (<save_dir>/requests/*.jsonl): one request row per
-  (item_id, rep, sample); distribution items (<save_dir>/*.jsonl): one row per item_id
-  (`pluralism.assemble`).
+  (item_id, rep, sample) (a local model's rows hold its letter log-probabilities instead);
+  distribution items (<save_dir>/*.jsonl): one row per item_id (`pluralism.assemble`).
 
 A request row is the same for every stage that sends requests: the key fields, then
 REQUEST_FIELDS, then the optional fields a provider gave, then the stage's carried fields.
@@ -16,20 +16,22 @@ REQUEST_FIELDS, then the optional fields a provider gave, then the stage's carri
 Two names drift between stages, and stay so because files already written use them (see
 RENAMED): what a generation row calls `backend` (the registry name) an annotation row calls
 `model`, and a generation row's `model` (the model id sent) is an annotation row's
-`model_id`. `generation_identity` is the one place that maps them.
+`model_id`. `generation_identity` is the one place that maps them. A distribution item row
+keeps the request rows' names: `backend` the registry name, `model` the model id.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from backends.base import Completion
 from core.clock import utc_now
+
+if TYPE_CHECKING:  # the schema imports nothing of the backends, so any stage may read it
+    from backends.base import Completion
 
 GENERATION_KEY = ("id", "sample")
 JUDGE_CALL_KEY = ("id", "sample", "eval", "attempt")
-ANNOTATION_KEY = ("id", "sample")
 DISTRIBUTION_REQUEST_KEY = ("item_id", "rep", "sample")
 DISTRIBUTION_ITEM_KEY = ("item_id",)
 
@@ -41,6 +43,16 @@ REQUEST_FIELDS = (
 )
 #: present only when the provider gave them (first_token_logprobs: asked with top_logprobs)
 REQUEST_OPTIONAL_FIELDS = ("extras", "first_token_logprobs")
+
+#: every distribution item row (pluralism.assemble.assemble_item), in this order; then the
+#: method's own field, then `human` where the dataset has human answers
+DISTRIBUTION_ITEM_FIELDS = (
+    "dataset", "item_id", "question", "options", "letters", "probs", "rep_probs",
+    "rep_letter_probs", "letter_mass", "flags", "prompts", "drawn", "method", "model",
+    "model_version", "backend", "params", "meta", "error", "created_at",
+)
+DISTRIBUTION_METHOD_FIELD = {"logprobs": "top_tokens", "top_logprobs": "top_logprobs",
+                             "sampling": "responses"}
 
 #: a generation row's field -> the annotation row's field holding the same value
 RENAMED = {"backend": "model", "model": "model_id"}

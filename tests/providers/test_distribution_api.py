@@ -13,6 +13,7 @@ import pytest
 
 from analysis.distribution_inputs import load_distribution_files
 from core.errors import EXIT_ROWS_FAILED, UserError
+from harness.schema import DISTRIBUTION_ITEM_FIELDS, DISTRIBUTION_METHOD_FIELD
 from tests.fakes.server import FakeServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -197,6 +198,8 @@ def test_workers_flag_sends_through_worker_processes_and_gives_the_same_rows(
                       key=lambda r: r["item_id"])
 
     assert same(two) == same(one) and len(two) == 2
+    # the item rows are those harness.schema declares
+    assert list(one[0]) == [*DISTRIBUTION_ITEM_FIELDS, DISTRIBUTION_METHOD_FIELD["top_logprobs"]]
 
 
 def test_workers_are_refused_for_a_local_collection(tmp_path):
