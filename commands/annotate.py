@@ -41,9 +41,13 @@ from backends.registry import BackendSpec, check_flags, get_spec, load_registry
 from core.errors import UserError
 from harness.batch import check_batch_backend
 from harness.batch_manage import batch_cancel, batch_status
-from harness.batch_state import FAILED_POLICIES, BatchOptions
 from harness.cli import positive, rows_failed_status, script_parser, set_aside
-from harness.request_cli import add_request_arguments, request_options
+from harness.request_cli import (
+    add_batch_arguments,
+    add_request_arguments,
+    batch_options,
+    request_options,
+)
 from harness.results import read_jsonl
 from harness.run_files import check_distinct
 from harness.send import Route
@@ -78,17 +82,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--limit", type=positive(int), help="only the first N responses (by id)")
     p.add_argument("--dry-run", action="store_true",
                    help="count judge calls, estimate tokens and cost, send nothing")
-    b = p.add_argument_group("provider batch APIs (OpenAI, Anthropic; about half the price)")
-    b.add_argument("--batch-api", action="store_true",
-                   help="send judge calls (and each round of re-asks) through the provider's "
-                        "batch API; a rerun polls what was submitted")
-    b.add_argument("--batch-failed", choices=FAILED_POLICIES, default="rebatch",
-                   help="calls a batch did not answer: a new batch (default), the online "
-                        "path, or keep them as error rows")
-    b.add_argument("--poll-interval", type=positive(float), default=30.0,
-                   help="first wait between polls in seconds (grows to 10 min)")
-    b.add_argument("--status", action="store_true", help="print our batches' state and exit")
-    b.add_argument("--cancel", action="store_true", help="cancel our running batches and exit")
+    add_batch_arguments(p, sends="judge calls (and each round of re-asks)", what="calls")
     return p.parse_args(argv)
 
 
@@ -145,8 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     if spec.demo_only:
         print(f"note: {spec.name} is a demonstration judge; its labels measure nothing")
 
-    batch = (BatchOptions(failed=args.batch_failed, poll_initial_s=args.poll_interval)
-             if args.batch_api else None)
+    batch = batch_options(args)
     route = Route(spec, model=args.model, base_url=args.base_url, timeout_s=args.timeout,
                   backend_options={"batch_size": args.batch_size or 8} if local else {},
                   workers=args.workers, batch=batch)

@@ -20,9 +20,13 @@ from backends.registry import check_flags, format_registry, get_spec, load_regis
 from core.errors import UserError
 from harness.batch import check_batch_backend
 from harness.batch_manage import batch_cancel, batch_status
-from harness.batch_state import FAILED_POLICIES, BatchOptions
 from harness.cli import positive, rows_failed_status, script_parser, set_aside
-from harness.request_cli import add_request_arguments, request_options
+from harness.request_cli import (
+    add_batch_arguments,
+    add_request_arguments,
+    batch_options,
+    request_options,
+)
 from harness.results import key_by, not_done
 from harness.run_files import check_distinct
 from harness.send import dry_run
@@ -64,16 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="prompts per forward pass for local models (default 8)")
     p.add_argument("--dry-run", action="store_true",
                    help="count requests, estimate tokens and cost, send nothing")
-    b = p.add_argument_group("provider batch APIs (OpenAI, Anthropic; about half the price)")
-    b.add_argument("--batch-api", action="store_true",
-                   help="send through the provider's batch API; a rerun polls what was submitted")
-    b.add_argument("--batch-failed", choices=FAILED_POLICIES, default="rebatch",
-                   help="requests a batch did not answer: a new batch (default), the online "
-                        "path, or keep them as error rows")
-    b.add_argument("--poll-interval", type=positive(float), default=30.0,
-                   help="first wait between polls in seconds (grows to 10 min)")
-    b.add_argument("--status", action="store_true", help="print our batches' state and exit")
-    b.add_argument("--cancel", action="store_true", help="cancel our running batches and exit")
+    add_batch_arguments(p, sends="the requests", what="requests")
     return p.parse_args(argv)
 
 
@@ -122,8 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                   "per-minute limits; results come within 24 h")
         return 0
 
-    batch = (BatchOptions(failed=args.batch_failed, poll_initial_s=args.poll_interval)
-             if args.batch_api else None)
+    batch = batch_options(args)
     backend_options = {"batch_size": args.batch_size or 8} if local else {}
     summary = run_generation(spec, requests, out, params, options, model=args.model,
                              base_url=args.base_url, timeout_s=args.timeout,

@@ -38,7 +38,6 @@ from harness.runner import (
     RunOptions,
     RunSummary,
     _Run,
-    completion_from_dict,
     pending_requests,
     run_requests_async,
     work_of,
@@ -240,14 +239,9 @@ async def run_batch_async(
         if options.progress:
             run.bar = progress_bar(len(requests), initial=skipped,
                                    desc=options.desc + " (batch)", unit="req")
-        to_send: list[Request] = []
-        for req in todo:
-            hit = run.cache.get(run.cache_key(req)) if run.cache is not None else None
-            if hit is not None:
-                run.write(run.row(req, completion_from_dict(hit), cached=True))
-            else:
-                br.by_cid[custom_id(req.key)] = req
-                to_send.append(req)
+        to_send = run.write_cached(todo)
+        for req in to_send:
+            br.by_cid[custom_id(req.key)] = req
         # already in a submitted batch or bound for the online path: never submitted again
         taken = {c for b in state.open_batches() for c in b["custom_ids"]} | set(state.online)
         n, tin, _ = work_of([r for r in to_send if custom_id(r.key) not in taken], params)
@@ -268,10 +262,7 @@ async def run_batch_async(
                             if c not in br.by_cid or not br.done(br.by_cid[c])]
             state.save()
     finally:
-        if run.bar is not None:
-            run.bar.close()
-        if run.cache is not None:
-            run.cache.close()
+        run.close()
     s = run.summary
     o = br.online_done
     s.done += o.done

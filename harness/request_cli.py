@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from backends.registry import LOCAL_PROVIDERS, BackendSpec
+from harness.batch_state import FAILED_POLICIES, BatchOptions
 from harness.cache import DEFAULT_CACHE
 from harness.cli import add_set_aside_argument, positive
 from harness.limits import DEFAULT_MAX_IN_FLIGHT
@@ -58,3 +59,26 @@ def request_options(args: argparse.Namespace, spec: BackendSpec, *, desc: str) -
         cache_path=None if args.no_cache else args.cache, progress=not args.no_progress,
         desc=desc, price_per_1m=spec.price_per_1m,
     )
+
+
+def add_batch_arguments(p: argparse.ArgumentParser, *, sends: str, what: str) -> None:
+    """--batch-api, --batch-failed, --poll-interval, --status and --cancel; `sends` says what
+    --batch-api sends, `what` names the requests a batch may leave unanswered."""
+    b = p.add_argument_group("provider batch APIs (OpenAI, Anthropic; about half the price)")
+    b.add_argument("--batch-api", action="store_true",
+                   help=f"send {sends} through the provider's batch API; a rerun polls what was "
+                        "submitted")
+    b.add_argument("--batch-failed", choices=FAILED_POLICIES, default="rebatch",
+                   help=f"{what} a batch did not answer: a new batch (default), the online "
+                        "path, or keep them as error rows")
+    b.add_argument("--poll-interval", type=positive(float), default=30.0,
+                   help="first wait between polls in seconds (grows to 10 min)")
+    b.add_argument("--status", action="store_true", help="print our batches' state and exit")
+    b.add_argument("--cancel", action="store_true", help="cancel our running batches and exit")
+
+
+def batch_options(args: argparse.Namespace) -> BatchOptions | None:
+    """The batch flags as BatchOptions; None without --batch-api (online)."""
+    if not args.batch_api:
+        return None
+    return BatchOptions(failed=args.batch_failed, poll_initial_s=args.poll_interval)

@@ -139,6 +139,25 @@ class _Run:
         if self.cache is not None:
             self.cache.put(self.cache_key(req), completion_to_dict(c))
 
+    def write_cached(self, todo: list[Request]) -> list[Request]:
+        """Write the answers already in the cache (they cost nothing); the rest, to send."""
+        to_send: list[Request] = []
+        for req in todo:
+            hit = self.cache.get(self.cache_key(req)) if self.cache is not None else None
+            if hit is None:
+                to_send.append(req)
+            else:
+                self.write(self.row(req, completion_from_dict(hit), cached=True))
+        return to_send
+
+    def close(self) -> None:
+        """The progress bar and the cache, whichever are open."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if self.cache is not None:
+            self.cache.close()
+
     # ---- pacing (harness.limits) ---------------------------------------------------------
     def note(self, line: str) -> None:
         """One line for the user, above the progress bar."""
@@ -293,14 +312,7 @@ async def run_requests_async(
         if options.progress:
             run.bar = progress_bar(len(requests), initial=run.summary.skipped,
                                    desc=options.desc, unit="req")
-        # answers already in the cache cost nothing: write them first
-        to_send: list[Request] = []
-        for req in todo:
-            hit = run.cache.get(run.cache_key(req)) if run.cache is not None else None
-            if hit is None:
-                to_send.append(req)
-            else:
-                run.write(run.row(req, completion_from_dict(hit), cached=True))
+        to_send = run.write_cached(todo)
         run.pacer.expect(*work_of(to_send, params))
         size = max(1, backend.preferred_batch_size)
         if size > 1:
@@ -317,10 +329,7 @@ async def run_requests_async(
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
     finally:
-        if run.bar is not None:
-            run.bar.close()
-        if run.cache is not None:
-            run.cache.close()
+        run.close()
     s = run.summary
     if options.price_per_1m is not None:
         pin, pout = options.price_per_1m
