@@ -223,8 +223,7 @@ class Collection:
 
     # ---- dry run ----------------------------------------------------------------------
     def dry_run(self) -> str:
-        done_items = {k for k in done_keys(self.o.out_path, key_by(*ITEM_KEY),
-                                           retry_errors=True)}
+        done_items = done_keys(self.o.out_path, key_by(*ITEM_KEY), retry_errors=True)
         todo = [j for j in self.jobs() if (j.item.item_id,) not in done_items]
         todo_requests, _ = split_done(
             self.requests(todo),
@@ -253,12 +252,12 @@ class Collection:
             self._check_run_id(items.rows, self.o.out_path)
             self._check_run_id(reps.rows, self.o.requests_path)
             self.item_store, self.rep_store = items, reps
-            done_items = {k[0] for k, r in items.rows.items() if not r.get("error")}
+            done_items = {k[0] for k in items.done(include_errors=False)}
             # items finished in an earlier run whose item row was not yet written
             for item_id in self.items:
                 if item_id not in done_items:
                     self._maybe_assemble(item_id)
-            done_items = {k[0] for k, r in items.rows.items() if not r.get("error")}
+            done_items = {k[0] for k in items.done(include_errors=False)}
             done_reps = reps.done(include_errors=False)
             todo = [j for j in self.jobs()
                     if j.item.item_id not in done_items and j.key not in done_reps]
