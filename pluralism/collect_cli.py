@@ -79,8 +79,10 @@ def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
     api = p.add_argument_group("API models")
     api.add_argument("--base-url", help="API base URL (proxies, OpenAI-compatible servers)")
     api.add_argument("--registry", type=Path, help="extra registry JSON")
-    # the same request flags as generate.py and annotate.py (--no-progress for all backends)
-    add_request_arguments(api, what="requests", always_redone=True)
+    # the same request flags as generate.py and annotate.py
+    add_request_arguments(p.add_argument_group(
+        "requests (API models; --no-progress and --set-aside-bad-lines for all)"),
+        what="requests", always_redone=True)
     return p
 
 
