@@ -6,6 +6,7 @@ the Python API (contested_questions.api) and a study's stages (study.stages) all
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 
 from core.errors import UserError
@@ -42,7 +43,10 @@ def run_command(script: str, arguments: list[str]) -> int:
     """Run the command of `script` (e.g. "generate.py") in this process, as `python
     scripts/<script> ARGS` would: its output, and its exit status returned (a study stage)."""
     main = command_main(script.removesuffix(".py"))
+    program, sys.argv[0] = sys.argv[0], script  # argparse's usage line names the command
     try:
         return call_main(main, arguments)
     except SystemExit as exc:  # argparse refused a flag and printed why
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv[0] = program
