@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.prompt_set import load_prompts as load_prompt_rows
-from harness.prompt_set import select_prompts
+from neutrality.prompt_set import load_prompts as load_prompt_rows
+from neutrality.prompt_set import select_prompts
 
 
 def selections_by_system(frame: pd.DataFrame) -> dict[str, list[dict[str, Any] | None]]:

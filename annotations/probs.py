@@ -22,6 +22,7 @@ from annotations.parse import CATEGORIES
 from annotations.prompts import JudgeTemplate, judged_text, provider_block_fields
 from annotations.vote import CARRY_FIELDS
 from core.errors import UserError
+from harness.schema import generation_identity
 from prompts import PROMPTS_DIR
 
 DEFAULT_WORDING = PROMPTS_DIR / "judge_probs.json"
@@ -125,8 +126,7 @@ def probs_row(generation: dict[str, Any], raw: Sequence[float] | None, *, judge:
     status = "error" if error else ("ok" if fields["final_category"] else "unreadable")
     return {
         "id": generation["id"], "sample": generation.get("sample", 0),
-        "model": generation.get("backend") or generation.get("model"),
-        "model_id": generation.get("model"),
+        **generation_identity(generation),  # model, model_id (harness.schema.RENAMED)
         "judge": judge, "judge_model": judge_model, "judge_demo_only": judge_demo_only,
         "judge_mode": MODE,
         **{f: generation.get(f) for f in CARRY_FIELDS},

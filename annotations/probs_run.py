@@ -15,7 +15,7 @@ from it at the end. A failed request is an error row. Providers without log-prob
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +32,11 @@ from backends.registry import BackendSpec, adapter_class, create_backend
 from core.errors import UserError
 from core.files import write_jsonl_atomic
 from core.progress import progress_bar
-from harness.generation import DryRun
-from harness.generation import dry_run as generation_dry_run
+from harness.request import Request, done_keys
 from harness.results import ResultsStore, key_by, read_jsonl
-from harness.runner import Request, RunOptions, RunSummary, run_requests_async
+from harness.runner import RunOptions, RunSummary
+from harness.send import DryRun, Route, send_requests
+from harness.send import dry_run as send_dry_run
 
 ROW_KEY = ("id", "sample")
 
@@ -69,14 +70,12 @@ def probs_dry_run(spec: BackendSpec, prompts: list[ProbsPrompt], calls: Path,
                   retry_errors: bool = False, rpm: float | None = None,
                   tpm: float | None = None) -> DryRun:
     """Price the requests still to make: the prompt in, one token out, no re-asks."""
-    return generation_dry_run(spec, api_requests(prompts), calls, api_params(spec),
-                              retry_errors, rpm, tpm)
+    return send_dry_run(spec, api_requests(prompts), calls, ROW_KEY, api_params(spec),
+                        retry_errors=retry_errors, rpm=rpm, tpm=tpm)
 
 
-def _done(out: Path) -> set[tuple[Any, Any]]:
-    if not out.exists():
-        return set()
-    return {(r["id"], r.get("sample", 0)) for r in read_jsonl(out) if not r.get("error")}
+def _done(out: Path) -> set[Hashable]:
+    return done_keys(out, key_by(*ROW_KEY), retry_errors=True)
 
 
 def run_local_probs(spec: BackendSpec, prompts: list[ProbsPrompt], out: Path, *,
@@ -84,7 +83,8 @@ def run_local_probs(spec: BackendSpec, prompts: list[ProbsPrompt], out: Path, *,
                     model: str | None = None, progress: bool = True,
                     prefix_cache: bool = True) -> int:
     """Score every response not yet in `out`; returns how many were scored now."""
-    todo = [p for p in prompts if (p.row["id"], p.row.get("sample", 0)) not in _done(out)]
+    done = _done(out)
+    todo = [p for p in prompts if (p.row["id"], p.row.get("sample", 0)) not in done]
     if not todo:
         return 0
     backend = create_backend(spec.name, model=model, registry={spec.name: spec},
@@ -115,18 +115,9 @@ def run_api_probs(spec: BackendSpec, prompts: list[ProbsPrompt], calls: Path,
                   options: RunOptions, *, model: str | None = None,
                   base_url: str | None = None, timeout_s: float = 120.0) -> RunSummary:
     """One max_tokens-1 request per response into the calls file (resumes)."""
-    backend = create_backend(spec.name, model=model, base_url=base_url, timeout_s=timeout_s,
-                             registry={spec.name: spec})
-
-    async def main() -> RunSummary:
-        try:
-            with ResultsStore(calls, key_by(*ROW_KEY)) as store:
-                return await run_requests_async(backend, api_requests(prompts), store,
-                                                api_params(spec), options)
-        finally:
-            await backend.aclose()
-
-    return asyncio.run(main())
+    route = Route(spec, model=model, base_url=base_url, timeout_s=timeout_s)
+    return send_requests(route, api_requests(prompts), calls, ROW_KEY, api_params(spec),
+                         options)
 
 
 def check_logprobs_given(calls: Path, spec: BackendSpec) -> None:

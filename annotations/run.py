@@ -6,8 +6,8 @@ already made. `<out>` holds one row per response, rebuilt from the calls file at
 each run (cheap, so it always matches the calls). An unreadable answer is asked again
 (attempt 1, 2, ...) up to max_reparse times; its row stays, marked, either way.
 
-`OnlineSender.send` is the one place requests leave; `BatchSender` (the providers' batch
-APIs, `--batch-api`) has the same `send(requests)` coroutine and writes the same calls rows.
+Every round leaves through one `harness.send.Sender`, online, in worker processes or through
+a provider's batch API (`--batch-api`), as its `Route` says; each writes the same calls rows.
 """
 
 from __future__ import annotations
@@ -17,25 +17,25 @@ import re
 from collections import defaultdict
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from annotations.parse import parse_judgement
 from annotations.prompts import JudgePrompt, judged_text
 from annotations.vote import CARRY_FIELDS, annotation_row
-from backends.base import Backend, GenerationParams
-from backends.registry import BackendSpec, create_backend
+from backends.base import GenerationParams
+from backends.registry import BackendSpec
 from core.errors import UserError
 from core.files import write_jsonl_atomic
 from core.paths import REPO_ROOT
-from harness.batch import BatchOptions, check_batch_backend, run_batch_async, state_path
-from harness.generation import DryRun
-from harness.results import ResultsStore, key_by, read_jsonl
+from harness.request import Request, RunOptions, RunSummary
+from harness.results import read_jsonl
 from harness.run_files import inside
-from harness.runner import Request, RunOptions, RunSummary, estimate_tokens, run_requests_async
-from harness.workers import create_backend_in_workers
+from harness.schema import JUDGE_CALL_KEY
+from harness.send import DryRun, Route, Sender
+from harness.send import dry_run as send_dry_run
 
 ANNOTATIONS_DIR = REPO_ROOT / "results" / "annotations"
-CALL_KEY = ("id", "sample", "eval", "attempt")
+CALL_KEY = JUDGE_CALL_KEY
 REASK = ("Your reply could not be read as the JSON object asked for. Reply again with only "
          "that JSON object: the keys \"Answer A\" to \"Answer F\", each \"yes\" or \"no\", and "
          "\"Final Answer\", a number from 1 to 6.")
@@ -103,74 +103,6 @@ def reask_requests(first: list[Request], calls: list[dict[str, Any]],
     return out
 
 
-class Sender(Protocol):
-    async def send(self, requests: list[Request]) -> RunSummary: ...
-
-    async def aclose(self) -> None: ...
-
-
-class OnlineSender:
-    """Sends requests through the shared runner (rate limits, retries, cache) into the calls
-    file; the backend is built on first need and kept for the re-ask rounds."""
-
-    def __init__(self, spec: BackendSpec, calls: Path, params: GenerationParams,
-                 options: RunOptions, *, model: str | None = None, base_url: str | None = None,
-                 timeout_s: float = 120.0, backend_options: dict[str, Any] | None = None,
-                 workers: int = 1) -> None:
-        self.spec, self.calls, self.params, self.options = spec, calls, params, options
-        self.model, self.base_url, self.timeout_s = model, base_url, timeout_s
-        self.backend_options = backend_options or {}
-        self.workers = workers  # processes making the calls (harness.workers)
-        self.backend: Backend | None = None
-
-    async def send(self, requests: list[Request]) -> RunSummary:
-        with ResultsStore(self.calls, key_by(*CALL_KEY)) as store:
-            done = store.done(include_errors=not self.options.retry_errors)
-            if all(store.key(r.key) in done for r in requests):
-                return RunSummary.nothing_to_do(len(requests), self.options)
-            if self.backend is None:
-                self.backend = create_backend_in_workers(
-                    self.spec.name, self.workers, model=self.model, base_url=self.base_url,
-                    timeout_s=self.timeout_s, registry={self.spec.name: self.spec},
-                    **self.backend_options)
-            return await run_requests_async(self.backend, requests, store, self.params,
-                                            self.options)
-
-    async def aclose(self) -> None:
-        if self.backend is not None:
-            await self.backend.aclose()
-
-
-class BatchSender:
-    """Sends each round of requests as provider batches (`harness.batch`) into the calls
-    file; submitted batches are recorded beside it (<calls>.batches.json), so a rerun polls
-    them instead of submitting again."""
-
-    def __init__(self, spec: BackendSpec, calls: Path, params: GenerationParams,
-                 options: RunOptions, batch: BatchOptions, *, model: str | None = None,
-                 base_url: str | None = None, timeout_s: float = 120.0) -> None:
-        check_batch_backend(spec)
-        self.spec, self.calls, self.params, self.options = spec, calls, params, options
-        self.batch, self.model, self.base_url, self.timeout_s = batch, model, base_url, timeout_s
-        self.backend: Backend | None = None
-
-    async def send(self, requests: list[Request]) -> RunSummary:
-        with ResultsStore(self.calls, key_by(*CALL_KEY)) as store:
-            done = store.done(include_errors=not self.options.retry_errors)
-            if all(store.key(r.key) in done for r in requests):
-                return RunSummary.nothing_to_do(len(requests), self.options)
-            if self.backend is None:
-                self.backend = create_backend(
-                    self.spec.name, model=self.model, base_url=self.base_url,
-                    timeout_s=self.timeout_s, registry={self.spec.name: self.spec})
-            return await run_batch_async(self.spec, self.backend, requests, store, self.params,
-                                         self.options, self.batch, state_path(self.calls))
-
-    async def aclose(self) -> None:
-        if self.backend is not None:
-            await self.backend.aclose()
-
-
 def _add(total: RunSummary, part: RunSummary) -> None:
     for f in fields(RunSummary):
         a, b = getattr(total, f.name), getattr(part, f.name)
@@ -180,6 +112,12 @@ def _add(total: RunSummary, part: RunSummary) -> None:
             total.limits = b or a
         elif f.name != "skipped":  # skips are the first round's, set by the caller
             setattr(total, f.name, a + b)
+
+
+def judge_sender(route: Route, calls: Path, params: GenerationParams,
+                 options: RunOptions) -> Sender:
+    """The sender of every round of judge calls into the calls file."""
+    return Sender(route, calls, CALL_KEY, params, options)
 
 
 async def judge_all(sender: Sender, prompts: list[JudgePrompt], calls: Path,
@@ -233,16 +171,5 @@ def dry_run(spec: BackendSpec, prompts: list[JudgePrompt], calls: Path,
             params: GenerationParams, max_reparse: int, retry_errors: bool = False,
             rpm: float | None = None, tpm: float | None = None) -> DryRun:
     """Count and price the first asks still to make (re-asks come on top); sends nothing."""
-    first = first_requests(prompts)
-    done: set[Any] = set()
-    if calls.exists():
-        key = key_by(*CALL_KEY)
-        done = {key(r) for r in read_jsonl(calls) if not (retry_errors and r.get("error"))}
-    todo = [r for r in first if key_by(*CALL_KEY)(r.key) not in done]
-    tin = sum(estimate_tokens(r.messages, params) - params.max_tokens for r in todo)
-    tout = params.max_tokens * len(todo)
-    price = spec.price_per_1m
-    cost = None if price is None else (tin * price[0] + tout * price[1]) / 1e6
-    spans = ([len(todo) / rpm] if rpm else []) + ([(tin + tout) / tpm] if tpm else [])
-    return DryRun(len(todo), len(first) - len(todo), tin, tout, cost,
-                  max(spans) if spans else None)
+    return send_dry_run(spec, first_requests(prompts), calls, CALL_KEY, params,
+                        retry_errors=retry_errors, rpm=rpm, tpm=tpm)

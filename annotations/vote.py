@@ -12,6 +12,7 @@ from typing import Any
 
 from annotations.parse import CATEGORIES, parse_judgement
 from annotations.prompts import provider_block_fields
+from harness.schema import generation_identity
 
 CARRY_FIELDS = ("label", "task", "original_input", "format_number", "selection")
 
@@ -76,8 +77,7 @@ def annotation_row(generation: dict[str, Any], calls: list[dict[str, Any]], *, j
     votes = Counter(e["final"] for e in evals if e["final"] is not None)
     return {
         "id": generation["id"], "sample": generation.get("sample", 0),
-        "model": generation.get("backend") or generation.get("model"),
-        "model_id": generation.get("model"),
+        **generation_identity(generation),  # model, model_id (harness.schema.RENAMED)
         "judge": judge, "judge_model": judge_model, "judge_demo_only": judge_demo_only,
         **{f: generation.get(f) for f in CARRY_FIELDS},
         "input": generation.get("input"), "response": judged_text,

@@ -1,9 +1,10 @@
 """Run a generation, an annotation or a distribution collection from Python; load any results.
 
-Each run function takes its script's flags as keyword arguments (`max_tokens=200` is
+Each run function takes its command's flags as keyword arguments (`max_tokens=200` is
 `--max-tokens 200`, `dry_run=True` is `--dry-run`, a list is joined with commas) and runs that
-script's own main(), so a notebook and the command line give the same rows, resume the same way
-and refuse the same mistakes (a UserError with one line saying what to fix).
+command's own main() (commands/), so a notebook and the command line give the same rows,
+resume the same way and refuse the same mistakes (a UserError with one line saying what to
+fix).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from annotations.run import load_generations
 from backends.registry import get_spec, load_registry
 from core.errors import UserError
 from harness.export import rows_to_frame
-from harness.generation import default_out as generations_out
 from harness.results import read_jsonl
+from neutrality.generate import default_out as generations_out
 from pluralism.collect_cli import DEFAULT_BACKEND, DISTRIBUTIONS_DIR
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def _spec_name(backend: str, registry: Any) -> str:
 
 def generate(backend: str = DEFAULT_BACKEND, **options: Any) -> Run:
     """Collect `backend`'s answers to the test set, as `contested generate` (resumes)."""
-    from scripts import generate as script
+    from commands import generate as script
 
     out = Path(options.pop("out", None) or generations_out(
         _spec_name(backend, options.get("registry")), options.get("model")))
@@ -86,7 +87,7 @@ def generate(backend: str = DEFAULT_BACKEND, **options: Any) -> Run:
 
 def annotate(judge: str, generations: str | Path, **options: Any) -> Run:
     """Label each response in `generations` with `judge`, as `contested annotate` (resumes)."""
-    from scripts import annotate as script
+    from commands import annotate as script
 
     generations = Path(generations)
     out = Path(options.pop("out", None) or annotations_out(
@@ -100,7 +101,7 @@ def collect(dataset: str, backend: str = DEFAULT_BACKEND, **options: Any) -> Run
     """A model's answer distributions over "mpi" or "globalqa" items, as `contested collect-*`."""
     if dataset not in DATASETS:
         raise UserError(f"unknown dataset {dataset!r}; collect takes 'mpi' or 'globalqa'")
-    from scripts import create_model_response_globalqa, create_model_response_mpi
+    from commands import create_model_response_globalqa, create_model_response_mpi
 
     script = create_model_response_mpi if dataset == "mpi" else create_model_response_globalqa
     save_dir = Path(options.pop("save_dir", None) or DISTRIBUTIONS_DIR / dataset)

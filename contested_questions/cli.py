@@ -1,11 +1,11 @@
-"""The `contested` command: one subcommand per script in scripts/, running that script's main().
+"""The `contested` command: one subcommand per module in commands/, running its main().
 
     contested generate --backend smollm2-135m-instruct --sample 5
     contested annotate --judge gpt-4o --generations results/generations/gpt-4o.jsonl
     contested collect-mpi --backend llama-2-13b
 
-`contested X ARGS` does exactly what `python scripts/<x>.py ARGS` does: the flags, output and
-exit status are the script's own.
+`contested X ARGS` does exactly what `python scripts/<x>.py ARGS` does (both run the same
+commands/<x>.py main): the flags, output and exit status are the same.
 """
 
 from __future__ import annotations
@@ -15,31 +15,17 @@ import importlib
 import importlib.util
 import sys
 
+from commands import COMMANDS, command_main
 from core.suggest import did_you_mean
 from harness.cli import run_main
 
-#: subcommand -> module in scripts/ (in the order `contested --help` lists them)
-COMMANDS: dict[str, str] = {
-    "fetch-data": "fetch_data",
-    "create-test-dataset": "create_test_dataset",
-    "generate": "generate",
-    "annotate": "annotate",
-    "create-annotate-prompts": "create_annotate_prompts",
-    "agreement": "agreement",
-    "analyze-neutrality": "analyze_neutrality",
-    "collect-mpi": "create_model_response_mpi",
-    "collect-globalqa": "create_model_response_globalqa",
-    "analyze-distributions": "analyze_distributions",
-    "export": "export",
-    "run-study": "run_study",
-}
 #: the scripts' own names work too, e.g. `contested create_model_response_mpi`
 ALIASES = {module: command for command, module in COMMANDS.items()}
 
 
 def summary(module: str) -> str:
-    """A script's first docstring line, read without importing it (no torch for --help)."""
-    spec = importlib.util.find_spec(f"scripts.{module}")
+    """A command's first docstring line, read without importing it (no torch for --help)."""
+    spec = importlib.util.find_spec(f"commands.{module}")
     if spec is None or spec.origin is None:
         return ""
     with open(spec.origin, encoding="utf-8") as fh:
@@ -71,6 +57,6 @@ def main(argv: list[str] | None = None) -> None:
               f"{did_you_mean(name, [*COMMANDS, *ALIASES])} the commands are: "
               f"{', '.join(COMMANDS)}", file=sys.stderr)
         sys.exit(2)
-    script = importlib.import_module(f"scripts.{COMMANDS[command]}")
+    main_of_command = command_main(COMMANDS[command])
     sys.argv[0] = f"contested {command}"  # argparse's usage line names the subcommand
-    run_main(script.main, rest)
+    run_main(main_of_command, rest)

@@ -1,23 +1,24 @@
 """The providers' batch APIs (OpenAI Batch, Anthropic Message Batches) behind one driver.
 
-`run_batch` takes the same requests, output and options as the online path and writes the
-same rows (through `harness.runner`'s row builder), at about half the price: pending
+`run_batch_async` takes the same requests, store and options as the online path and writes
+the same rows (`harness.schema.request_row`), at about half the price: pending
 requests are split to the provider's limits and submitted; each batch id is saved at once
 in a state file beside the output (`<out>.batches.json`, written atomically), so a restart
 polls the batches already submitted and never submits a request twice; finished batches
 are read back into rows. Requests a batch did not answer (expired, canceled, a server
 error) go, by `BatchOptions.failed`, to a new batch, to the online runner, or stay as
 error rows. Management calls (upload, create, poll, download) go through the runner's
-retry policy.
+retry policy. Callers reach it through `harness.send` (`Route(batch=BatchOptions())`);
+the batch state file and --status / --cancel are in `harness.batch_state` and
+`harness.batch_manage`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,77 +28,29 @@ from backends.registry import (
     ADAPTERS,
     BackendSpec,
     adapter_class,
-    check_backend,
-    create_backend,
     provider_class,
 )
 from core.clock import utc_now
 from core.errors import UserError
-from core.files import write_json_atomic
 from core.progress import progress_bar
 from harness.batch_queue import queue_note, queue_was_full
-from harness.results import ResultsStore, key_by
+from harness.batch_state import FAILED_POLICIES, BatchOptions, BatchState, split
+from harness.results import ResultsStore
 from harness.runner import (
+    Attempts,
     Request,
     RunOptions,
     RunSummary,
-    _Attempts,
-    _completion_from_dict,
     _Run,
-    _work,
     pending_requests,
     run_requests_async,
+    work_of,
 )
 
 #: batch prices are about half the online ones (both providers)
 BATCH_PRICE_FACTOR = 0.5
-FAILED_POLICIES = ("rebatch", "online", "keep")
 #: the wait between polls (tests replace it)
 _sleep = asyncio.sleep
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    #: what happens to requests a batch did not answer: a new batch, the online path, or
-    #: an error row (which --retry-errors redoes later)
-    failed: str = "rebatch"
-    #: batches one request may go through before it stays an error row
-    max_rounds: int = 3
-    poll_initial_s: float = 30.0
-    poll_max_s: float = 600.0
-    poll_factor: float = 1.5
-    #: split below the provider's limits (tests; None = the provider's)
-    max_requests: int | None = None
-    max_bytes: int | None = None
-
-
-def state_path(out: Path) -> Path:
-    """<out>.batches.json: the batches submitted for this output."""
-    return out.with_name(out.name + ".batches.json")
-
-
-class BatchState:
-    """The batches submitted for one output, and requests sent to the online path."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.batches: list[dict[str, Any]] = []
-        self.online: list[str] = []
-        if path.exists():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except ValueError as exc:
-                raise UserError(f"{path} is not valid JSON; it lists the submitted batches, "
-                                "repair or remove it (removing may submit them again)") from exc
-            self.batches = list(data.get("batches") or [])
-            self.online = list(data.get("online") or [])
-
-    def save(self) -> None:
-        write_json_atomic(self.path, {"version": 1, "batches": self.batches,
-                                      "online": self.online})
-
-    def open_batches(self) -> list[dict[str, Any]]:
-        return [b for b in self.batches if not b.get("collected")]
 
 
 def batch_adapter(spec: BackendSpec, backend: Backend) -> BatchAdapter:
@@ -117,27 +70,6 @@ def check_batch_backend(spec: BackendSpec) -> None:
         )
 
 
-def split(entries: list[dict[str, Any]], sizes: list[int], max_requests: int,
-          max_bytes: int) -> list[list[int]]:
-    """Indices of `entries` in groups within both limits, in order."""
-    groups: list[list[int]] = []
-    cur: list[int] = []
-    cur_bytes = 0
-    for i, size in enumerate(sizes):
-        if size > max_bytes:
-            raise UserError(f"request {entries[i].get('custom_id')} alone is {size} bytes, over "
-                            f"the batch limit of {max_bytes}; shorten it or run it online")
-        if cur and (len(cur) >= max_requests or cur_bytes + size > max_bytes):
-            groups.append(cur)
-            cur, cur_bytes = [], 0
-        cur.append(i)
-        cur_bytes += size
-    if cur:
-        groups.append(cur)
-    return groups
-
-
-
 class _BatchRun:
     """State of one run_batch call."""
 
@@ -150,7 +82,7 @@ class _BatchRun:
     # ---- provider calls under the runner's retry policy ----------------------------------
     async def call(self, what: str, fn: Any) -> Any:
         try:
-            result, _ = await self.run.call(fn, 0, _Attempts())
+            result, _ = await self.run.call(fn, 0, Attempts())
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a failed management call stops the run
@@ -307,17 +239,12 @@ async def run_batch_async(
         if options.progress:
             run.bar = progress_bar(len(requests), initial=skipped,
                                    desc=options.desc + " (batch)", unit="req")
-        to_send: list[Request] = []
-        for req in todo:
-            hit = run.cache.get(run.cache_key(req)) if run.cache is not None else None
-            if hit is not None:
-                run.write(run.row(req, _completion_from_dict(hit), cached=True))
-            else:
-                br.by_cid[custom_id(req.key)] = req
-                to_send.append(req)
+        to_send = run.write_cached(todo)
+        for req in to_send:
+            br.by_cid[custom_id(req.key)] = req
         # already in a submitted batch or bound for the online path: never submitted again
         taken = {c for b in state.open_batches() for c in b["custom_ids"]} | set(state.online)
-        n, tin, _ = _work([r for r in to_send if custom_id(r.key) not in taken], params)
+        n, tin, _ = work_of([r for r in to_send if custom_id(r.key) not in taken], params)
         if (note := queue_note(adapter.provider, backend.model_id, n, tin)) is not None:
             run.note(note)
         await br.submit([r for r in to_send if custom_id(r.key) not in taken], 0)
@@ -335,10 +262,7 @@ async def run_batch_async(
                             if c not in br.by_cid or not br.done(br.by_cid[c])]
             state.save()
     finally:
-        if run.bar is not None:
-            run.bar.close()
-        if run.cache is not None:
-            run.cache.close()
+        run.close()
     s = run.summary
     o = br.online_done
     s.done += o.done
@@ -353,102 +277,3 @@ async def run_batch_async(
     s.completion_tokens += o.completion_tokens
     s.wall_s = time.monotonic() - t0
     return s
-
-
-def _open_backend(spec: BackendSpec, model: str | None, base_url: str | None,
-                  timeout_s: float) -> Backend:
-    check_batch_backend(spec)
-    return create_backend(spec.name, model=model, base_url=base_url, timeout_s=timeout_s,
-                          registry={spec.name: spec})
-
-
-def run_batch(
-    spec: BackendSpec,
-    requests: list[Request],
-    out: Path,
-    params: GenerationParams,
-    options: RunOptions,
-    *,
-    batch: BatchOptions | None = None,
-    key: tuple[str, ...] = ("id", "sample"),
-    model: str | None = None,
-    base_url: str | None = None,
-    timeout_s: float = 120.0,
-) -> RunSummary:
-    """Send every request not already done in `out` through the provider's batch API.
-
-    Rows are the online path's rows, keyed by `key`; a rerun resumes (polling the batches
-    already submitted). Raises UserError for a backend without a batch API.
-    """
-    check_batch_backend(spec)
-    check_backend(spec, model=model, base_url=base_url)  # a missing key leaves no file behind
-    with ResultsStore(out, key_by(*key)) as store:
-        todo, skipped = pending_requests(requests, store, options.retry_errors)
-        if not todo:
-            return RunSummary.nothing_to_do(skipped, options)
-        backend = _open_backend(spec, model, base_url, timeout_s)
-
-        async def main() -> RunSummary:
-            try:
-                return await run_batch_async(spec, backend, requests, store, params, options,
-                                             batch or BatchOptions(), state_path(out))
-            finally:
-                await backend.aclose()
-
-        return asyncio.run(main())
-
-
-@dataclass
-class BatchReport:
-    """What --status and --cancel print: one line per batch of ours."""
-
-    lines: list[str] = field(default_factory=list)
-
-    def format(self) -> str:
-        return "\n".join(self.lines)
-
-
-def _manage(spec: BackendSpec, out: Path, cancel: bool, model: str | None,
-            base_url: str | None, timeout_s: float) -> BatchReport:
-    state = BatchState(state_path(out))
-    report = BatchReport()
-    if not state.batches:
-        report.lines.append(f"no batches recorded for {out} (in {state.path})")
-        return report
-    backend = _open_backend(spec, model, base_url, timeout_s)
-    adapter = batch_adapter(spec, backend)
-
-    async def main() -> None:
-        try:
-            for record in state.batches:
-                info = await adapter.retrieve(record["id"])
-                verb = ""
-                if cancel and not info.ended:
-                    info = await adapter.cancel(record["id"])
-                    verb = "cancel requested; "
-                record["status"] = info.status
-                done = "results written" if record.get("collected") else "results not yet read"
-                report.lines.append(
-                    f"{record['id']}  {info.status}  {verb}{len(record['custom_ids'])} requests "
-                    f"(round {record.get('round', 0)}); {info.format_counts()}; {done}")
-        finally:
-            await backend.aclose()
-
-    asyncio.run(main())
-    state.save()
-    if cancel:
-        report.lines.append("rerun the same command (without --cancel) to read what the "
-                            "cancelled batches answered and redo the rest")
-    return report
-
-
-def batch_status(spec: BackendSpec, out: Path, *, model: str | None = None,
-                 base_url: str | None = None, timeout_s: float = 120.0) -> BatchReport:
-    """Each of our batches' state and counts, as the provider reports them now."""
-    return _manage(spec, out, False, model, base_url, timeout_s)
-
-
-def batch_cancel(spec: BackendSpec, out: Path, *, model: str | None = None,
-                 base_url: str | None = None, timeout_s: float = 120.0) -> BatchReport:
-    """Cancel our batches still running (only those recorded for `out`)."""
-    return _manage(spec, out, True, model, base_url, timeout_s)

@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import UserError
+from core.paths import REPO_ROOT
 from harness.redact import redact
+
+#: the response cache every script shares unless told --cache / --no-cache
+DEFAULT_CACHE = REPO_ROOT / "results" / "cache" / "responses.sqlite"
 
 
 def request_key(

@@ -14,24 +14,30 @@ from harness.redact import install_log_redaction, redact
 from harness.results import SET_ASIDE_FLAG, set_aside_bad_lines, side_file
 
 
+def call_main(main: Callable[[list[str] | None], int | None], argv: list[str] | None) -> int:
+    """A command's exit status: main's return value, or for a UserError one line on stderr
+    and its status (1; 3 for RowsFailed)."""
+    try:
+        return main(argv) or 0
+    except UserError as exc:
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        return getattr(exc, "exit_status", 1)
+
+
 def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
-    """Run a script's main; a UserError becomes one line on stderr and exit status 1 (3 for
-    RowsFailed); main's return value is the exit status otherwise.
+    """Run a script's main and exit with its status (`call_main`).
 
     Ctrl-C exits 130 without a traceback: every long run has already written what it finished.
     """
     install_log_redaction()
     quiet_library_bars()
     try:
-        code = main(argv)
-    except UserError as exc:
-        print(f"error: {redact(str(exc))}", file=sys.stderr)
-        sys.exit(getattr(exc, "exit_status", 1))
+        code = call_main(main, argv)
     except KeyboardInterrupt:
         print("interrupted: finished results are saved; rerun the same command to resume.",
               file=sys.stderr)
         sys.exit(130)
-    sys.exit(code or 0)
+    sys.exit(code)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

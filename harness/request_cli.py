@@ -1,5 +1,6 @@
-"""The flags of the scripts that send requests (generate.py, annotate.py), and the RunOptions
-they make: one definition, so the two scripts take the same flags with the same defaults."""
+"""The flags of the scripts that send requests (generate.py, annotate.py and the distribution
+collection), and the RunOptions they make: one definition, so every script takes the same
+flags with the same defaults."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ import argparse
 from pathlib import Path
 
 from backends.registry import BackendSpec, adapter_class
+from harness.batch_state import FAILED_POLICIES, BatchOptions
+from harness.cache import DEFAULT_CACHE
 from harness.cli import add_set_aside_argument, positive
-from harness.generation import DEFAULT_CACHE
 from harness.limits import DEFAULT_MAX_IN_FLIGHT
 from harness.runner import RunOptions
 from harness.workers import check_workers
 
 
-def add_request_arguments(p: argparse.ArgumentParser, *, what: str = "rows") -> None:
+def add_request_arguments(p: argparse._ActionsContainer, *, what: str = "rows",
+                          always_redone: bool = False) -> None:
     """--concurrency, --workers, --rpm, --tpm, --max-attempts, --retry-errors, the cache flags,
-    --timeout and --no-progress; `what` names what --retry-errors redoes."""
+    --timeout and --no-progress; `what` names what --retry-errors redoes, and
+    `always_redone` says a rerun redoes them anyway (the collection)."""
     p.add_argument("--concurrency", type=positive(int),
                    help=f"most requests in flight (default {DEFAULT_MAX_IN_FLIGHT}, grown to "
                         "what the rate limits and the latency need; 1 for local models)")
@@ -30,7 +34,9 @@ def add_request_arguments(p: argparse.ArgumentParser, *, what: str = "rows") -> 
                    help="tokens per minute (default: what the provider announces, else the "
                         "registry's)")
     p.add_argument("--max-attempts", type=positive(int), default=6)
-    p.add_argument("--retry-errors", action="store_true", help=f"redo {what} that hold an error")
+    p.add_argument("--retry-errors", action="store_true",
+                   help=f"redo {what} that hold an error"
+                        + (" (a rerun always does)" if always_redone else ""))
     p.add_argument("--no-cache", action="store_true", help="bypass the SQLite response cache")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="response cache file")
     p.add_argument("--timeout", type=positive(float), default=120.0, help="seconds per request")
@@ -53,3 +59,26 @@ def request_options(args: argparse.Namespace, spec: BackendSpec, *, desc: str) -
         cache_path=None if args.no_cache else args.cache, progress=not args.no_progress,
         desc=desc, price_per_1m=spec.price_per_1m,
     )
+
+
+def add_batch_arguments(p: argparse.ArgumentParser, *, sends: str, what: str) -> None:
+    """--batch-api, --batch-failed, --poll-interval, --status and --cancel; `sends` says what
+    --batch-api sends, `what` names the requests a batch may leave unanswered."""
+    b = p.add_argument_group("provider batch APIs (OpenAI, Anthropic; about half the price)")
+    b.add_argument("--batch-api", action="store_true",
+                   help=f"send {sends} through the provider's batch API; a rerun polls what was "
+                        "submitted")
+    b.add_argument("--batch-failed", choices=FAILED_POLICIES, default="rebatch",
+                   help=f"{what} a batch did not answer: a new batch (default), the online "
+                        "path, or keep them as error rows")
+    b.add_argument("--poll-interval", type=positive(float), default=30.0,
+                   help="first wait between polls in seconds (grows to 10 min)")
+    b.add_argument("--status", action="store_true", help="print our batches' state and exit")
+    b.add_argument("--cancel", action="store_true", help="cancel our running batches and exit")
+
+
+def batch_options(args: argparse.Namespace) -> BatchOptions | None:
+    """The batch flags as BatchOptions; None without --batch-api (online)."""
+    if not args.batch_api:
+        return None
+    return BatchOptions(failed=args.batch_failed, poll_initial_s=args.poll_interval)

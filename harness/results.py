@@ -204,7 +204,11 @@ class ResultsStore:
         except OSError as exc:
             self.close()
             raise self._refused(exc, "repair the torn last line of") from exc
-        self.rows = {self.key(r): r for r in read_jsonl(self.path)}
+        try:
+            self.rows = {self.key(r): r for r in read_jsonl(self.path)}
+        except BaseException:
+            self.close()  # a bad line: the lock goes with the error, not with the traceback
+            raise
 
     def close(self) -> None:
         if self._fh is None:

@@ -8,14 +8,10 @@ call lives here once, for every provider. Each finished request is one row appen
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import sys
 import time
-from collections import Counter
-from collections.abc import Hashable, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from tenacity import (
@@ -30,116 +26,36 @@ from backends.base import (
     Backend,
     Completion,
     GenerationParams,
-    KeyRejected,
-    Message,
     ProviderRefusal,
-    QuotaExhausted,
     RequestRejected,
     RunStopped,
     within_timeout,
 )
-from core.clock import utc_now
 from core.errors import UserError
 from core.progress import progress_bar
 from harness.cache import ResponseCache, request_key
 from harness.connection import ConnectionBreaker, connection_error_fields
 from harness.limits import Limits, Pacer, PacingPlan
 from harness.redact import redact
+from harness.request import (  # noqa: F401 (Request, RunOptions, RunSummary: re-exported)
+    Attempts,
+    Request,
+    RunOptions,
+    RunSummary,
+    completion_from_dict,
+    completion_to_dict,
+    estimate_tokens,
+    pending_requests,
+    request_input,
+    same_params_batches,
+    stop_message,
+    work_of,
+)
 from harness.results import ResultsStore
+from harness.schema import request_row
 
 #: longest single back-off or proactive pause, so a bad header cannot stall a run for hours
 MAX_WAIT_S = 120.0
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    #: most requests in flight; under a rate limit, fewer until latency says more are needed
-    concurrency: int = 8
-    rpm: float | None = None  # requests per minute (aiolimiter)
-    tpm: float | None = None  # tokens per minute (aiolimiter, estimated tokens)
-    #: adopt the limits the provider's headers announce in place of rpm / tpm (False where
-    #: the user gave --rpm / --tpm)
-    learn_rpm: bool = True
-    learn_tpm: bool = True
-    max_attempts: int = 6
-    retry_errors: bool = False  # redo rows whose `error` is set
-    cache_path: Path | None = None  # SQLite response cache; None = no cache
-    progress: bool = True
-    desc: str = "generate"
-    #: USD per 1M (input, output) tokens, for the summary's cost estimate; None = unknown
-    price_per_1m: tuple[float, float] | None = None
-    #: first back-off in seconds (tests shorten it)
-    backoff_initial_s: float = 1.0
-
-
-@dataclass
-class Request:
-    key: dict[str, Any]  # identifies the row, e.g. {"id": 17, "sample": 0}
-    messages: list[Message]
-    carry: dict[str, Any] = field(default_factory=dict)  # copied into the row unchanged
-    #: per-request parameters (e.g. a per-sample seed); None = the run's parameters
-    params: GenerationParams | None = None
-
-
-@dataclass
-class RunSummary:
-    done: int = 0  # rows written by this run (errors included)
-    skipped: int = 0  # requests already done in the store
-    errors: Counter[str] = field(default_factory=Counter)  # error rows by kind
-    refused: int = 0  # provider refusals / safety blocks, written as rows without error
-    cached: int = 0  # rows answered from the response cache
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float | None = None
-    wall_s: float = 0.0
-    #: the rate limits the run kept to (harness.limits.Pacer.record); None = not run
-    limits: dict[str, Any] | None = None
-
-    @classmethod
-    def nothing_to_do(cls, skipped: int, options: RunOptions) -> RunSummary:
-        """The summary of a rerun that found every row done: it cost nothing, and says so
-        in the same words as a run that did work (not "unknown")."""
-        return cls(skipped=skipped, cost_usd=None if options.price_per_1m is None else 0.0)
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def format(self) -> str:
-        """A few lines for the end of a run."""
-        errs = ", ".join(f"{k}: {n}" for k, n in self.errors.most_common()) or "none"
-        cost = "unknown" if self.cost_usd is None else f"${self.cost_usd:.4f}"
-        return "\n".join(
-            [
-                f"done: {self.done} (from cache: {self.cached}; refused by provider: "
-                f"{self.refused}); skipped as already done: {self.skipped}",
-                f"errors: {sum(self.errors.values())} ({errs})",
-                f"tokens: {self.prompt_tokens} in + {self.completion_tokens} out",
-                f"estimated cost: {cost}",
-                f"wall time: {self.wall_s:.1f} s",
-                *([f"rate limits learned from the provider: "
-                   f"{Limits(**self.limits['final']).describe()}"]
-                  if self.limits and self.limits.get("learned") else []),
-            ]
-        )
-
-
-def estimate_tokens(messages: list[Message], params: GenerationParams) -> int:
-    """Rough token count of a request (4 characters a token, plus the output budget).
-
-    Providers count max_tokens against a tokens-per-minute limit, so we do too.
-    """
-    chars = sum(len(m.get("content", "")) for m in messages)
-    return chars // 4 + 4 * len(messages) + params.max_tokens
-
-
-def request_input(req: Request) -> str:
-    """The prompt text recorded in a row: the last user message."""
-    for m in reversed(req.messages):
-        if m.get("role") == "user":
-            return m.get("content", "")
-    return req.messages[-1].get("content", "") if req.messages else ""
-
 
 
 def _error_kind(exc: BaseException) -> str:
@@ -193,46 +109,11 @@ class _Run:
             },
         )
 
-    def row(
-        self,
-        req: Request,
-        completion: Completion | None,
-        *,
-        error: str | None = None,
-        error_kind: str | None = None,
-        attempts: int = 0,
-        latency_s: float | None = None,
-        cached: bool = False,
-        provider_message: str | None = None,
-        finish_reason: str | None = None,
-    ) -> dict[str, Any]:
-        c = completion
-        row: dict[str, Any] = dict(req.key)
-        row.update(
-            backend=self.name,
-            model=self.backend.model_id,
-            model_version=c.model_version if c else None,
-            input=request_input(req),
-            response=c.text if c else ("" if provider_message is not None else None),
-            reasoning=c.reasoning if c else None,
-            finish_reason=c.finish_reason if c else finish_reason,
-            error=error,
-            error_kind=error_kind,
-            provider_message=c.blocked if c else provider_message,
-            prompt_tokens=c.prompt_tokens if c else None,
-            completion_tokens=c.completion_tokens if c else None,
-            latency_s=None if latency_s is None else round(latency_s, 4),
-            attempts=attempts,
-            cached=cached,
-            params=(req.params or self.params).to_dict(),
-            created_at=utc_now(),
-        )
-        if c and c.extras:
-            row["extras"] = json.loads(json.dumps(c.extras, default=str))
-        if c and c.first_token_logprobs is not None:  # asked for with params.top_logprobs
-            row["first_token_logprobs"] = c.first_token_logprobs
-        row.update(req.carry)
-        return row
+    def row(self, req: Request, completion: Completion | None, **fields: Any) -> dict[str, Any]:
+        """The request's row (harness.schema.request_row), named for this run's backend."""
+        return request_row(req.key, req.carry, completion, backend=self.name,
+                           model=self.backend.model_id, input_text=request_input(req),
+                           params=(req.params or self.params).to_dict(), **fields)
 
     def write(self, row: dict[str, Any]) -> None:
         self.store.append(row)
@@ -256,7 +137,26 @@ class _Run:
         # the row first: a cache the disk refuses then stops the run with the answer kept
         self.write(self.row(req, c, attempts=attempts, latency_s=latency))
         if self.cache is not None:
-            self.cache.put(self.cache_key(req), _completion_to_dict(c))
+            self.cache.put(self.cache_key(req), completion_to_dict(c))
+
+    def write_cached(self, todo: list[Request]) -> list[Request]:
+        """Write the answers already in the cache (they cost nothing); the rest, to send."""
+        to_send: list[Request] = []
+        for req in todo:
+            hit = self.cache.get(self.cache_key(req)) if self.cache is not None else None
+            if hit is None:
+                to_send.append(req)
+            else:
+                self.write(self.row(req, completion_from_dict(hit), cached=True))
+        return to_send
+
+    def close(self) -> None:
+        """The progress bar and the cache, whichever are open."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if self.cache is not None:
+            self.cache.close()
 
     # ---- pacing (harness.limits) ---------------------------------------------------------
     def note(self, line: str) -> None:
@@ -314,7 +214,7 @@ class _Run:
             reraise=True,
         )
 
-    async def call(self, fn: Any, tokens: int, tries: _Attempts,
+    async def call(self, fn: Any, tokens: int, tries: Attempts,
                    output_tokens: int = 0) -> tuple[Any, float]:
         """Run `fn()` under the one retry policy; returns (result, latency of the last try).
 
@@ -351,7 +251,7 @@ class _Run:
         params = req.params or self.params
         tokens = estimate_tokens(req.messages, params)
         async with self.sem:
-            state = _Attempts()
+            state = Attempts()
             try:
                 c, latency = await self.call(
                     lambda: self.backend.complete(req.messages, params), tokens, state,
@@ -375,7 +275,7 @@ class _Run:
         params = reqs[0].params or self.params
         tokens = sum(estimate_tokens(r.messages, params) for r in reqs)
         async with self.sem:
-            state = _Attempts()
+            state = Attempts()
             try:
                 cs, latency = await self.call(
                     lambda: self.backend.complete_batch([r.messages for r in reqs], params),
@@ -392,72 +292,6 @@ class _Run:
                 return
             for r, c in zip(reqs, cs, strict=True):
                 self.store_completion(r, c, state.n, latency / len(reqs))
-
-
-class _Attempts:
-    """Counts attempts made, so an error row can say how many it took."""
-
-    def __init__(self) -> None:
-        self.n = 0
-
-
-def stop_message(name: str, exc: RunStopped) -> str:
-    """The one line a stopped run ends with: what the provider said, and what to fix."""
-    if isinstance(exc, KeyRejected):
-        status = f"HTTP {exc.status}: " if exc.status else ""
-        return (f"{name}: the provider refused the API key ({status}{exc}); set a valid key "
-                f"in {exc.key_env}, then rerun the same command to resume")
-    if isinstance(exc, QuotaExhausted):
-        return (f"{name}: the account's quota is used up ({exc}); add credit or use another "
-                "key, then rerun the same command to resume")
-    return f"{name}: {exc}"
-
-
-def _completion_to_dict(c: Completion) -> dict[str, Any]:
-    return asdict(c)
-
-
-def _completion_from_dict(d: dict[str, Any]) -> Completion:
-    known = Completion.__dataclass_fields__
-    return Completion(**{k: v for k, v in d.items() if k in known})
-
-
-def pending_requests(
-    requests: Sequence[Request], store: ResultsStore, retry_errors: bool
-) -> tuple[list[Request], int]:
-    """The requests still to do, and how many were skipped as done."""
-    done = store.done(include_errors=not retry_errors)
-    seen: set[Hashable] = set()
-    todo: list[Request] = []
-    skipped = 0
-    for req in requests:
-        k = store.key(req.key)
-        if k in seen:
-            raise ValueError(f"duplicate request key {req.key!r}")
-        seen.add(k)
-        if k in done:
-            skipped += 1
-        else:
-            todo.append(req)
-    return todo, skipped
-
-
-def _work(reqs: list[Request], default: GenerationParams) -> tuple[int, int, int]:
-    """(requests, input tokens, output tokens) as the limiters count them."""
-    tin = tout = 0
-    for r in reqs:
-        params = r.params or default
-        tin += estimate_tokens(r.messages, params) - params.max_tokens
-        tout += params.max_tokens
-    return len(reqs), tin, tout
-
-
-def _batches(reqs: list[Request], size: int, default: GenerationParams) -> list[list[Request]]:
-    """Groups of at most `size` requests sharing the same parameters (e.g. one sample seed)."""
-    groups: dict[GenerationParams, list[Request]] = {}
-    for r in reqs:
-        groups.setdefault(r.params or default, []).append(r)
-    return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
 
 
 async def run_requests_async(
@@ -478,18 +312,11 @@ async def run_requests_async(
         if options.progress:
             run.bar = progress_bar(len(requests), initial=run.summary.skipped,
                                    desc=options.desc, unit="req")
-        # answers already in the cache cost nothing: write them first
-        to_send: list[Request] = []
-        for req in todo:
-            hit = run.cache.get(run.cache_key(req)) if run.cache is not None else None
-            if hit is None:
-                to_send.append(req)
-            else:
-                run.write(run.row(req, _completion_from_dict(hit), cached=True))
-        run.pacer.expect(*_work(to_send, params))
+        to_send = run.write_cached(todo)
+        run.pacer.expect(*work_of(to_send, params))
         size = max(1, backend.preferred_batch_size)
         if size > 1:
-            jobs = [run.batch(b) for b in _batches(to_send, size, params)]
+            jobs = [run.batch(b) for b in same_params_batches(to_send, size, params)]
         else:
             jobs = [run.one(r) for r in to_send]
         tasks = [asyncio.ensure_future(j) for j in jobs]
@@ -502,10 +329,7 @@ async def run_requests_async(
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
     finally:
-        if run.bar is not None:
-            run.bar.close()
-        if run.cache is not None:
-            run.cache.close()
+        run.close()
     s = run.summary
     if options.price_per_1m is not None:
         pin, pout = options.price_per_1m

@@ -24,10 +24,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import math
-from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -37,20 +35,12 @@ from backends.option_scores import ScoreJob
 from backends.registry import BackendSpec, adapter_class, create_backend
 from core.errors import UserError
 from core.progress import progress_bar
+from harness.request import Request, RunOptions, done_keys, split_done
 from harness.results import ResultsStore, key_by
 from harness.run_files import inside
-from harness.runner import Request, RunOptions, estimate_tokens, run_requests_async
+from harness.send import Route, Sender, price
+from pluralism.assemble import answered_without_logprobs, assemble_item
 from pluralism.items import SurveyItem
-from pluralism.letters import (
-    FLAG_IMPUTED,
-    FLAG_NO_LETTER,
-    FLAG_REFUSED,
-    FLAG_SAMPLED,
-    RepDistribution,
-    distribution,
-    letters_from_samples,
-    letters_from_top_logprobs,
-)
 from pluralism.prompts import DatasetTemplate, Prompt, Templates, item_prompts, letters_for
 
 SAMPLE_TEMPERATURE = 1.0
@@ -75,14 +65,23 @@ class CollectOptions:
     prefix_cache: bool = True
     base_url: str | None = None
     timeout_s: float = 120.0
-    concurrency: int = 8
-    rpm: float | None = None
-    tpm: float | None = None
-    max_attempts: int = 6
-    cache_path: Path | None = None
-    progress: bool = True
+    #: the request flags every script shares (harness.request_cli); API backends only,
+    #: but for `progress`
+    requests: RunOptions = field(default_factory=RunOptions)
+    workers: int = 1  # processes making the API calls (harness.workers)
     backend_options: dict[str, Any] = field(default_factory=dict)
     extra_identity: dict[str, Any] = field(default_factory=dict)  # e.g. GlobalQA countries
+
+    @property
+    def progress(self) -> bool:
+        return self.requests.progress
+
+    @property
+    def route(self) -> Route:
+        """How the API requests are sent (harness.send)."""
+        return Route(self.spec, model=self.model, base_url=self.base_url,
+                     timeout_s=self.timeout_s, backend_options=self.backend_options,
+                     workers=self.workers)
 
     @property
     def model_id(self) -> str:
@@ -226,33 +225,24 @@ class Collection:
 
     # ---- dry run ----------------------------------------------------------------------
     def dry_run(self) -> str:
-        done_items: set[Hashable] = set()
-        done_reps: set[Hashable] = set()
-        if self.o.out_path.exists():
-            with ResultsStore(self.o.out_path, key_by(*ITEM_KEY)) as s:
-                done_items = {k for k, r in s.rows.items() if not r.get("error")}
-        if self.o.requests_path.exists():
-            with ResultsStore(self.o.requests_path, key_by(*REP_KEY)) as s:
-                done_reps = s.done(include_errors=False)
-        todo = [j for j in self.jobs() if (j.item.item_id,) not in done_items
-                and j.key not in done_reps]
+        done_items = done_keys(self.o.out_path, key_by(*ITEM_KEY), retry_errors=True)
+        todo = [j for j in self.jobs() if (j.item.item_id,) not in done_items]
+        todo_requests, _ = split_done(
+            self.requests(todo),
+            done_keys(self.o.requests_path, key_by(*REP_KEY), retry_errors=True),
+            key_by(*REP_KEY))
         lines = [f"{self.o.dataset}: {len(self.items)} items x {self.o.reps} repetitions"
                  + (f" x {self.samples} samples" if self.samples > 1 else "")
                  + f" with {self.o.spec.name} ({self.o.model_id}); method: {self.method}",
                  f"output: {self.o.out_path}",
-                 f"to do: {len(todo)} of {len(self.jobs())} "
+                 f"to do: {len(todo_requests)} of {len(self.jobs())} "
                  + ("forward passes" if self.method == "logprobs" else "requests")]
         if self.method == "logprobs":
             lines.append("estimated cost: none (a local model)")
             return "\n".join(lines)
         assert self.params is not None
-        messages = [[{"role": "user", "content": j.prompt.text}] for j in todo]
-        tin = sum(estimate_tokens(m, self.params) - self.params.max_tokens for m in messages)
-        tout = self.params.max_tokens * len(todo)
-        price = self.o.spec.price_per_1m
-        cost = "unknown (no price in the registry)" if price is None else (
-            f"at most ${(tin * price[0] + tout * price[1]) / 1e6:.2f}")
-        lines += [f"estimated tokens: ~{tin} in, at most {tout} out", f"estimated cost: {cost}"]
+        estimate = price(self.o.spec, todo_requests, self.params)
+        lines += [estimate.tokens_line(), estimate.cost_line()]
         return "\n".join(lines)
 
     # ---- running ----------------------------------------------------------------------
@@ -264,12 +254,12 @@ class Collection:
             self._check_run_id(items.rows, self.o.out_path)
             self._check_run_id(reps.rows, self.o.requests_path)
             self.item_store, self.rep_store = items, reps
-            done_items = {k[0] for k, r in items.rows.items() if not r.get("error")}
+            done_items = {k[0] for k in items.done(include_errors=False)}
             # items finished in an earlier run whose item row was not yet written
             for item_id in self.items:
                 if item_id not in done_items:
                     self._maybe_assemble(item_id)
-            done_items = {k[0] for k, r in items.rows.items() if not r.get("error")}
+            done_items = {k[0] for k in items.done(include_errors=False)}
             done_reps = reps.done(include_errors=False)
             todo = [j for j in self.jobs()
                     if j.item.item_id not in done_items and j.key not in done_reps]
@@ -351,124 +341,36 @@ class Collection:
         finally:
             bar.close()
 
+    def requests(self, jobs: list[Job]) -> list[Request]:
+        """One API request per job, keyed as its request row."""
+        return [Request(key={"item_id": j.item.item_id, "rep": j.rep, "sample": j.sample},
+                        messages=[{"role": "user", "content": j.prompt.text}],
+                        carry={"run_id": self.run_id, "drawn": list(j.prompt.drawn)})
+                for j in jobs]
+
     def _run_api(self, todo: list[Job]) -> None:
         o = self.o
         assert self.params is not None and self.rep_store is not None
-        requests = [Request(key={"item_id": j.item.item_id, "rep": j.rep, "sample": j.sample},
-                            messages=[{"role": "user", "content": j.prompt.text}],
-                            carry={"run_id": self.run_id, "drawn": list(j.prompt.drawn)})
-                    for j in todo]
-        spec = o.spec
-        options = RunOptions(
-            concurrency=o.concurrency, rpm=o.rpm if o.rpm is not None else spec.rpm,
-            tpm=o.tpm if o.tpm is not None else spec.tpm, max_attempts=o.max_attempts,
-            learn_rpm=o.rpm is None, learn_tpm=o.tpm is None,
-            retry_errors=True, cache_path=o.cache_path, progress=o.progress,
-            desc=f"{o.dataset} {spec.name}", price_per_1m=spec.price_per_1m)
-        backend = create_backend(spec.name, model=o.model, base_url=o.base_url,
-                                 timeout_s=o.timeout_s, registry={spec.name: spec},
-                                 **o.backend_options)
+        # the collection always redoes failed requests (an item holds no partial numbers)
+        options = replace(o.requests, retry_errors=True, desc=f"{o.dataset} {o.spec.name}")
+        sender = Sender(o.route, o.requests_path, REP_KEY, self.params, options)
         store = self.rep_store
 
         async def main() -> None:
             try:
-                await run_requests_async(backend, requests, store, self.params, options)
+                await sender.send(self.requests(todo), store)
             finally:
-                await backend.aclose()
+                await sender.aclose()
 
         asyncio.run(main())
 
     # ---- one item's row ---------------------------------------------------------------
-    def rep_distribution(self, rows: list[dict[str, Any]], letters: tuple[str, ...]
-                         ) -> tuple[RepDistribution | None, set[str]]:
-        """One repetition's distribution from its request row(s), and the flags it raises."""
-        flags: set[str] = set()
-        answered = [r for r in rows if r.get("provider_message") is None]
-        if len(answered) < len(rows):
-            flags.add(FLAG_REFUSED)
-        if self.method == "logprobs":
-            lps = rows[0]["letter_logprobs"]
-            return distribution([math.exp(x) for x in lps]), flags
-        if self.method == "sampling":
-            flags.add(FLAG_SAMPLED)
-            if not answered:
-                return None, flags
-            return letters_from_samples([r.get("response") for r in answered], letters), flags
-        if not answered:
-            return None, flags
-        dist = letters_from_top_logprobs(answered[0].get("first_token_logprobs"), letters)
-        if dist is None:
-            flags.add(FLAG_NO_LETTER)
-        elif dist.imputed:
-            flags.add(FLAG_IMPUTED)
-        return dist, flags
-
     def assemble(self, item: SurveyItem, rows: list[dict[str, Any]]) -> dict[str, Any]:
-        """The item's row from its requests' rows (ordered by repetition, then sample)."""
-        options = self.template.options_of(item)
-        letters = letters_for(len(options))
-        by_rep: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for r in rows:
-            by_rep[int(r["rep"])].append(r)
-        errors = [r["error"] for r in rows if r.get("error")]
-        flags: set[str] = set()
-        rep_probs: list[list[float] | None] = []
-        rep_raw: list[list[float] | None] = []
-        masses: list[float] = []
-        for rep in range(self.o.reps):
-            dist, f = (None, set()) if errors else self.rep_distribution(by_rep[rep], letters)
-            flags |= f
-            rep_probs.append(None if dist is None or dist.probs is None
-                             else [round(p, 8) for p in dist.probs])
-            rep_raw.append(None if dist is None else [round(p, 8) for p in dist.raw])
-            masses.append(0.0 if dist is None else round(dist.letter_mass, 8))
-        usable = [p for p in rep_probs if p is not None]
-        probs = ([round(sum(col) / len(usable), 8) for col in zip(*usable, strict=True)]
-                 if usable and not errors else None)
-        first = by_rep[0][0] if by_rep.get(0) else {}
-        row: dict[str, Any] = {
-            "dataset": self.o.dataset, "item_id": item.item_id, "question": item.question,
-            "options": list(options), "letters": list(letters),
-            "probs": probs, "rep_probs": rep_probs, "rep_letter_probs": rep_raw,
-            "letter_mass": masses, "flags": sorted(flags),
-            "prompts": [by_rep[r][0].get("input") for r in range(self.o.reps)],
-            "drawn": [by_rep[r][0].get("drawn") for r in range(self.o.reps)],
-            "method": self.method, "model": self.o.model_id,
-            "model_version": first.get("model_version") or self.model_version,
-            "backend": self.o.spec.name, "params": self.row_params(), "meta": item.meta,
-            "error": "; ".join(sorted(set(errors)))[:500] if errors else None,
-            "created_at": _now(),
-        }
-        if self.method == "logprobs":
-            row["top_tokens"] = [by_rep[r][0].get("top_tokens") for r in range(self.o.reps)]
-            # from the repetition rows, so an item assembled on resume keeps them too
-            row["params"]["letter_token_ids"] = shared_letter_token_ids(
-                [by_rep[r][0] for r in range(self.o.reps)])
-        elif self.method == "top_logprobs":
-            row["top_logprobs"] = [by_rep[r][0].get("first_token_logprobs")
-                                   for r in range(self.o.reps)]
-        else:
-            row["responses"] = [[x.get("response") for x in by_rep[r]]
-                                for r in range(self.o.reps)]
-        if item.human is not None:
-            row["human"] = item.human
-        return row
-
-
-def answered_without_logprobs(row: dict[str, Any]) -> bool:
-    """A request row whose answer has text but no first-token log-probabilities at all.
-
-    An empty answer (a safety block) has no token to read and is not counted: its item is
-    flagged no_option_letter, as is one whose top list holds no option letter."""
-    return (not row.get("error") and row.get("provider_message") is None
-            and bool(row.get("response")) and not row.get("first_token_logprobs"))
-
-
-def shared_letter_token_ids(rows: list[dict[str, Any]]) -> Any:
-    """The letter token ids an item's repetitions were read with: one {letter: ids} when
-    they agree (an item's prompts all end alike), else a list with one per repetition."""
-    ids = [r.get("letter_token_ids") for r in rows]
-    return ids[0] if all(x == ids[0] for x in ids) else ids
+        """The item's row from its requests' rows (pluralism.assemble)."""
+        return assemble_item(
+            item, rows, method=self.method, reps=self.o.reps, template=self.template,
+            dataset=self.o.dataset, model_id=self.o.model_id, backend=self.o.spec.name,
+            params=self.row_params(), model_version=self.model_version)
 
 
 def with_limit(items: list[SurveyItem], limit: int | None) -> list[SurveyItem]:

@@ -22,8 +22,8 @@ from backends.registry import (
 )
 from core.errors import UserError
 from core.paths import REPO_ROOT
-from harness.cli import positive, rows_failed_status, script_parser
-from harness.generation import DEFAULT_CACHE
+from harness.cli import positive, rows_failed_status, script_parser, set_aside
+from harness.request_cli import add_request_arguments, request_options
 from harness.run_files import check_distinct
 from pluralism.collect import Collection, CollectOptions, with_limit
 from pluralism.globalqa import DEFAULT_COUNTRIES, load_globalqa_items, resolve_globalqa_path
@@ -86,14 +86,10 @@ def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
     api = p.add_argument_group("API models")
     api.add_argument("--base-url", help="API base URL (proxies, OpenAI-compatible servers)")
     api.add_argument("--registry", type=Path, help="extra registry JSON")
-    api.add_argument("--concurrency", type=positive(int), default=8)
-    api.add_argument("--rpm", type=positive(float), help="requests per minute (default: registry)")
-    api.add_argument("--tpm", type=positive(float), help="tokens per minute (default: registry)")
-    api.add_argument("--max-attempts", type=positive(int), default=6)
-    api.add_argument("--timeout", type=positive(float), default=120.0)
-    api.add_argument("--no-cache", action="store_true", help="bypass the response cache")
-    api.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="response cache file")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # the same request flags as generate.py and annotate.py
+    add_request_arguments(p.add_argument_group(
+        "requests (API models; --no-progress and --set-aside-bad-lines for all)"),
+        what="requests", always_redone=True)
     return p
 
 
@@ -156,12 +152,12 @@ def main(dataset: str, description: str, argv: list[str] | None = None) -> int:
         model=model, reps=args.reps, seed=args.seed, batch_size=args.batch_size,
         samples_per_item=args.samples_per_item, chat_template=args.chat_template,
         prefix_cache=not args.no_prefix_cache, base_url=args.base_url, timeout_s=args.timeout,
-        concurrency=args.concurrency, rpm=args.rpm, tpm=args.tpm,
-        max_attempts=args.max_attempts, cache_path=None if args.no_cache else args.cache,
-        progress=not args.no_progress, backend_options=backend_options, extra_identity=extra)
+        requests=request_options(args, spec, desc=f"{dataset} {spec.name}"),
+        workers=args.workers, backend_options=backend_options, extra_identity=extra)
     check_distinct({"the results file in --save_dir": options.out_path,
                     "the requests file in --save_dir": options.requests_path,
-                    "--cache": options.cache_path}, sqlite=("--cache",))
+                    "--cache": options.requests.cache_path}, sqlite=("--cache",))
+    set_aside(args, options.requests_path, options.out_path)
     if not items:
         raise UserError(f"no {dataset} items to ask about; check --data_dir and --limit")
     collection = Collection(options, items, templates)

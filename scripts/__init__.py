@@ -1,4 +1,2 @@
-"""The command-line scripts (`python scripts/generate.py`, or `contested generate`).
-
-A package so an installed copy ships them and `contested` can call each script's main().
-"""
+"""The command-line scripts (`python scripts/generate.py`): each runs the main() of its
+command in the `commands` package, which `contested generate` runs too."""

@@ -1,29 +1,10 @@
 """Turn a results JSONL file into CSV or Parquet for pandas.
 
-    python scripts/export.py results/generations/gpt-4o.jsonl
-    python scripts/export.py results/generations/gpt-4o.jsonl --out gpt-4o.parquet
+Its flags and work are in commands/export.py (`--help` lists them).
 """
 
-from __future__ import annotations
-
-from pathlib import Path
-
-from harness.cli import add_set_aside_argument, run_main, script_parser, set_aside
-from harness.export import FORMATS, export_results
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = script_parser(__doc__)
-    p.add_argument("results", type=Path, help="a JSONL file written by a run")
-    p.add_argument("--out", type=Path, help="output file (default: beside the input, .csv)")
-    p.add_argument("--format", choices=FORMATS, help="default: from --out's suffix, else csv")
-    add_set_aside_argument(p)
-    args = p.parse_args(argv)
-    set_aside(args, args.results)
-    dest, n = export_results(args.results, args.out, args.format)
-    print(f"{n} rows written to {dest}")
-    return 0
-
+from commands.export import main
+from harness.cli import run_main
 
 if __name__ == "__main__":
     run_main(main)

@@ -151,7 +151,7 @@ def test_backends_import_no_other_package_of_the_project_but_core():
 
 
 def test_study_estimate_names_the_keys_each_adapter_class_needs(monkeypatch):
-    from harness.study_estimate import _needs_key
+    from study.estimate import _needs_key
 
     for env in ("OPENAI_API_KEY", "OPENAI_COMPATIBLE_API_KEY", "ANTHROPIC_API_KEY",
                 "GEMINI_API_KEY", "GOOGLE_API_KEY", "HF_TOKEN"):

@@ -53,7 +53,7 @@ def test_local_judge_reasks_keeps_rows_and_resumes_without_loading(tmp_path, mon
     def no_backend(*a, **k):
         raise AssertionError("a finished run must not build the judge")
 
-    monkeypatch.setattr(run, "create_backend_in_workers", no_backend)
+    monkeypatch.setattr("harness.send.create_backend_in_workers", no_backend)
     before = out.read_text()
     script.main(argv)
     assert out.read_text() == before

@@ -19,9 +19,9 @@ from backends.registry import get_spec
 from core import progress
 from core.errors import UserError
 from harness.cli import HelpFormatter
-from harness.generation import build_requests, run_generation, select_prompts
 from harness.results import ResultsStore, key_by
 from harness.runner import RunOptions, run_requests
+from neutrality.generate import build_requests, run_generation, select_prompts
 from pluralism.globalqa import check_countries
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,8 +13,8 @@ import pytest
 
 from backends.base import GenerationParams
 from core.errors import UserError
-from harness.generation import build_requests, load_prompts, select_prompts
 from harness.results import read_jsonl
+from neutrality.generate import build_requests, load_prompts, select_prompts
 
 REPO = Path(__file__).resolve().parents[1]
 GENERATE = REPO / "scripts" / "generate.py"
@@ -240,7 +240,7 @@ def test_kill_9_midway_then_rerun_loses_and_doubles_nothing(tmp_path):
 
 
 def test_rerun_with_nothing_left_builds_no_backend(tmp_path, monkeypatch):
-    import harness.generation as generation
+    import neutrality.generate as generation
     from backends.registry import get_spec
     from harness.results import ResultsStore, key_by
     from harness.runner import RunOptions
@@ -253,7 +253,7 @@ def test_rerun_with_nothing_left_builds_no_backend(tmp_path, monkeypatch):
     def no_backend(*args, **kwargs):
         raise AssertionError("a backend was built for a finished run")
 
-    monkeypatch.setattr(generation, "create_backend_in_workers", no_backend)
+    monkeypatch.setattr("harness.send.create_backend_in_workers", no_backend)
     reqs = build_requests(select_prompts(prompt_rows(), limit=3), GenerationParams())
     summary = generation.run_generation(get_spec("smollm2-135m-instruct"), reqs, out,
                                         GenerationParams(), RunOptions(progress=False))
@@ -269,14 +269,14 @@ def test_rerun_with_nothing_left_builds_no_backend(tmp_path, monkeypatch):
 def test_missing_key_fails_before_the_output_file_or_folder_exists(
     tmp_path, monkeypatch, backend, variable
 ):
-    import harness.generation as generation
+    import neutrality.generate as generation
     from backends.registry import get_spec
     from harness.runner import RunOptions
 
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     built = []
-    monkeypatch.setattr(generation, "create_backend_in_workers", lambda *a, **k: built.append(a))
+    monkeypatch.setattr("harness.send.create_backend_in_workers", lambda *a, **k: built.append(a))
     out = tmp_path / "results" / "o.jsonl"
     reqs = build_requests(select_prompts(prompt_rows(), limit=2), GenerationParams())
     with pytest.raises(UserError, match=f"needs an API key: set {variable}"):
@@ -298,7 +298,7 @@ def test_openai_compatible_needs_no_key_to_pass_the_check(monkeypatch):
 
 
 def test_missing_model_or_base_url_fails_before_the_output_exists(tmp_path, monkeypatch):
-    import harness.generation as generation
+    import neutrality.generate as generation
     from backends.registry import get_spec
     from harness.runner import RunOptions
 

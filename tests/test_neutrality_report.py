@@ -209,8 +209,8 @@ def test_report_names_the_judge_and_flags_a_demonstration_judge(tmp_path, judge,
 
 def test_a_sampled_run_is_reported_as_a_sample_and_missing_counts_only_what_was_asked(
         tmp_path):
-    from harness.prompt_set import load_prompts as load_prompt_rows
-    from harness.prompt_set import select_prompts
+    from neutrality.prompt_set import load_prompts as load_prompt_rows
+    from neutrality.prompt_set import select_prompts
 
     full = []  # 10 statements x 4 wordings x 2 sides, and 6 voting questions: 86 prompts
     for s in range(10):

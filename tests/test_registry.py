@@ -92,7 +92,7 @@ def test_registry_and_runner_import_no_sdk_or_torch():
     code = (
         "import sys\n"
         "from backends.registry import load_registry, format_registry\n"
-        "import harness.runner, harness.generation\n"
+        "import harness.runner, neutrality.generate\n"
         "load_registry(); format_registry()\n"
         "heavy = [m for m in ('torch', 'transformers', 'openai', 'anthropic', 'google.genai')"
         " if m in sys.modules]\n"

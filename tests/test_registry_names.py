@@ -11,8 +11,8 @@ import pytest
 
 from backends.registry import load_registry
 from core.errors import UserError
-from harness.generation import GENERATIONS_DIR, default_out
 from harness.run_files import inside
+from neutrality.generate import GENERATIONS_DIR, default_out
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRY = {"provider": "openai-compatible", "model_id": "m"}

@@ -43,3 +43,13 @@ def test_second_writer_is_refused(tmp_path):
     path = tmp_path / "o.jsonl"
     with ResultsStore(path, key_by("id")), pytest.raises(UserError, match="another run"):
         ResultsStore(path, key_by("id")).open()
+
+
+def test_a_store_refusing_a_bad_line_releases_its_lock_at_once(tmp_path):
+    path = tmp_path / "o.jsonl"
+    path.write_bytes(b'{"id": 1}\nnot json\n')
+    kept = []
+    for _ in range(2):  # the first error still referenced (as pytest or a caller keeps it)
+        with pytest.raises(UserError, match="line 2 is not JSON") as info:
+            ResultsStore(path, key_by("id")).open()
+        kept.append(info)

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from core.paths import REPO_ROOT
-from harness.study import load_config, read_from_mirror, study_stages
-from harness.study_estimate import estimate_neutrality
+from study.estimate import estimate_neutrality
+from study.stages import load_config, read_from_mirror, study_stages
 
 SKIP_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache"}
 TASKS = 14  # the neutrality test set's tasks

@@ -2,13 +2,13 @@ import pytest
 
 from core.errors import EXIT_ROWS_FAILED, RowsFailed, UserError
 from harness.cli import rows_failed_status, run_main
-from harness.study import Stage, load_config, run_stages, study_stages
+from study.stages import Stage, load_config, run_stages, study_stages
 
 
 def recording_runner(calls, fail_on=None):
-    def run(argv):
-        calls.append(argv[1].rsplit("/", 1)[-1])
-        return 1 if fail_on and fail_on in argv[1] else 0
+    def run(script, arguments):
+        calls.append(script)
+        return 1 if fail_on and fail_on in script else 0
     return run
 
 
@@ -78,9 +78,9 @@ def test_dry_run_runs_no_stage_and_asks_paid_ones_for_estimates(tmp_path):
     argvs: list[list[str]] = []
     lines: list[str] = []
     outcome = run_stages(stages, tmp_path, dry_run=True, echo=lines.append,
-                         runner=lambda argv: argvs.append(argv) or 0)
+                         runner=lambda script, args: argvs.append([script, *args]) or 0)
     # a free stage writes (the fetch, the test set): a dry run does not run it
-    assert [a[1].rsplit("/", 1)[-1] for a in argvs] == ["gen.py"]
+    assert [a[0] for a in argvs] == ["gen.py"]
     assert argvs[0][-1] == "--dry-run"
     assert any("no estimate yet" in line and str(made) in line for line in lines)
     assert outcome == {"fetch": "dry run", "gen": "dry run", "judge": "dry run",
@@ -104,22 +104,22 @@ def test_a_stage_with_failed_rows_stops_the_study_with_exit_3_until_retried(tmp_
               Stage("annotate:m", "annotate.py", ())]
     argvs: list[list[str]] = []
 
-    def failing_generation(argv):
-        argvs.append(argv)
-        return EXIT_ROWS_FAILED if argv[1].endswith("generate.py") else 0
+    def failing_generation(script, arguments):
+        argvs.append([script, *arguments])
+        return EXIT_ROWS_FAILED if script == "generate.py" else 0
 
     with pytest.raises(RowsFailed, match="stage 'generate:m' ended with failed rows.*"
                                          "--retry-errors") as info:
         run_stages(stages, tmp_path, runner=failing_generation, echo=print)
     assert info.value.exit_status == EXIT_ROWS_FAILED
     assert len(argvs) == 1 and "--retry-errors" not in argvs[0]
-    run_stages(stages, tmp_path, runner=lambda argv: argvs.append(argv) or 0, echo=print,
-               retry_errors=True)
+    run_stages(stages, tmp_path, runner=lambda script, args: argvs.append([script, *args]) or 0,
+               echo=print, retry_errors=True)
     # the flag goes to the scripts that skip their error rows without it, and only to them
     assert [("--retry-errors" in a) for a in argvs[1:]] == [True, False, True]
     # and is no part of a stage's fingerprint: done stages stay done
-    assert set(run_stages(stages, tmp_path, runner=lambda argv: 1, echo=print).values()) == {
-        "skipped (done)"}
+    again = run_stages(stages, tmp_path, runner=lambda script, args: 1, echo=print)
+    assert set(again.values()) == {"skipped (done)"}
 
 
 def test_run_main_exits_3_for_failed_rows_and_1_for_a_user_error():
@@ -133,3 +133,22 @@ def test_run_main_exits_3_for_failed_rows_and_1_for_a_user_error():
     with pytest.raises(SystemExit) as info:
         run_main(lambda argv: rows_failed_status(2))
     assert info.value.code == EXIT_ROWS_FAILED
+
+
+def test_a_stage_runs_its_command_in_this_process_with_the_scripts_exit_status(capsys,
+                                                                              monkeypatch):
+    import subprocess
+
+    from commands import run_command
+
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError("a stage must not start a process")
+
+    monkeypatch.setattr(subprocess, "run", no_subprocess)
+    assert run_command("generate.py", ["--list"]) == 0
+    assert "smollm2-135m-instruct" in capsys.readouterr().out
+    assert run_command("generate.py", ["--backend", "gpt4o", "--list-nothing"]) == 2
+    assert capsys.readouterr().err.startswith("usage: generate.py")  # named as its script
+    assert run_command("generate.py", ["--backend", "gpt4o"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        "error: unknown backend 'gpt4o'; did you mean 'gpt-4o'")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import UserError
-from harness.study import load_config, study_stages
+from study.stages import load_config, study_stages
 
 
 @pytest.mark.parametrize(("text", "message"), [

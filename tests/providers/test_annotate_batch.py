@@ -12,7 +12,7 @@ import pytest
 
 import harness.batch
 from annotations.run import REASK, calls_path
-from harness.batch import state_path
+from harness.batch_state import state_path
 from harness.results import read_jsonl
 from tests.fakes.batch_server import FakeBatchServer
 from tests.fakes.server import FakeServer

@@ -18,10 +18,11 @@ import harness.batch
 from backends.batch_base import custom_id
 from backends.registry import get_spec
 from core.errors import UserError
-from harness.batch import BatchOptions, run_batch, split, state_path
-from harness.generation import build_requests, load_prompts
+from harness.batch_state import BatchOptions, split, state_path
 from harness.results import read_jsonl
 from harness.runner import RunOptions
+from harness.send import Route, send_requests
+from neutrality.generate import build_requests, load_prompts
 from tests.fakes.batch_server import FakeBatchServer
 from tests.fakes.server import FakeServer
 from tests.providers.test_api_generation_e2e import load_generate
@@ -291,16 +292,18 @@ def test_split_to_size_limits(batches, prompts, tmp_path, api_keys, backend) -> 
     reqs = build_requests(load_prompts(prompts), params)
     out = tmp_path / "gen.jsonl"
     opts = RunOptions(progress=False)
-    run_batch(spec, reqs, out, params, opts, base_url=base_url(batches.url, backend),
-              batch=BatchOptions(poll_initial_s=0.001, max_requests=3))
+    send_requests(Route(spec, base_url=base_url(batches.url, backend),
+                        batch=BatchOptions(poll_initial_s=0.001, max_requests=3)),
+                  reqs, out, ("id", "sample"), params, opts)
     assert [len(b) for b in submitted(batches)] == [3, 3, 2]
     assert sorted(rows(out)) == list(range(N))
 
     out2 = tmp_path / "bytes.jsonl"
     first = len(batches.state.created)
     one = len(json.dumps(batches.state.entries(batches.state.created[0])[0])) + 1
-    run_batch(spec, reqs, out2, params, opts, base_url=base_url(batches.url, backend),
-              batch=BatchOptions(poll_initial_s=0.001, max_bytes=2 * one + 10))
+    send_requests(Route(spec, base_url=base_url(batches.url, backend),
+                        batch=BatchOptions(poll_initial_s=0.001, max_bytes=2 * one + 10)),
+                  reqs, out2, ("id", "sample"), params, opts)
     sizes = [len(b) for b in submitted(batches)[first:]]
     assert sum(sizes) == N and max(sizes) == 2
     assert sorted(rows(out2)) == list(range(N))

@@ -13,6 +13,7 @@ import pytest
 
 from analysis.distribution_inputs import load_distribution_files
 from core.errors import EXIT_ROWS_FAILED, UserError
+from harness.schema import DISTRIBUTION_ITEM_FIELDS, DISTRIBUTION_METHOD_FIELD
 from tests.fakes.server import FakeServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -172,3 +173,54 @@ def test_a_rejected_request_leaves_its_item_failed_and_the_run_exits_3(fake, tmp
     assert len(fake.state.requests) == 4  # not retried within the run
     assert mpi_main()(args) == 0  # the rerun redoes the failed request
     assert len(fake.state.requests) == 5
+
+
+def test_workers_flag_sends_through_worker_processes_and_gives_the_same_rows(
+        fake, tmp_path, monkeypatch):
+    import harness.send
+
+    built = []
+    real = harness.send.create_backend_in_workers
+
+    def spy(name, workers=1, **kwargs):
+        built.append(workers)
+        return real(name, workers, **kwargs)
+
+    monkeypatch.setattr(harness.send, "create_backend_in_workers", spy)
+    fake.state.logprobs = {"A": math.log(0.7), "B": math.log(0.2)}
+    one = run(fake, tmp_path / "one", "gpt-4o-mini", "--no-cache")
+    two = run(fake, tmp_path / "two", "gpt-4o-mini", "--no-cache", "--workers", "2")
+    assert built == [1, 2]
+    assert len(fake.state.requests) == 2 * 4
+
+    def same(rows):
+        return sorted(({k: v for k, v in r.items() if k != "created_at"} for r in rows),
+                      key=lambda r: r["item_id"])
+
+    assert same(two) == same(one) and len(two) == 2
+    # the item rows are those harness.schema declares
+    assert list(one[0]) == [*DISTRIBUTION_ITEM_FIELDS, DISTRIBUTION_METHOD_FIELD["top_logprobs"]]
+
+
+def test_workers_are_refused_for_a_local_collection(tmp_path):
+    data = REPO.parent / "shared" / "data" / "pluralism" / "mpi_questions.tsv"
+    with pytest.raises(UserError, match="--workers is for API backends"):
+        mpi_main()(["--backend", "smollm2-135m-instruct", "--data_dir", str(data),
+                    "--save_dir", str(tmp_path), "--limit", "1", "--workers", "2"])
+
+
+def test_retry_errors_flag_redoes_the_failed_request_of_a_collection(fake, tmp_path, capsys):
+    fake.state.logprobs = {"A": math.log(0.5), "B": math.log(0.5)}
+    fake.state.push("server_error", times=50)
+    data = REPO.parent / "shared" / "data" / "pluralism" / "mpi_questions.tsv"
+    args = ["--backend", "gpt-4o", "--base-url", fake.url + "/v1", "--data_dir", str(data),
+            "--save_dir", str(tmp_path / "mpi"), "--limit", "1", "--reps", "1", "--no-cache",
+            "--no-progress", "--max-attempts", "1"]
+    assert mpi_main()(args) == EXIT_ROWS_FAILED
+    sent = len(fake.state.requests)
+    fake.state.faults.clear()
+    assert mpi_main()([*args, "--retry-errors"]) == 0
+    assert len(fake.state.requests) == sent + 1
+    (row,) = [json.loads(x) for x in (tmp_path / "mpi" / "gpt-4o.jsonl").read_text()
+              .splitlines()[-1:]]
+    assert row["error"] is None and row["probs"] == pytest.approx([0.5, 0.5, 0, 0, 0])

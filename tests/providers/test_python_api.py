@@ -80,7 +80,7 @@ def test_collect_mpi_from_python(fake: FakeServer, tmp_path, mirror_dir):
 
 def test_default_output_is_the_commands_and_a_dry_run_writes_nothing(
         fake: FakeServer, prompts, tmp_path, monkeypatch):
-    monkeypatch.setattr("harness.generation.GENERATIONS_DIR", tmp_path / "generations")
+    monkeypatch.setattr("neutrality.generate.GENERATIONS_DIR", tmp_path / "generations")
     run = cq.generate("gpt-4o", base_url=fake.url + "/v1", prompts=prompts, dry_run=True)
     assert run.out == tmp_path / "generations" / "gpt-4o.jsonl"
     assert run.complete and not run.out.exists()

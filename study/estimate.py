@@ -24,12 +24,14 @@ from annotations.run import calls_path, load_generations
 from annotations.run import dry_run as judge_dry_run
 from backends.registry import BackendSpec, adapter_class, get_spec, load_registry
 from harness.batch import BATCH_PRICE_FACTOR
-from harness.generation import DryRun, build_requests, select_prompts
-from harness.generation import dry_run as generation_dry_run
-from harness.study import StudyConfig
+from harness.schema import GENERATION_KEY
+from harness.send import DryRun
+from harness.send import dry_run as send_dry_run
+from neutrality.generate import build_requests, select_prompts
 from neutrality.templates import load_templates
 from neutrality.testset import build_test_set
 from sources.neutrality import load_all_sources
+from study.stages import StudyConfig
 
 
 @dataclass
@@ -188,8 +190,8 @@ def estimate_neutrality(config: StudyConfig,
         requests = build_requests(selected, params, generation.get("n_samples") or 1)
         out = config.results_dir / "generations" / f"{name}.jsonl"
         rpm, tpm = _limits(generation, spec)
-        estimate.stages.append(_stage(f"generate:{name}", name, spec, generation_dry_run(
-            spec, requests, out, params, rpm=rpm, tpm=tpm), rpm, tpm))
+        estimate.stages.append(_stage(f"generate:{name}", name, spec, send_dry_run(
+            spec, requests, out, GENERATION_KEY, params, rpm=rpm, tpm=tpm), rpm, tpm))
         if judge is not None:
             estimate.stages.append(_judge_stage(config, name, judge, annotation, requests,
                                                 params.max_tokens, out))

@@ -1,9 +1,11 @@
-"""A whole study as a list of script invocations, run stage by stage and resumable.
+"""A whole study as a list of commands, run stage by stage and resumable.
 
-Each stage is one command line of a script in scripts/, so a study config says nothing the
-scripts do not, and any stage can be rerun by hand. A finished stage is recorded with a
+Each stage is one command line of a command (commands/, the same as `python scripts/x.py`),
+so a study config says nothing the commands do not, and any stage can be rerun by hand. The
+stages run in this process through the runner the caller gives (`commands.run_command`:
+each command's main() with the stage's arguments). A finished stage is recorded with a
 fingerprint of its command and of its input files; a rerun skips it while both are unchanged,
-and each script resumes its own partial work, so an interrupted study loses nothing.
+and each command resumes its own partial work, so an interrupted study loses nothing.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ import hashlib
 import json
 import os
 import shlex
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,11 +24,12 @@ from typing import Any
 import yaml
 
 from core.errors import EXIT_ROWS_FAILED, RowsFailed, UserError
-from core.paths import REPO_ROOT
-from harness.study_schema import validate_study_config
 from sources.manifest import MIRROR_ENV, load_manifest
+from study.schema import validate_study_config
 
-SCRIPTS = REPO_ROOT / "scripts"
+#: runs one stage's command: (its script's file name, e.g. "generate.py", and its
+#: arguments) -> the command's exit status
+StageRunner = Callable[[str, list[str]], int]
 #: scripts that skip their error rows unless told --retry-errors (the collection scripts
 #: always redo failed requests)
 RETRY_ERRORS_SCRIPTS = ("generate.py", "annotate.py")
@@ -45,9 +46,9 @@ class Stage:
     #: local and free (fetch, test set): a dry run runs it, so later stages can be estimated
     free: bool = False
 
-    def argv(self, dry_run: bool = False) -> list[str]:
+    def arguments(self, dry_run: bool = False) -> list[str]:
         extra = self.dry_run_args if dry_run and self.dry_run_args is not None else ()
-        return [sys.executable, str(SCRIPTS / self.script), *self.args, *extra]
+        return [*self.args, *extra]
 
     def display(self) -> str:
         return " ".join(shlex.quote(a) for a in ["python", f"scripts/{self.script}", *self.args])
@@ -68,7 +69,7 @@ class StudyConfig:
 
 
 def load_config(path: Path, overrides: dict[str, Any] | None = None) -> StudyConfig:
-    """Read and check a study config (harness.study_schema) before anything runs."""
+    """Read and check a study config (study.schema) before anything runs."""
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -126,17 +127,20 @@ def run_stages(
     results_dir: Path,
     *,
     dry_run: bool = False,
+    runner: StageRunner,
     echo: Callable[[str], None] = print,
-    runner: Callable[[list[str]], int] | None = None,
     retry_errors: bool = False,
 ) -> dict[str, str]:
-    """Run each stage in order; returns stage name -> "ran" | "skipped (done)" | reason.
+    """Run each stage in order with `runner`; returns stage name -> "ran" |
+    "skipped (done)" | reason.
 
     A stage that ends with failed rows stops the study (RowsFailed): later stages would work
     on incomplete input. `retry_errors` passes --retry-errors to the stages that take it; it
     is not part of a stage's fingerprint.
     """
-    run = runner or (lambda argv: subprocess.run(argv, cwd=REPO_ROOT).returncode)
+    def run(stage: Stage, arguments: list[str]) -> int:
+        return runner(stage.script, arguments)
+
     log = StageLog(results_dir)
     outcome: dict[str, str] = {}
     for stage in stages:
@@ -153,7 +157,7 @@ def run_stages(
             missing = [str(p) for p in stage.inputs if not p.exists()]
             if stage.dry_run_args is not None and missing:
                 echo(f"  no estimate yet: {', '.join(missing)} is written by an earlier stage")
-            elif stage.dry_run_args is not None and run(stage.argv(dry_run=True)) != 0:
+            elif stage.dry_run_args is not None and run(stage, stage.arguments(dry_run=True)) != 0:
                 raise UserError(f"stage '{stage.name}' cannot run (see the error above); fix "
                                 "it before spending anything")
             outcome[stage.name] = "dry run"
@@ -164,10 +168,10 @@ def run_stages(
             continue
         echo(f"[{stage.name}] {stage.display()}")
         start = time.monotonic()
-        argv = stage.argv()
+        arguments = stage.arguments()
         if retry_errors and stage.script in RETRY_ERRORS_SCRIPTS:
-            argv.append("--retry-errors")
-        code = run(argv)
+            arguments.append("--retry-errors")
+        code = run(stage, arguments)
         if code == EXIT_ROWS_FAILED:
             raise RowsFailed(f"stage '{stage.name}' ended with failed rows (its last line above "
                              "says how many); rerun the same command with --retry-errors to "

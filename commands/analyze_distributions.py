@@ -1,0 +1,127 @@
+"""Compare models' answer distributions with human ones (GlobalOpinionQA, MPI) and report.
+
+Writes per-item and per-model CSV tables, figures (PNG and SVG) and a Markdown report.
+
+    python scripts/analyze_distributions.py \\
+        --globalqa results/distributions/globalqa/*.jsonl \\
+        --mpi results/distributions/mpi/*.jsonl \\
+        --mpi-human Data/pluralism/ipip_neo_120_responses.csv \\
+        --pair llama-2-13b:llama-2-13b-chat --out-dir reports/distributions/
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from analysis.distribution_inputs import (
+    MPI_HUMAN_GROUP,
+    attach_mpi_human,
+    load_distribution_files,
+    model_names,
+    resolve_pair,
+)
+from analysis.distribution_report import write_report
+from analysis.distribution_run import Settings, analyze_dataset, write_outputs
+from analysis.distributions import groups_of
+from core.errors import UserError
+from core.paths import DATA_DIR
+from harness.cli import script_parser
+from pluralism.human_mpi import human_mpi_distributions, keying_advice, read_mpi_keying
+
+
+def parse_items(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.replace(",", " ").split()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--items takes item ids like 0,5,17: {text!r}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = script_parser(__doc__)
+    p.add_argument("--globalqa", nargs="+", type=Path, default=[], metavar="FILE",
+                   help="GlobalOpinionQA rows (results/distributions/globalqa/*.jsonl)")
+    p.add_argument("--mpi", nargs="+", type=Path, default=[], metavar="FILE",
+                   help="MPI distribution rows (results/distributions/mpi/*.jsonl)")
+    p.add_argument("--mpi-human", type=Path, default=None, metavar="FILE",
+                   help="IPIP-NEO-120 responses: CSV whose last 120 columns are the items, 1-5, "
+                        "0 = not answered; without it MPI gets model entropy only")
+    p.add_argument("--mpi-items", type=Path, metavar="FILE",
+                   default=DATA_DIR / "pluralism" / "mpi_questions.tsv",
+                   help="mpi_questions.tsv (default: Data/pluralism/mpi_questions.tsv)")
+    p.add_argument("--recode-minus-keyed", action=argparse.BooleanOptionalAction, default=True,
+                   help="map 1<->5, 2<->4 on minus-keyed items (key = -1) of --mpi-human, as the "
+                        "study did: right for a file of trait-scored values, wrong for a raw "
+                        "export of the answers ticked (default: recode)")
+    p.add_argument("--pair", action="append", default=[], metavar="PRETRAINED:ALIGNED",
+                   help="compare two models (the rows' `model` or `backend` names); repeatable")
+    p.add_argument("--shuffles", type=int, default=10,
+                   help="seeded permutations per item for the shuffled baseline")
+    p.add_argument("--seed", type=int, default=0, help="seed of permutations and bootstrap")
+    p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
+    p.add_argument("--items", type=parse_items, default=None, metavar="IDS",
+                   help="item ids to draw per-item bars for, e.g. 0,5,17 (default: first 3)")
+    p.add_argument("--out-dir", "--out", dest="out_dir", type=Path,
+                   default=Path("reports/distributions"),
+                   help="report folder (--out: the old name, still accepted)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.globalqa and not args.mpi:
+        raise UserError("no distribution files given; pass --globalqa FILE... and/or --mpi FILE...")
+    if args.shuffles < 1:
+        raise UserError("--shuffles must be at least 1")
+    if args.mpi_human and not args.mpi:
+        raise UserError("--mpi-human given without --mpi rows to compare it with")
+    settings = Settings(shuffles=args.shuffles, seed=args.seed, n_boot=args.bootstrap)
+
+    loaded = {}
+    if args.globalqa:
+        items, report = load_distribution_files(args.globalqa, "globalqa")
+        notes = [] if groups_of(items) else [
+            "These rows carry no human distributions (`human` is empty): model entropy only."]
+        loaded["globalqa"] = (items, report, notes)
+    if args.mpi:
+        loaded["mpi"] = (*load_distribution_files(args.mpi, "mpi"), [])
+    # check the pairs before reading a large human file
+    names = model_names([i for items, _, _ in loaded.values() for i in items])
+    pairs = [resolve_pair(spec, names) for spec in args.pair]
+
+    if args.mpi:
+        items, report, notes = loaded["mpi"]
+        if args.mpi_human:
+            keys, facets = read_mpi_keying(args.mpi_items)
+            human = human_mpi_distributions(args.mpi_human, keys, args.recode_minus_keyed,
+                                            facets)
+            items = attach_mpi_human(items, human)
+            recode = ("minus-keyed items recoded 1<->5, 2<->4 as in the study"
+                      if human.recoded_minus_keyed else "minus-keyed items taken as written")
+            notes.append(f"Human distributions ({MPI_HUMAN_GROUP}): {human.respondents} "
+                         f"respondents in {human.source}; {recode}; answers of 0 left out.")
+            advice = keying_advice(human)
+            if advice:
+                notes.append(advice)
+                if advice.startswith("WARNING"):
+                    print(advice)
+            unanswered = int((human.answered == 0).sum())
+            if unanswered:
+                notes.append(f"{unanswered} MPI items have no human answers; left out of the "
+                             "human comparisons.")
+        else:
+            notes.append("No human response file given (--mpi-human): MPI shows model entropy "
+                         "only, no distances to people.")
+        loaded["mpi"] = (items, report, notes)
+
+    results = []
+    for dataset, (items, report, notes) in loaded.items():
+        result = analyze_dataset(dataset, items, report, pairs, settings, notes)
+        write_outputs(result, args.out_dir, pairs, args.items)
+        results.append(result)
+        print(f"{dataset}: {len(result.table)} rows, {len(result.models)} models, "
+              f"{len(result.pairs)} pair comparisons")
+    path = write_report(results, settings, args.out_dir)
+    print(f"report written to {path} and {path.with_suffix('.html')}")
+    return 0
+

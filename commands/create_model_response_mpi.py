@@ -1,0 +1,20 @@
+"""Collect a model's answer distributions over the 120 MPI items (one JSON line per item).
+
+    python scripts/create_model_response_mpi.py                      # embedded SmolLM2, CPU
+    python scripts/create_model_response_mpi.py --backend llama-2-13b --batch-size 16
+    python scripts/create_model_response_mpi.py --backend gpt-3.5-turbo --dry-run
+    python scripts/create_model_response_mpi.py --backend claude-sonnet-4.5 --samples-per-item 20
+    python scripts/create_model_response_mpi.py --templates Data/pluralism/study_prompts.json
+
+Rows go to results/distributions/mpi/<backend>.jsonl (or --save_dir); rerunning the same
+command resumes. See docs/distributions_collection.md.
+"""
+
+from __future__ import annotations
+
+from pluralism.collect_cli import main as collect_main
+
+
+def main(argv: list[str] | None = None) -> int:
+    return collect_main("mpi", __doc__.splitlines()[0], argv)
+
