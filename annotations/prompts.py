@@ -8,7 +8,6 @@ stream, exactly as the study drew them, so its judge prompts are reproduced word
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 
 # the generation backend's own splitter (the module imports no torch until a model loads)
 from core.errors import UserError
+from core.files import read_json
 from core.reasoning import split_reasoning
 from prompts import PROMPTS_DIR
 
@@ -59,12 +59,7 @@ def load_judge_template(path: str | Path | None = None) -> JudgeTemplate:
     """Our template, or a file holding one (the study's study_templates.json holds it under
     'annotation')."""
     path = Path(path) if path else DEFAULT_TEMPLATE
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise UserError(f"judge template file {path} does not exist; check --templates") from exc
-    except json.JSONDecodeError as exc:
-        raise UserError(f"judge template file {path} is not valid JSON: {exc}") from exc
+    raw = read_json(path, "judge template file", "check --templates")
     if isinstance(raw, dict) and isinstance(raw.get("annotation"), dict):
         raw = raw["annotation"]
     if not isinstance(raw, dict):

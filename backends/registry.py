@@ -8,7 +8,6 @@ SDK or torch: `create_backend` imports the one adapter it needs, when it needs i
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 from backends.base import Backend, GenerationParams
 from backends.provider_http import http_transport
 from core.errors import UserError
+from core.files import read_json
 from core.suggest import did_you_mean
 
 REGISTRY_PATH = Path(__file__).with_name("registry.json")
@@ -124,12 +124,7 @@ def _spec(name: str, entry: Any, source: Path) -> BackendSpec:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise UserError(f"backend registry {path} does not exist; fix the path") from exc
-    except json.JSONDecodeError as exc:
-        raise UserError(f"backend registry {path} is not valid JSON: {exc}") from exc
+    data = read_json(path, "backend registry", "fix the path")
     if not isinstance(data, dict):
         raise UserError(f"backend registry {path} must hold a JSON object of entries")
     return data

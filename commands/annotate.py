@@ -74,14 +74,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--model", help="judge model id to send instead of the registry's")
     p.add_argument("--base-url", help="API base URL (proxies, OpenAI-compatible servers)")
     p.add_argument("--registry", type=Path, help="extra registry JSON merged over the shipped one")
-    add_request_arguments(p, what="calls")
+    add_request_arguments(p, what="calls", counts="judge calls")
     p.add_argument("--temperature", type=float, default=0.0, help="judge temperature (default 0)")
     p.add_argument("--max-tokens", type=positive(int), help="default: the judge's registry entry")
     p.add_argument("--batch-size", type=positive(int),
                    help="prompts per forward pass for a local judge (default 8)")
     p.add_argument("--limit", type=positive(int), help="only the first N responses (by id)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="count judge calls, estimate tokens and cost, send nothing")
     add_batch_arguments(p, sends="judge calls (and each round of re-asks)", what="calls")
     return p.parse_args(argv)
 

@@ -66,8 +66,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--n-samples", type=positive(int), default=1, help="answers per prompt")
     p.add_argument("--batch-size", type=positive(int),
                    help="prompts per forward pass for local models (default 8)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="count requests, estimate tokens and cost, send nothing")
     add_batch_arguments(p, sends="the requests", what="requests")
     return p.parse_args(argv)
 

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from core.errors import UserError
+
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     """Write path through a temporary sibling, fsync it, then rename it over path.
@@ -42,3 +44,15 @@ def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
         for row in rows:
             fh.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
     write_atomic(path, write)
+
+
+def read_json(path: Path, what: str, fix: str) -> Any:
+    """A JSON file's content; a missing or malformed file is one UserError line naming `what`
+    the file is and, when missing, the `fix`."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UserError(f"{what} {path} does not exist; {fix}") from exc
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{what} {path} is not valid JSON: {exc}") from exc

@@ -66,6 +66,13 @@ def read_jsonl(path: str | Path) -> Iterator[Row]:
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path} does not exist: check the path, or run the stage that writes it")
+    for _, row in _numbered_rows(path, bad_line_fix(path)):
+        yield row
+
+
+def _numbered_rows(path: Path, fix: str) -> Iterator[tuple[int, Row]]:
+    """(line number, row) of every complete line; a line that is not a JSON object is a
+    UserError naming the file, the line and `fix`."""
     with path.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
             if not raw.endswith(b"\n"):
@@ -73,8 +80,8 @@ def read_jsonl(path: str | Path) -> Iterator[Row]:
             if raw.strip():
                 row, problem = _parse_line(raw)
                 if row is None:
-                    raise UserError(f"{path} line {number} {problem}; {bad_line_fix(path)}")
-                yield row
+                    raise UserError(f"{path} line {number} {problem}; {fix}")
+                yield number, row
 
 
 def set_aside_bad_lines(path: str | Path) -> int:
@@ -131,19 +138,11 @@ def read_checked_jsonl(path: str | Path, required: Sequence[str], *, what: str, 
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{what} {path} does not exist: check the path, or {fix}")
-    with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.endswith(b"\n"):
-                break
-            if not raw.strip():
-                continue
-            row, problem = _parse_line(raw)
-            if row is None:
-                raise UserError(f"{path} line {number} {problem}; {fix}")
-            missing = [f for f in required if f not in row]
-            if missing:
-                raise UserError(f"{path} line {number} lacks field '{missing[0]}'; {fix}")
-            yield number, row
+    for number, row in _numbered_rows(path, fix):
+        missing = [f for f in required if f not in row]
+        if missing:
+            raise UserError(f"{path} line {number} lacks field '{missing[0]}'; {fix}")
+        yield number, row
 
 
 class ResultsStore:

@@ -6,12 +6,12 @@ file (study_templates.json) has the same keys, so either can be passed with --te
 
 from __future__ import annotations
 
-import json
 import string
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import UserError
+from core.files import read_json
 from prompts import PROMPTS_DIR
 
 DEFAULT_TEMPLATES = PROMPTS_DIR / "neutrality_templates.json"
@@ -45,12 +45,7 @@ def _placeholders(template: str) -> set[str]:
 
 def load_templates(path: Path | str = DEFAULT_TEMPLATES) -> NeutralityTemplates:
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise UserError(f"template file {path} does not exist; check --templates") from exc
-    except json.JSONDecodeError as exc:
-        raise UserError(f"template file {path} is not valid JSON: {exc}") from exc
+    raw = read_json(path, "template file", "check --templates")
     values: dict[str, tuple[str, ...]] = {}
     for key, (count, allowed) in TEMPLATE_KEYS.items():
         if key not in raw:

@@ -67,8 +67,6 @@ def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--samples-per-item", type=positive(int),
                    help="estimate each repetition's distribution from N sampled answers "
                         "(for APIs without log-probabilities, e.g. Anthropic); flagged")
-    p.add_argument("--dry-run", action="store_true",
-                   help="count items and requests, estimate tokens and cost; send nothing")
     if dataset == "globalqa":
         p.add_argument("--countries", default=",".join(DEFAULT_COUNTRIES),
                        help="comma-separated countries whose answers every kept item has "
@@ -88,8 +86,8 @@ def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
     api.add_argument("--registry", type=Path, help="extra registry JSON")
     # the same request flags as generate.py and annotate.py
     add_request_arguments(p.add_argument_group(
-        "requests (API models; --no-progress and --set-aside-bad-lines for all)"),
-        what="requests", always_redone=True)
+        "requests (API models; --dry-run, --no-progress and --set-aside-bad-lines for all)"),
+        what="requests", always_redone=True, counts="items and requests")
     return p
 
 
