@@ -12,6 +12,7 @@ import random
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from tenacity import (
@@ -110,10 +111,14 @@ class _Run:
         )
 
     def row(self, req: Request, completion: Completion | None, **fields: Any) -> dict[str, Any]:
-        """The request's row (harness.schema.request_row), named for this run's backend."""
+        """The request's row (harness.schema.request_row), named for this run's backend; its
+        params are those sent (no seed for a provider that takes none)."""
+        sent = req.params or self.params
+        if not self.backend.takes_seed:
+            sent = replace(sent, seed=None)
         return request_row(req.key, req.carry, completion, backend=self.name,
                            model=self.backend.model_id, input_text=request_input(req),
-                           params=(req.params or self.params).to_dict(), **fields)
+                           params=sent.to_dict(), **fields)
 
     def write(self, row: dict[str, Any]) -> None:
         self.store.append(row)

@@ -176,6 +176,7 @@ class WorkerPool(Backend):
         self.name = getattr(inner, "name", None) or inner.provider
         self.base_url = getattr(inner, "base_url", None)
         self.cache_identity = getattr(inner, "cache_identity", None)
+        self.takes_seed = type(inner).takes_seed  # type: ignore[misc]  # rows record the seed sent
         self.n_workers = workers
         self._factory = factory
         self._workers: list[_Worker] = []

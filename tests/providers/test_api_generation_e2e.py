@@ -236,3 +236,17 @@ def test_workers_flag_gives_the_rows_of_one_process(fake, prompts, tmp_path, bac
     assert strip == {i: {k: v for k, v in r.items() if k not in volatile}
                      for i, r in rows_by_id(one).items()}
     assert len(strip) == N and len(fake.state.requests) == 2 * N
+
+
+@pytest.mark.parametrize(("backend", "sends_seed"),
+                         [("gpt-4o", True), ("claude-sonnet-4.5", False)])
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_rows_record_the_seed_only_where_the_provider_takes_one(
+        fake, prompts, tmp_path, backend, sends_seed, workers) -> None:
+    out = tmp_path / "gen.jsonl"
+    assert generate(fake, prompts, out, "--no-cache", "--seed", "7", "--workers", workers,
+                    backend=backend) == 0
+    bodies = [r.body for r in fake.state.requests]
+    assert all(("seed" in b) is sends_seed for b in bodies)
+    # what the row says ran is what was sent: Anthropic takes no seed, so none is recorded
+    assert {r["params"]["seed"] for r in rows_by_id(out).values()} == {7 if sends_seed else None}
