@@ -10,17 +10,26 @@ from typing import Any
 
 from backends.anthropic_messages import AnthropicBackend, completion_from_body, request_body
 from backends.base import GenerationParams, Message
-from backends.batch_base import BatchAdapter, BatchInfo, ItemResult
+from backends.batch_base import BatchAdapter, BatchInfo, BatchQueue, ItemResult
 from backends.provider_http import MalformedResponse
 
 #: errors that reject the request itself: error rows at once, as the online path writes them
 REJECTED = {"invalid_request_error", "not_found_error", "request_too_large"}
 
 
+#: a tier-1 account's Anthropic Message Batches queue, requests in processing
+TIER1_QUEUE_REQUESTS = 100_000
+
+
 class AnthropicBatch(BatchAdapter[AnthropicBackend]):
     provider = "anthropic"
     max_requests = 100_000
     max_bytes = 256 * 1000 * 1000
+
+    @classmethod
+    def queue(cls, model_id: str) -> BatchQueue:
+        """Anthropic counts the requests in processing, whatever the model."""
+        return BatchQueue(TIER1_QUEUE_REQUESTS, "requests")
 
 
     def entry(self, cid: str, messages: list[Message], params: GenerationParams) -> dict[str, Any]:

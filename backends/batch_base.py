@@ -70,6 +70,18 @@ def custom_id(key: dict[str, Any]) -> str:
 B = TypeVar("B", bound=Backend)
 
 
+@dataclass(frozen=True)
+class BatchQueue:
+    """How much of a model's work an account may hold in a provider's batch queue at once.
+
+    Providers state neither figure in headers, so adapters give a tier-1 account's, from the
+    providers' rate-limit pages (higher tiers hold far more)."""
+
+    size: int | None  # None: the provider has a queue, but we know no figure for this model
+    unit: str  # "input tokens" or "requests": what the queue counts
+    full_code: str = ""  # the error code of a batch refused because the queue was full
+
+
 class BatchAdapter(abc.ABC, Generic[B]):
     """One provider's batch API around its online backend (client, model id, parsers)."""
 
@@ -77,6 +89,11 @@ class BatchAdapter(abc.ABC, Generic[B]):
     #: the provider's limits per batch
     max_requests: int = 0
     max_bytes: int = 0
+
+    @classmethod
+    def queue(cls, model_id: str) -> BatchQueue | None:
+        """The account's batch queue for `model_id` (None: no queue we know of)."""
+        return None
 
     def __init__(self, backend: B) -> None:
         self.backend = backend

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from backends.base import GenerationParams, Message
-from backends.batch_base import BatchAdapter, BatchInfo, ItemResult
+from backends.batch_base import BatchAdapter, BatchInfo, BatchQueue, ItemResult
 from backends.openai_chat import (
     CONTENT_POLICY_CODES,
     OpenAIChatBackend,
@@ -27,10 +27,27 @@ ENDED = {"completed", "failed", "expired", "cancelled"}
 FAILURE_KINDS = {"batch_expired": "expired", "batch_cancelled": "canceled"}
 
 
+#: a tier-1 account's OpenAI batch queue, input tokens enqueued per model (longest prefix wins)
+TIER1_QUEUE_TOKENS = {
+    "gpt-4o-mini": 2_000_000,
+    "gpt-4o": 90_000,
+    "gpt-4-turbo": 90_000,
+    "gpt-4": 100_000,
+    "gpt-3.5-turbo": 2_000_000,
+}
+
+
 class OpenAIBatch(BatchAdapter[OpenAIChatBackend]):
     provider = "openai"
     max_requests = 50_000
     max_bytes = 200 * 1024 * 1024
+
+    @classmethod
+    def queue(cls, model_id: str) -> BatchQueue:
+        """OpenAI counts the input tokens enqueued per model and fails a batch past them."""
+        known = [k for k in TIER1_QUEUE_TOKENS if model_id.startswith(k)]
+        size = TIER1_QUEUE_TOKENS[max(known, key=len)] if known else None
+        return BatchQueue(size, "input tokens", full_code="token_limit_exceeded")
 
 
     def entry(self, cid: str, messages: list[Message], params: GenerationParams) -> dict[str, Any]:

@@ -245,7 +245,8 @@ async def run_batch_async(
         # already in a submitted batch or bound for the online path: never submitted again
         taken = {c for b in state.open_batches() for c in b["custom_ids"]} | set(state.online)
         n, tin, _ = work_of([r for r in to_send if custom_id(r.key) not in taken], params)
-        if (note := queue_note(adapter.provider, backend.model_id, n, tin)) is not None:
+        note = queue_note(adapter.queue(backend.model_id), backend.model_id, n, tin)
+        if note is not None:
             run.note(note)
         await br.submit([r for r in to_send if custom_id(r.key) not in taken], 0)
         await br.poll()

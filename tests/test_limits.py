@@ -8,8 +8,10 @@ import time
 
 import pytest
 
+from backends.anthropic_batch import AnthropicBatch
 from backends.anthropic_messages import anthropic_rate_limit_state
 from backends.base import Backend, Completion, RateLimitState
+from backends.openai_batch import OpenAIBatch
 from backends.openai_chat import openai_rate_limit_state
 from backends.registry import get_spec
 from harness.batch_queue import queue_note, queue_was_full
@@ -153,10 +155,15 @@ def test_run_options_default_learns() -> None:
 
 def test_batch_queue_binds_where_the_run_outgrows_a_tier_1_queue() -> None:
     # the study's 10,314 prompts, ~120 input tokens each, through gpt-4o's batch API
-    note = queue_note("openai", "gpt-4o-2024-11-20", 10314, 1_240_000)
+    model = "gpt-4o-2024-11-20"
+    note = queue_note(OpenAIBatch.queue(model), model, 10314, 1_240_000)
     assert "the batch queue, not the rate limit, binds" in note
     assert "90,000 input tokens" in note and "about 748 requests at a time" in note
-    assert "neither limit binds" in queue_note("anthropic", "claude-x", 10314, 1_240_000)
-    assert queue_note("gemini", "gemini-2.5-flash", 10, 100) is None
+    assert "(token_limit_exceeded)" in note
+    assert "neither limit binds" in queue_note(AnthropicBatch.queue("claude-x"), "claude-x",
+                                               10314, 1_240_000)
+    unknown = queue_note(OpenAIBatch.queue("o9-preview"), "o9-preview", 10, 100)
+    assert "what binds is the account's batch queue for o9-preview" in unknown
+    assert queue_note(None, "gemini-2.5-flash", 10, 100) is None  # no batch API, no queue
     assert queue_was_full("token_limit_exceeded: Enqueued token limit reached for gpt-4o")
     assert not queue_was_full("invalid_json_line: line 1 is not valid")
