@@ -3,7 +3,6 @@ the scripts' rows (read back by the analysis), resume, and GlobalQA parsing."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -38,19 +37,13 @@ from pluralism.prompts import (  # noqa: E402
 from tests.distribution_helpers import (  # noqa: E402
     GLOBALQA_ROWS,
     build_letter_model,
+    script_main,
     selections,
     tiny_registry,
     write_globalqa_csv,
 )
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def script_main(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ the model that answered.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -19,16 +18,9 @@ pytest.importorskip("transformers")
 from backends.huggingface import answered_by  # noqa: E402
 from backends.registry import get_spec, load_registry, local_spec_for  # noqa: E402
 from core.errors import UserError  # noqa: E402
-from tests.distribution_helpers import build_letter_model  # noqa: E402
+from tests.distribution_helpers import build_letter_model, script_main  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def script_main(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ The real SDK clients, the real runner (retries, pauses, resume), real JSONL rows
 from __future__ import annotations
 
 import asyncio
-import csv
 import importlib.util
 import json
 from collections import Counter
@@ -19,6 +18,7 @@ from backends.base import GenerationParams
 from core.errors import EXIT_ROWS_FAILED, UserError
 from harness.results import ResultsStore, key_by, read_jsonl
 from harness.runner import Request, RunOptions, run_requests_async
+from tests.fakes.prompt_files import write_prompts_csv
 from tests.fakes.server import FakeServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,16 +35,7 @@ def load_generate():
 
 @pytest.fixture
 def prompts(tmp_path: Path) -> Path:
-    path = tmp_path / "prompts.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, ["id", "input", "label", "task", "original_input",
-                                "format_number"])
-        w.writeheader()
-        for i in range(N):
-            w.writerow({"id": i, "input": f"Question number {i}?", "label": "refusal",
-                        "task": "unsafe_questions", "original_input": f"q{i}",
-                        "format_number": 0})
-    return path
+    return write_prompts_csv(tmp_path / "prompts.csv", N)
 
 
 def generate(fake: FakeServer, prompts: Path, out: Path, *extra: str,

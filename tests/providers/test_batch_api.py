@@ -7,7 +7,6 @@ splitting to the size limits.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from harness.runner import RunOptions
 from harness.send import Route, send_requests
 from neutrality.generate import build_requests, load_prompts
 from tests.fakes.batch_server import FakeBatchServer
+from tests.fakes.prompt_files import write_prompts_csv
 from tests.fakes.server import FakeServer
 from tests.providers.test_api_generation_e2e import load_generate
 
@@ -48,16 +48,7 @@ def batches(api_keys: dict[str, str]) -> Iterator[FakeBatchServer]:
 
 @pytest.fixture
 def prompts(tmp_path: Path) -> Path:
-    path = tmp_path / "prompts.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, ["id", "input", "label", "task", "original_input",
-                                "format_number"])
-        w.writeheader()
-        for i in range(N):
-            w.writerow({"id": i, "input": f"Question number {i}?", "label": "refusal",
-                        "task": "unsafe_questions", "original_input": f"q{i}",
-                        "format_number": 0})
-    return path
+    return write_prompts_csv(tmp_path / "prompts.csv", N)
 
 
 def base_url(url: str, backend: str) -> str:

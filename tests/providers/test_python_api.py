@@ -3,7 +3,6 @@ the fake provider with the real SDK clients, each result read back with load_res
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 import contested_questions as cq
 from annotations.parse import CATEGORIES
 from core.errors import EXIT_ROWS_FAILED, UserError
+from tests.fakes.prompt_files import write_prompts_csv
 from tests.fakes.server import FakeServer
 
 FAST = {"rpm": 60000, "tpm": 1e9, "no_progress": True}
@@ -25,16 +25,7 @@ def judge_json(final: int) -> str:
 
 @pytest.fixture
 def prompts(tmp_path: Path) -> Path:
-    path = tmp_path / "prompts.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, ["id", "input", "label", "task", "original_input",
-                                "format_number"])
-        w.writeheader()
-        for i in range(3):
-            w.writerow({"id": i, "input": f"Question number {i}?", "label": "refusal",
-                        "task": "unsafe_questions", "original_input": f"q{i}",
-                        "format_number": 0})
-    return path
+    return write_prompts_csv(tmp_path / "prompts.csv", 3)
 
 
 def test_generate_then_annotate_from_python(fake: FakeServer, prompts, tmp_path):
