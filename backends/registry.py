@@ -61,7 +61,7 @@ class BackendSpec:
     def price_per_1m(self) -> tuple[float, float] | None:
         if self.price_input is None or self.price_output is None:
             # a model on the user's own hardware has no per-token price
-            return (0.0, 0.0) if adapter_class(self).local else None
+            return (0.0, 0.0) if runs_locally(self) else None
         return (self.price_input, self.price_output)
 
     def params(self, **overrides: Any) -> GenerationParams:
@@ -162,6 +162,18 @@ def adapter_class(spec: BackendSpec) -> type[Backend]:
         spec.adapter.split(":", 1) if spec.adapter else ADAPTERS[spec.provider]
     )
     return _import_class(spec.name, module_name, class_name)
+
+
+def runs_locally(spec: BackendSpec) -> bool:
+    """Whether the entry's model runs on this machine; a user's adapter that cannot be
+    imported here (its package lives on another machine) counts as hosted, so --list and
+    prices still work. Building the backend reports the missing package."""
+    try:
+        return adapter_class(spec).local
+    except UserError:
+        if spec.adapter:
+            return False
+        raise
 
 
 def provider_class(provider: str) -> type[Backend]:
@@ -273,7 +285,7 @@ def format_registry(registry: dict[str, BackendSpec] | None = None) -> str:
     for spec in sorted(registry.values(), key=lambda s: (s.provider, s.name)):
         price = spec.price_per_1m
         cost = "-" if price is None else f"{price[0]:g}/{price[1]:g}"
-        if adapter_class(spec).local:
+        if runs_locally(spec):
             cost = "local"
         status = f"retired -> {spec.successor}" if spec.retired else ""
         model_id = spec.model_id or "(--model NAME)"

@@ -113,3 +113,17 @@ def test_unknown_http_transport_is_refused_before_anything_is_built(monkeypatch)
     check_backend(get_spec("smollm2-135m-instruct"))  # a local model sends no HTTP
     monkeypatch.setenv("CONTESTED_HTTP_TRANSPORT", "httpx")
     assert check_backend(get_spec("gpt-4o")) == get_spec("gpt-4o").model_id
+
+
+def test_list_shows_the_registry_when_a_users_adapter_cannot_be_imported_here(tmp_path):
+    # a user's entry whose adapter lives in a package of another machine (a GPU node) must
+    # not break --list, as it did not before adapters declared their capabilities
+    reg = tmp_path / "mine.json"
+    reg.write_text(json.dumps({"mine": {"provider": "openai", "model_id": "x",
+                                        "adapter": "not_installed_pkg.mod:MyBackend"}}))
+    registry = load_registry(reg)
+    table = format_registry(registry)
+    assert "mine" in table and "gpt-4o" in table
+    assert registry["mine"].price_per_1m is None
+    with pytest.raises(UserError, match="needs not_installed_pkg, which is not installed"):
+        create_backend("mine", registry=registry)
