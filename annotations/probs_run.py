@@ -32,13 +32,13 @@ from backends.registry import BackendSpec, adapter_class, create_backend
 from core.errors import UserError
 from core.files import write_jsonl_atomic
 from core.progress import progress_bar
-from harness.request import Request, done_keys
+from harness.request import Request, RunOptions, RunSummary, done_keys
 from harness.results import ResultsStore, key_by, read_jsonl
-from harness.runner import RunOptions, RunSummary
+from harness.schema import GENERATION_KEY
 from harness.send import DryRun, Route, send_requests
 from harness.send import dry_run as send_dry_run
 
-ROW_KEY = ("id", "sample")
+ROW_KEY = GENERATION_KEY  # a probability-judge row per generation row
 
 
 def check_probs_judge(spec: BackendSpec, *, batch_api: bool = False) -> str:

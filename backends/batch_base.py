@@ -80,6 +80,8 @@ class BatchQueue:
     size: int | None  # None: the provider has a queue, but we know no figure for this model
     unit: str  # "input tokens" or "requests": what the queue counts
     full_code: str = ""  # the error code of a batch refused because the queue was full
+    #: text in a failed batch's message that says the queue was full (lower case)
+    full_markers: tuple[str, ...] = ()
 
 
 class BatchAdapter(abc.ABC, Generic[B]):

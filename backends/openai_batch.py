@@ -47,7 +47,8 @@ class OpenAIBatch(BatchAdapter[OpenAIChatBackend]):
         """OpenAI counts the input tokens enqueued per model and fails a batch past them."""
         known = [k for k in TIER1_QUEUE_TOKENS if model_id.startswith(k)]
         size = TIER1_QUEUE_TOKENS[max(known, key=len)] if known else None
-        return BatchQueue(size, "input tokens", full_code="token_limit_exceeded")
+        return BatchQueue(size, "input tokens", full_code="token_limit_exceeded",
+                          full_markers=("token_limit_exceeded", "enqueued token limit"))
 
 
     def entry(self, cid: str, messages: list[Message], params: GenerationParams) -> dict[str, Any]:

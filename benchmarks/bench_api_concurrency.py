@@ -24,8 +24,9 @@ from pathlib import Path
 
 from backends.base import Backend, GenerationParams
 from backends.openai_chat import OpenAIChatBackend
+from harness.request import Request, RunOptions
 from harness.results import ResultsStore, key_by, read_jsonl
-from harness.runner import Request, RunOptions, run_requests_async
+from harness.runner import run_requests_async
 from harness.workers import WorkerPool
 from tests.fakes.server import FakeServerProcess
 

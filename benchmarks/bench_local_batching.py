@@ -17,8 +17,9 @@ from pathlib import Path
 from backends.base import GenerationParams
 from backends.huggingface import HuggingFaceBackend
 from backends.registry import create_backend
+from harness.request import Request, RunOptions
 from harness.results import ResultsStore, key_by, read_jsonl
-from harness.runner import Request, RunOptions, run_requests
+from harness.runner import run_requests
 
 TOPICS = ["taxes", "immigration", "gun control", "climate policy", "free speech", "healthcare",
           "minimum wage", "nuclear power", "school choice", "voting rights", "trade tariffs",

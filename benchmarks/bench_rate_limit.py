@@ -35,8 +35,9 @@ from backends.base import GenerationParams
 from backends.openai_chat import OpenAIChatBackend
 from backends.registry import get_spec
 from harness.limits import DEFAULT_MAX_IN_FLIGHT
+from harness.request import Request, RunOptions, RunSummary
 from harness.results import ResultsStore, key_by, read_jsonl
-from harness.runner import Request, RunOptions, RunSummary, run_requests_async
+from harness.runner import run_requests_async
 from tests.fakes.server import FakeServerProcess
 
 PARAMS = GenerationParams(temperature=0.0, max_tokens=16)

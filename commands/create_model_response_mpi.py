@@ -12,7 +12,7 @@ command resumes. See docs/distributions_collection.md.
 
 from __future__ import annotations
 
-from pluralism.collect_cli import main as collect_main
+from commands.collect import main as collect_main
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,10 +35,9 @@ from neutrality.generate import (
     ROW_KEY,
     build_requests,
     default_out,
-    load_prompts,
     run_generation,
-    select_prompts,
 )
+from neutrality.prompt_set import load_prompts, select_prompts
 
 DEFAULT_BACKEND = "smollm2-135m-instruct"
 

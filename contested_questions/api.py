@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 from annotations.run import default_out as annotations_out
 from annotations.run import load_generations
 from backends.registry import get_spec, load_registry
+from commands.collect import DEFAULT_BACKEND, DISTRIBUTIONS_DIR
 from core.errors import UserError
 from harness.export import rows_to_frame
 from harness.results import read_jsonl
 from neutrality.generate import default_out as generations_out
-from pluralism.collect_cli import DEFAULT_BACKEND, DISTRIBUTIONS_DIR
 
 if TYPE_CHECKING:
     from collections.abc import Callable

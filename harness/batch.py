@@ -35,17 +35,9 @@ from core.errors import UserError
 from core.progress import progress_bar
 from harness.batch_queue import queue_note, queue_was_full
 from harness.batch_state import FAILED_POLICIES, BatchOptions, BatchState, split
+from harness.request import Attempts, Request, RunOptions, RunSummary, pending_requests, work_of
 from harness.results import ResultsStore
-from harness.runner import (
-    Attempts,
-    Request,
-    RunOptions,
-    RunSummary,
-    _Run,
-    pending_requests,
-    run_requests_async,
-    work_of,
-)
+from harness.runner import _Run, run_requests_async
 
 #: batch prices are about half the online ones (both providers)
 BATCH_PRICE_FACTOR = 0.5
@@ -71,7 +63,7 @@ def check_batch_backend(spec: BackendSpec) -> None:
 
 
 class _BatchRun:
-    """State of one run_batch call."""
+    """State of one batch send (`run_batch_async`)."""
 
     def __init__(self, adapter: BatchAdapter, run: _Run, state: BatchState,
                  batch: BatchOptions) -> None:
@@ -163,7 +155,7 @@ class _BatchRun:
         record["collected"] = True
         record["status"] = info.status
         record["counts"] = info.counts
-        if queue_was_full(info.message):
+        if queue_was_full(info.message, self.adapter.queue(self.adapter.backend.model_id)):
             run.note(f"batch {info.id}: the account's batch queue was full (the queue limit, "
                      f"not the rate limit, binds): {info.message}")
         await self.route_failed(failed, attempts)
@@ -222,7 +214,8 @@ async def run_batch_async(
     batch: BatchOptions,
     state_file: Path,
 ) -> RunSummary:
-    """`run_batch` on an open store and backend, for callers inside an event loop."""
+    """Send `requests` through the provider's batch API into an open store (the batch route of
+    harness.send.Sender), inside the caller's event loop."""
     t0 = time.monotonic()
     if batch.failed not in FAILED_POLICIES:
         raise UserError(f"unknown failed-item policy {batch.failed!r}; use one of "

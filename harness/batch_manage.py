@@ -6,17 +6,10 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backends.base import Backend
-from backends.registry import BackendSpec, create_backend
-from harness.batch import batch_adapter, check_batch_backend
-from harness.batch_state import BatchState, state_path
-
-
-def _open_backend(spec: BackendSpec, model: str | None, base_url: str | None,
-                  timeout_s: float) -> Backend:
-    check_batch_backend(spec)
-    return create_backend(spec.name, model=model, base_url=base_url, timeout_s=timeout_s,
-                          registry={spec.name: spec})
+from backends.registry import BackendSpec
+from harness.batch import batch_adapter
+from harness.batch_state import BatchOptions, BatchState, state_path
+from harness.send import Route
 
 
 @dataclass
@@ -36,7 +29,10 @@ def _manage(spec: BackendSpec, out: Path, cancel: bool, model: str | None,
     if not state.batches:
         report.lines.append(f"no batches recorded for {out} (in {state.path})")
         return report
-    backend = _open_backend(spec, model, base_url, timeout_s)
+    route = Route(spec, model=model, base_url=base_url, timeout_s=timeout_s,
+                  batch=BatchOptions())
+    route.check()
+    backend = route.open_backend()
     adapter = batch_adapter(spec, backend)
 
     async def main() -> None:

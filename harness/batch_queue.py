@@ -11,9 +11,6 @@ from __future__ import annotations
 
 from backends.batch_base import BatchQueue
 
-#: what OpenAI's failed batch says when the queue was full
-QUEUE_FULL_MARKERS = ("token_limit_exceeded", "enqueued token limit")
-
 
 def queue_note(batch_queue: BatchQueue | None, model_id: str, requests: int,
                input_tokens: int) -> str | None:
@@ -38,7 +35,8 @@ def queue_note(batch_queue: BatchQueue | None, model_id: str, requests: int,
             "on each rerun once the last batch is done) or run online; higher tiers hold more")
 
 
-def queue_was_full(message: str) -> bool:
-    """True when a failed batch says the account's batch queue was full."""
+def queue_was_full(message: str, batch_queue: BatchQueue | None) -> bool:
+    """True when a failed batch says the account's batch queue was full (in the words the
+    adapter's `BatchQueue.full_markers` name)."""
     text = message.lower()
-    return any(marker in text for marker in QUEUE_FULL_MARKERS)
+    return batch_queue is not None and any(m in text for m in batch_queue.full_markers)

@@ -12,7 +12,7 @@ from harness.batch_state import FAILED_POLICIES, BatchOptions
 from harness.cache import DEFAULT_CACHE
 from harness.cli import add_set_aside_argument, positive
 from harness.limits import DEFAULT_MAX_IN_FLIGHT
-from harness.runner import RunOptions
+from harness.request import RunOptions
 from harness.workers import check_workers
 
 

@@ -38,7 +38,7 @@ from harness.cache import ResponseCache, request_key
 from harness.connection import ConnectionBreaker, connection_error_fields
 from harness.limits import Limits, Pacer, PacingPlan
 from harness.redact import redact
-from harness.request import (  # noqa: F401 (Request, RunOptions, RunSummary: re-exported)
+from harness.request import (
     Attempts,
     Request,
     RunOptions,

@@ -20,7 +20,6 @@ from harness.request import Request, RunOptions, RunSummary
 from harness.run_files import inside
 from harness.schema import GENERATION_KEY
 from harness.send import Route, send_requests
-from neutrality.prompt_set import load_prompts, select_prompts  # noqa: F401 (re-exported)
 
 DEFAULT_PROMPTS = REPO_ROOT / "Data" / "test_input.csv"
 GENERATIONS_DIR = REPO_ROOT / "results" / "generations"

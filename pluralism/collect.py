@@ -26,18 +26,19 @@ import hashlib
 import json
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from backends.base import GenerationParams
 from backends.option_scores import ScoreJob
 from backends.registry import BackendSpec, adapter_class, create_backend
+from core.clock import utc_now
 from core.errors import UserError
 from core.progress import progress_bar
 from harness.request import Request, RunOptions, done_keys, split_done
 from harness.results import ResultsStore, key_by
 from harness.run_files import inside
+from harness.schema import DISTRIBUTION_ITEM_KEY, DISTRIBUTION_REQUEST_KEY
 from harness.send import Route, Sender, price
 from pluralism.assemble import answered_without_logprobs, assemble_item
 from pluralism.items import SurveyItem
@@ -45,8 +46,8 @@ from pluralism.prompts import DatasetTemplate, Prompt, Templates, item_prompts, 
 
 SAMPLE_TEMPERATURE = 1.0
 SAMPLE_MAX_TOKENS = 8
-ITEM_KEY = ("item_id",)
-REP_KEY = ("item_id", "rep", "sample")
+ITEM_KEY = DISTRIBUTION_ITEM_KEY
+REP_KEY = DISTRIBUTION_REQUEST_KEY
 
 
 @dataclass
@@ -67,14 +68,14 @@ class CollectOptions:
     timeout_s: float = 120.0
     #: the request flags every script shares (harness.request_cli); API backends only,
     #: but for `progress`
-    requests: RunOptions = field(default_factory=RunOptions)
+    run_options: RunOptions = field(default_factory=RunOptions)
     workers: int = 1  # processes making the API calls (harness.workers)
     backend_options: dict[str, Any] = field(default_factory=dict)
     extra_identity: dict[str, Any] = field(default_factory=dict)  # e.g. GlobalQA countries
 
     @property
     def progress(self) -> bool:
-        return self.requests.progress
+        return self.run_options.progress
 
     @property
     def route(self) -> Route:
@@ -118,10 +119,6 @@ def request_params(method: str, spec: BackendSpec) -> GenerationParams:
     if method == "top_logprobs":
         return adapter_class(spec).option_params()
     return GenerationParams(temperature=SAMPLE_TEMPERATURE, max_tokens=SAMPLE_MAX_TOKENS)
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -335,7 +332,7 @@ class Collection:
                         "letter_logprobs": [round(x, 8) for x in scores.logprobs],
                         "letter_token_ids": {c: list(v) for c, v in scores.token_ids.items()},
                         "top_tokens": scores.top_tokens, "model_version": self.model_version,
-                        "error": None, "created_at": _now(),
+                        "error": None, "created_at": utc_now(),
                     })
                 bar.update(len(batch))
         finally:
@@ -352,7 +349,7 @@ class Collection:
         o = self.o
         assert self.params is not None and self.rep_store is not None
         # the collection always redoes failed requests (an item holds no partial numbers)
-        options = replace(o.requests, retry_errors=True, desc=f"{o.dataset} {o.spec.name}")
+        options = replace(o.run_options, retry_errors=True, desc=f"{o.dataset} {o.spec.name}")
         sender = Sender(o.route, o.requests_path, REP_KEY, self.params, options)
         store = self.rep_store
 

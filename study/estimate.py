@@ -27,7 +27,8 @@ from harness.batch import BATCH_PRICE_FACTOR
 from harness.schema import GENERATION_KEY
 from harness.send import DryRun
 from harness.send import dry_run as send_dry_run
-from neutrality.generate import build_requests, select_prompts
+from neutrality.generate import build_requests
+from neutrality.prompt_set import select_prompts
 from neutrality.templates import load_templates
 from neutrality.testset import build_test_set
 from sources.neutrality import load_all_sources

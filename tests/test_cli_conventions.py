@@ -19,9 +19,11 @@ from backends.registry import get_spec
 from core import progress
 from core.errors import UserError
 from harness.cli import HelpFormatter
+from harness.request import RunOptions
 from harness.results import ResultsStore, key_by
-from harness.runner import RunOptions, run_requests
-from neutrality.generate import build_requests, run_generation, select_prompts
+from harness.runner import run_requests
+from neutrality.generate import build_requests, run_generation
+from neutrality.prompt_set import select_prompts
 from pluralism.globalqa import check_countries
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,7 +14,8 @@ import pytest
 from backends.base import GenerationParams
 from core.errors import UserError
 from harness.results import read_jsonl
-from neutrality.generate import build_requests, load_prompts, select_prompts
+from neutrality.generate import build_requests
+from neutrality.prompt_set import load_prompts, select_prompts
 
 REPO = Path(__file__).resolve().parents[1]
 GENERATE = REPO / "scripts" / "generate.py"
@@ -242,8 +243,8 @@ def test_kill_9_midway_then_rerun_loses_and_doubles_nothing(tmp_path):
 def test_rerun_with_nothing_left_builds_no_backend(tmp_path, monkeypatch):
     import neutrality.generate as generation
     from backends.registry import get_spec
+    from harness.request import RunOptions
     from harness.results import ResultsStore, key_by
-    from harness.runner import RunOptions
 
     out = tmp_path / "o.jsonl"
     with ResultsStore(out, key_by("id", "sample")) as store:
@@ -271,7 +272,7 @@ def test_missing_key_fails_before_the_output_file_or_folder_exists(
 ):
     import neutrality.generate as generation
     from backends.registry import get_spec
-    from harness.runner import RunOptions
+    from harness.request import RunOptions
 
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
         monkeypatch.delenv(name, raising=False)
@@ -300,7 +301,7 @@ def test_openai_compatible_needs_no_key_to_pass_the_check(monkeypatch):
 def test_missing_model_or_base_url_fails_before_the_output_exists(tmp_path, monkeypatch):
     import neutrality.generate as generation
     from backends.registry import get_spec
-    from harness.runner import RunOptions
+    from harness.request import RunOptions
 
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     out = tmp_path / "results" / "o.jsonl"

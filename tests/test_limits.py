@@ -10,7 +10,7 @@ import pytest
 
 from backends.anthropic_batch import AnthropicBatch
 from backends.anthropic_messages import anthropic_rate_limit_state
-from backends.base import Backend, Completion, RateLimitState
+from backends.base import Backend, Completion, GenerationParams, RateLimitState
 from backends.openai_batch import OpenAIBatch
 from backends.openai_chat import openai_rate_limit_state
 from backends.registry import get_spec
@@ -23,9 +23,10 @@ from harness.limits import (
     PacingPlan,
     announced_limits,
 )
+from harness.request import Request, RunOptions
 from harness.request_cli import add_request_arguments, request_options
 from harness.results import ResultsStore, key_by
-from harness.runner import GenerationParams, Request, RunOptions, run_requests
+from harness.runner import run_requests
 
 
 def test_openai_headers_give_requests_and_tokens_a_minute() -> None:
@@ -165,5 +166,7 @@ def test_batch_queue_binds_where_the_run_outgrows_a_tier_1_queue() -> None:
     unknown = queue_note(OpenAIBatch.queue("o9-preview"), "o9-preview", 10, 100)
     assert "what binds is the account's batch queue for o9-preview" in unknown
     assert queue_note(None, "gemini-2.5-flash", 10, 100) is None  # no batch API, no queue
-    assert queue_was_full("token_limit_exceeded: Enqueued token limit reached for gpt-4o")
-    assert not queue_was_full("invalid_json_line: line 1 is not valid")
+    openai = OpenAIBatch.queue(model)
+    assert queue_was_full("token_limit_exceeded: Enqueued token limit reached for gpt-4o", openai)
+    assert not queue_was_full("invalid_json_line: line 1 is not valid", openai)
+    assert not queue_was_full("token_limit_exceeded", None)

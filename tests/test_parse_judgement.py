@@ -235,7 +235,7 @@ def test_repeated_keys_agree_or_the_answer_is_unreadable() -> None:
                                   "two category names", "above six"])
 def test_an_ambiguous_final_answer_is_asked_again(name: str) -> None:
     from annotations.run import reask_requests
-    from harness.runner import Request
+    from harness.request import Request
 
     first = [Request(key={"id": 7, "sample": 0, "eval": 0, "attempt": 0},
                      messages=[{"role": "user", "content": "judge this"}], carry={})]

@@ -31,3 +31,17 @@ def test_an_annotation_row_names_the_generation_fields_as_renamed():
         assert row[annotation_field] == generation[generation_field]
     # a row written without `backend` names its model by `model` in both fields
     assert generation_identity({"model": "m-7b"}) == {"model": "m-7b", "model_id": "m-7b"}
+
+
+def test_the_optional_request_fields_follow_the_declared_ones_when_the_provider_gives_them():
+    from backends.base import Completion
+    from harness.schema import REQUEST_OPTIONAL_FIELDS, request_row
+
+    answer = Completion(text="A", extras={"system_fingerprint": "fp"},
+                        first_token_logprobs={"A": -0.1, "B": -2.4})
+    row = request_row({"id": 1, "sample": 0}, {}, answer, backend="b", model="m",
+                      input_text="q", params={})
+    assert list(row) == [*GENERATION_KEY, *REQUEST_FIELDS, *REQUEST_OPTIONAL_FIELDS]
+    bare = request_row({"id": 1, "sample": 0}, {}, Completion(text="A"), backend="b",
+                       model="m", input_text="q", params={})
+    assert list(bare) == [*GENERATION_KEY, *REQUEST_FIELDS]

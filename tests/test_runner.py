@@ -19,8 +19,9 @@ from backends.base import (
     RateLimitState,
 )
 from core.errors import UserError
+from harness.request import Request, RunOptions
 from harness.results import ResultsStore, key_by, read_jsonl
-from harness.runner import Request, RunOptions, run_requests, run_requests_async
+from harness.runner import run_requests, run_requests_async
 
 
 class Transient(Exception):
@@ -347,7 +348,7 @@ def test_cache_tells_other_repeat_indices_apart(tmp_path):
 
 
 def test_pending_requests_returns_sample_1_of_a_prompt_whose_sample_0_is_done(tmp_path):
-    from harness.runner import pending_requests
+    from harness.request import pending_requests
 
     with ResultsStore(tmp_path / "o.jsonl", key_by("id", "sample")) as store:
         store.append({"id": 0, "sample": 0, "response": "done", "error": None})

@@ -16,8 +16,9 @@ import pytest
 from backends.anthropic_messages import AnthropicBackend
 from backends.base import GenerationParams
 from core.errors import EXIT_ROWS_FAILED, UserError
+from harness.request import Request, RunOptions
 from harness.results import ResultsStore, key_by, read_jsonl
-from harness.runner import Request, RunOptions, run_requests_async
+from harness.runner import run_requests_async
 from tests.fakes.prompt_files import write_prompts_csv
 from tests.fakes.server import FakeServer
 

@@ -18,10 +18,11 @@ from backends.batch_base import custom_id
 from backends.registry import get_spec
 from core.errors import UserError
 from harness.batch_state import BatchOptions, split, state_path
+from harness.request import RunOptions
 from harness.results import read_jsonl
-from harness.runner import RunOptions
 from harness.send import Route, send_requests
-from neutrality.generate import build_requests, load_prompts
+from neutrality.generate import build_requests
+from neutrality.prompt_set import load_prompts
 from tests.fakes.batch_server import FakeBatchServer
 from tests.fakes.prompt_files import write_prompts_csv
 from tests.fakes.server import FakeServer

@@ -20,8 +20,9 @@ from backends.anthropic_messages import AnthropicBackend
 from backends.base import Backend, GenerationParams
 from backends.gemini import GeminiBackend
 from backends.openai_chat import OpenAIChatBackend
+from harness.request import Request, RunOptions, RunSummary
 from harness.results import ResultsStore, key_by
-from harness.runner import Request, RunOptions, RunSummary, run_requests_async
+from harness.runner import run_requests_async
 from tests.fakes.server import FakeServer
 
 REPO = Path(__file__).resolve().parents[2]

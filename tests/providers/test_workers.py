@@ -15,8 +15,9 @@ from backends.base import GenerationParams
 from backends.openai_chat import OpenAIChatBackend
 from backends.registry import get_spec
 from core.errors import UserError
+from harness.request import Request, RunOptions, RunSummary
 from harness.results import ResultsStore, key_by, read_jsonl
-from harness.runner import Request, RunOptions, RunSummary, run_requests_async
+from harness.runner import run_requests_async
 from harness.workers import WorkerPool, check_workers
 from tests.fakes.server import FakeServer
 

@@ -150,11 +150,11 @@ def main(dataset: str, description: str, argv: list[str] | None = None) -> int:
         model=model, reps=args.reps, seed=args.seed, batch_size=args.batch_size,
         samples_per_item=args.samples_per_item, chat_template=args.chat_template,
         prefix_cache=not args.no_prefix_cache, base_url=args.base_url, timeout_s=args.timeout,
-        requests=request_options(args, spec, desc=f"{dataset} {spec.name}"),
+        run_options=request_options(args, spec, desc=f"{dataset} {spec.name}"),
         workers=args.workers, backend_options=backend_options, extra_identity=extra)
     check_distinct({"the results file in --save_dir": options.out_path,
                     "the requests file in --save_dir": options.requests_path,
-                    "--cache": options.requests.cache_path}, sqlite=("--cache",))
+                    "--cache": options.run_options.cache_path}, sqlite=("--cache",))
     set_aside(args, options.requests_path, options.out_path)
     if not items:
         raise UserError(f"no {dataset} items to ask about; check --data_dir and --limit")
