@@ -344,17 +344,12 @@ async def run_requests_async(
     return s
 
 
-def run_requests(
-    backend: Backend,
-    requests: Sequence[Request],
-    store: ResultsStore,
-    params: GenerationParams,
-    options: RunOptions,
-) -> RunSummary:
-    """Send every request not already done in `store`; one row per request as it completes.
+def run_requests(*args: Any, **kwargs: Any) -> RunSummary:
+    """`run_requests_async` (same arguments) in its own event loop: send every request not
+    already done in the store, one row per request as it completes.
 
     Raises UserError when the provider says the account's quota is used up or refuses the
-    API key (a RunStopped from the adapter). The backend stays
-    open (the caller closes it with `aclose`).
+    API key (a RunStopped from the adapter). The backend stays open (the caller closes it
+    with `aclose`).
     """
-    return asyncio.run(run_requests_async(backend, requests, store, params, options))
+    return asyncio.run(run_requests_async(*args, **kwargs))
