@@ -70,6 +70,8 @@ def script_parser(doc: str | None, **kwargs: object) -> argparse.ArgumentParser:
     in --help."""
     return argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0] if doc
                                    else None, formatter_class=HelpFormatter, **kwargs)
+
+
 def rows_failed_status(failed: int, what: str = "row(s)",
                        fix: str = "rerun the same command with --retry-errors to redo them"
                        ) -> int:

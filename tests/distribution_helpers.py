@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 WORDS = ["Answer", "Choice", "Here", "is", "a", "statement", "about", "you", "How", "well",
@@ -73,12 +71,3 @@ GLOBALQA_ROWS = [
     {"question": "Not a literal", "options": "__import__('os').system('echo hi')",
      "selections": selections({"United States": [1.0], "Japan": [1.0]})},
 ]
-
-
-def script_main(name: str) -> Callable[..., int]:
-    """scripts/<name>.py's main, loaded from its file as the command line runs it."""
-    path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main

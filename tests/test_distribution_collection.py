@@ -37,11 +37,11 @@ from pluralism.prompts import (  # noqa: E402
 from tests.distribution_helpers import (  # noqa: E402
     GLOBALQA_ROWS,
     build_letter_model,
-    script_main,
     selections,
     tiny_registry,
     write_globalqa_csv,
 )
+from tests.script_entry import script_main  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,7 +1,6 @@
 import dataclasses
 import hashlib
 import http.server
-import importlib.util
 import json
 import threading
 from pathlib import Path
@@ -9,19 +8,15 @@ from pathlib import Path
 import pytest
 
 from core.errors import UserError
-from core.paths import REPO_ROOT
 from sources.derive import upstream_path
 from sources.fetch import ChecksumError, fetch_all, fetch_file, sha256_of
 from sources.lock import LOCK_NAME, ChecksumLock
 from sources.manifest import MANIFEST_PATH, DataFile, load_manifest
+from tests.script_entry import script_main
 
 
 def fetch_script(argv: list[str]) -> int:
-    spec = importlib.util.spec_from_file_location("fetch_data", REPO_ROOT / "scripts" /
-                                                  "fetch_data.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main(argv)
+    return script_main("fetch_data")(argv)
 
 PAYLOAD = b"Text,Source\n" + b"a statement,DEBATUNE\n" * 5000
 

@@ -18,7 +18,8 @@ pytest.importorskip("transformers")
 from backends.huggingface import answered_by  # noqa: E402
 from backends.registry import get_spec, load_registry, local_spec_for  # noqa: E402
 from core.errors import UserError  # noqa: E402
-from tests.distribution_helpers import build_letter_model, script_main  # noqa: E402
+from tests.distribution_helpers import build_letter_model  # noqa: E402
+from tests.script_entry import script_main
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -3,7 +3,6 @@ online and with --batch-api, missing keys and retired models named, and nothing 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -15,6 +14,7 @@ import yaml
 from core.paths import REPO_ROOT
 from study.estimate import estimate_neutrality
 from study.stages import load_config, read_from_mirror, study_stages
+from tests.script_entry import script_main
 
 SKIP_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache"}
 TASKS = 14  # the neutrality test set's tasks
@@ -22,11 +22,7 @@ JUDGE_PRICE = (2.5, 10.0)  # gpt-4o, USD per 1M tokens in / out (backends/regist
 
 
 def run_study(argv: list[str]) -> int:
-    spec = importlib.util.spec_from_file_location("run_study", REPO_ROOT / "scripts" /
-                                                  "run_study.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main(argv)
+    return script_main("run_study")(argv)
 
 
 def tree(root: Path) -> dict[str, tuple[int, int]]:
