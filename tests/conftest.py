@@ -1,4 +1,4 @@
-"""Shared fixtures: no network but loopback, and the study data mirror (../shared/data)
+"""Shared fixtures: no network but loopback, and the study data mirror (tests/data_mirror.py)
 fetched into a temporary Data/."""
 
 from __future__ import annotations
@@ -15,14 +15,16 @@ from typing import Any
 
 import pytest
 
-from core.paths import REPO_ROOT
 from sources.fetch import fetch_all
 from sources.manifest import MIRROR_ENV, load_manifest
+from tests.data_mirror import find_mirror
 
 # set before any test module imports huggingface_hub or transformers, which read them once;
 # subprocesses the tests start inherit them
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# the mirror as an absolute path, for tests that change folder and the processes they start
+os.environ[MIRROR_ENV] = str(find_mirror())
 # the embedded model's conversion (backends.huggingface.converted_gguf_dir): made once per
 # session in a folder of its own, so no test depends on what an earlier run left in ~/.cache
 _MODEL_CACHE = tempfile.mkdtemp(prefix="contested-model-cache-")
@@ -120,7 +122,7 @@ def _no_test_reached_the_network(blocked_connections: list[str]) -> Iterator[Non
 
 
 def data_mirror() -> Path:
-    mirror = Path(os.environ.get(MIRROR_ENV) or REPO_ROOT.parent / "shared" / "data")
+    mirror = find_mirror()
     if not (mirror / "neutrality").is_dir():
         pytest.fail(f"study data mirror not found at {mirror}; set {MIRROR_ENV}")
     return mirror

@@ -14,6 +14,7 @@ import pytest
 from analysis.distribution_inputs import load_distribution_files
 from core.errors import EXIT_ROWS_FAILED, UserError
 from harness.schema import DISTRIBUTION_ITEM_FIELDS, DISTRIBUTION_METHOD_FIELD
+from tests.data_mirror import mpi_items_file
 from tests.fakes.server import FakeServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,7 +30,7 @@ def mpi_main():
 
 def run(fake: FakeServer, tmp_path: Path, backend: str, *extra: str, base: str = "/v1"
         ) -> list[dict]:
-    data = REPO.parent / "shared" / "data" / "pluralism" / "mpi_questions.tsv"
+    data = mpi_items_file()
     mpi_main()(["--backend", backend, "--base-url", fake.url + base, "--data_dir", str(data),
                 "--save_dir", str(tmp_path / "mpi"), "--limit", "2", "--reps", "2",
                 "--cache", str(tmp_path / "cache.sqlite"), "--no-progress", *extra])
@@ -147,7 +148,7 @@ def _item_end(statement: str) -> str:
 
 
 def test_dry_run_prices_the_requests_and_sends_nothing(fake, tmp_path, capsys):
-    data = REPO.parent / "shared" / "data" / "pluralism" / "mpi_questions.tsv"
+    data = mpi_items_file()
     mpi_main()(["--backend", "gpt-4o-mini", "--base-url", fake.url + "/v1", "--data_dir",
                 str(data), "--save_dir", str(tmp_path), "--dry-run"])
     out = capsys.readouterr().out
@@ -159,7 +160,7 @@ def test_a_rejected_request_leaves_its_item_failed_and_the_run_exits_3(fake, tmp
     fake.state.logprobs = {"A": math.log(0.5), "B": math.log(0.5)}
     fake.state.push("bad_request", message="Unsupported parameter: 'logprobs'",
                     code="unsupported_parameter")
-    data = REPO.parent / "shared" / "data" / "pluralism" / "mpi_questions.tsv"
+    data = mpi_items_file()
     args = ["--backend", "gpt-4o", "--base-url", fake.url + "/v1", "--data_dir", str(data),
             "--save_dir", str(tmp_path / "mpi"), "--limit", "2", "--reps", "2", "--no-cache",
             "--no-progress", "--concurrency", "1"]
@@ -203,7 +204,7 @@ def test_workers_flag_sends_through_worker_processes_and_gives_the_same_rows(
 
 
 def test_workers_are_refused_for_a_local_collection(tmp_path):
-    data = REPO.parent / "shared" / "data" / "pluralism" / "mpi_questions.tsv"
+    data = mpi_items_file()
     with pytest.raises(UserError, match="--workers is for API backends"):
         mpi_main()(["--backend", "smollm2-135m-instruct", "--data_dir", str(data),
                     "--save_dir", str(tmp_path), "--limit", "1", "--workers", "2"])
@@ -212,7 +213,7 @@ def test_workers_are_refused_for_a_local_collection(tmp_path):
 def test_retry_errors_flag_redoes_the_failed_request_of_a_collection(fake, tmp_path, capsys):
     fake.state.logprobs = {"A": math.log(0.5), "B": math.log(0.5)}
     fake.state.push("server_error", times=50)
-    data = REPO.parent / "shared" / "data" / "pluralism" / "mpi_questions.tsv"
+    data = mpi_items_file()
     args = ["--backend", "gpt-4o", "--base-url", fake.url + "/v1", "--data_dir", str(data),
             "--save_dir", str(tmp_path / "mpi"), "--limit", "1", "--reps", "1", "--no-cache",
             "--no-progress", "--max-attempts", "1"]
