@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import random
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core.errors import UserError
+from core.files import write_bytes_atomic
 from neutrality.templates import NeutralityTemplates
 from sources import neutrality as src
 
@@ -124,14 +126,12 @@ def build_test_set(
 def write_test_set(rows: list[TestPrompt], out: Path) -> None:
     """Write the CSV atomically, so a failed run never leaves half a test set."""
     out = Path(out)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(asdict(r) for r in rows)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        with tmp.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows(asdict(r) for r in rows)
-        tmp.replace(out)
+        write_bytes_atomic(out, text.getvalue().encode("utf-8"))
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror}; choose another --out") from exc
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -20,6 +19,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ra
 from tqdm import tqdm
 
 from core.errors import UserError
+from core.files import write_atomic
 from core.progress import progress_bar
 from sources.lock import ChecksumLock
 from sources.manifest import DataFile
@@ -55,33 +55,26 @@ def _copy_verified(
     expected: the sha256 to check, or None to accept (and return) whatever arrives.
     announced_length: the server's Content-Length; fewer bytes means the connection dropped.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.part")
     digest = hashlib.sha256()
-    try:
-        with tmp.open("wb") as out, tqdm(
-            total=total, unit="B", unit_scale=True, desc=name, leave=False,
-            disable=(total or 0) < (1 << 20),  # a bar for small files is only noise
-        ) as bar:
+
+    def stream(out: BinaryIO) -> None:  # a failed check leaves dest as it was
+        with tqdm(total=total, unit="B", unit_scale=True, desc=name, leave=False,
+                  disable=(total or 0) < (1 << 20)) as bar:  # a bar for small files is noise
             for block in iter(lambda: reader.read(CHUNK), b""):
                 out.write(block)
                 digest.update(block)
                 bar.update(len(block))
-            out.flush()
-            os.fsync(out.fileno())
-            received = out.tell()
+        received = out.tell()
         if announced_length is not None and received < announced_length:
             raise http.client.IncompleteRead(b"", announced_length - received)
-        got = digest.hexdigest()
-        if expected is not None and got != expected:
+        if expected is not None and digest.hexdigest() != expected:
             raise ChecksumError(
                 f"checksum mismatch for {name}: expected sha256 {expected}, "
-                f"got {got}; the source changed or the transfer was corrupted"
+                f"got {digest.hexdigest()}; the source changed or the transfer was corrupted"
             )
-        os.replace(tmp, dest)
-        return got
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    write_atomic(dest, stream)
+    return digest.hexdigest()
 
 
 # network failures worth another try; a short read (dropped connection) is IncompleteRead

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from core.files import write_bytes_atomic
+
 LOCK_NAME = "checksums.lock.json"
 
 
@@ -26,8 +28,5 @@ class ChecksumLock:
     def record(self, path: str, sha256: str) -> None:
         """Remember a first download's checksum (written at once, atomically)."""
         self.recorded[path] = sha256
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.part")
-        tmp.write_text(json.dumps(self.recorded, indent=1, sort_keys=True) + "\n",
-                       encoding="utf-8")
-        tmp.replace(self.path)
+        text = json.dumps(self.recorded, indent=1, sort_keys=True) + "\n"
+        write_bytes_atomic(self.path, text.encode("utf-8"))

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from core.errors import EXIT_ROWS_FAILED, RowsFailed, UserError
+from core.files import write_bytes_atomic
 from sources.manifest import MIRROR_ENV, load_manifest
 from study.schema import validate_study_config
 
@@ -116,10 +117,7 @@ class StageLog:
     def mark_done(self, stage: Stage, seconds: float) -> None:
         self.done[stage.name] = {"fingerprint": fingerprint(stage), "seconds": round(seconds, 1),
                                  "command": stage.display()}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.done, indent=1))
-        tmp.replace(self.path)
+        write_bytes_atomic(self.path, json.dumps(self.done, indent=1).encode("utf-8"))
 
 
 def run_stages(
