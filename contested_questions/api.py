@@ -9,6 +9,7 @@ fix).
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from annotations.run import default_out as annotations_out
 from annotations.run import load_generations
 from backends.registry import get_spec, load_registry
-from commands.collect import DEFAULT_BACKEND, DISTRIBUTIONS_DIR
+from commands.collect import DEFAULT_BACKEND, DISTRIBUTIONS_DIR, backend_for, build_parser
 from core.errors import UserError
 from harness.export import rows_to_frame
 from harness.results import read_jsonl
 from neutrality.generate import default_out as generations_out
+from pluralism.collect import CollectOptions
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -61,7 +63,7 @@ def flags(options: dict[str, Any]) -> list[str]:
     return argv
 
 
-def _run(main: Callable[[list[str]], int | None], argv: list[str], command: str) -> int:
+def _run(main: Callable[[list[str]], Any], argv: list[str], command: str) -> Any:
     try:
         return main(argv) or 0
     except SystemExit as exc:  # argparse refused an option and printed why
@@ -69,6 +71,16 @@ def _run(main: Callable[[list[str]], int | None], argv: list[str], command: str)
             return 0
         raise UserError(f"{command}: an option was refused (see the message above); "
                         f"`contested {command} --help` lists them") from None
+
+
+def _parsed(parse: Callable[[list[str]], argparse.Namespace], argv: list[str],
+            command: str) -> argparse.Namespace:
+    """The flags as the command's own parser reads them, so every spelling of an option
+    (`out_dir`, `save_dir`, `save-dir`) gives the file the command will write."""
+    args = _run(parse, argv, command)
+    if not isinstance(args, argparse.Namespace):  # --help printed, nothing to run
+        raise UserError(f"{command}: nothing to run (--help was asked for)")
+    return args
 
 
 def _spec_name(backend: str, registry: Any) -> str:
@@ -79,22 +91,21 @@ def generate(backend: str = DEFAULT_BACKEND, **options: Any) -> Run:
     """Collect `backend`'s answers to the test set, as `contested generate` (resumes)."""
     from commands import generate as script
 
-    out = Path(options.pop("out", None) or generations_out(
-        _spec_name(backend, options.get("registry")), options.get("model")))
-    argv = ["--backend", backend, "--out", str(out), *flags(options)]
-    return Run(out, _run(script.main, argv, "generate"))
+    argv = ["--backend", backend, *flags(options)]
+    args = _parsed(script.parse_args, argv, "generate")
+    out = Path(args.out or generations_out(_spec_name(args.backend, args.registry), args.model))
+    return Run(out, _run(script.main, [*argv, "--out", str(out)], "generate"))
 
 
 def annotate(judge: str, generations: str | Path, **options: Any) -> Run:
     """Label each response in `generations` with `judge`, as `contested annotate` (resumes)."""
     from commands import annotate as script
 
-    generations = Path(generations)
-    out = Path(options.pop("out", None) or annotations_out(
-        load_generations(generations), generations, _spec_name(judge, options.get("registry"))))
-    argv = ["--judge", judge, "--generations", str(generations), "--out", str(out),
-            *flags(options)]
-    return Run(out, _run(script.main, argv, "annotate"))
+    argv = ["--judge", judge, "--generations", str(generations), *flags(options)]
+    args = _parsed(script.parse_args, argv, "annotate")
+    out = Path(args.out or annotations_out(load_generations(args.generations), args.generations,
+                                           _spec_name(args.judge, args.registry)))
+    return Run(out, _run(script.main, [*argv, "--out", str(out)], "annotate"))
 
 
 def collect(dataset: str, backend: str = DEFAULT_BACKEND, **options: Any) -> Run:
@@ -104,10 +115,13 @@ def collect(dataset: str, backend: str = DEFAULT_BACKEND, **options: Any) -> Run
     from commands import create_model_response_globalqa, create_model_response_mpi
 
     script = create_model_response_mpi if dataset == "mpi" else create_model_response_globalqa
-    save_dir = Path(options.pop("save_dir", None) or DISTRIBUTIONS_DIR / dataset)
-    out = save_dir / f"{_spec_name(backend, options.get('registry'))}.jsonl"
-    argv = ["--backend", backend, "--save_dir", str(save_dir), *flags(options)]
-    return Run(out, _run(script.main, argv, f"collect-{dataset}"))
+    command = f"collect-{dataset}"
+    argv = ["--backend", backend, *flags(options)]
+    args = _parsed(build_parser(dataset, script.__doc__ or "").parse_args, argv, command)
+    save_dir = Path(args.save_dir or DISTRIBUTIONS_DIR / dataset)
+    spec, _ = backend_for(args)
+    out = CollectOptions(dataset=dataset, spec=spec, save_dir=save_dir).out_path
+    return Run(out, _run(script.main, [*argv, "--out-dir", str(save_dir)], command))
 
 
 def load_results(path: str | Path) -> pd.DataFrame:

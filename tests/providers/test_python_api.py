@@ -105,3 +105,41 @@ def load_done(run: cq.Run) -> int:
     """Rows of the latest attempt per id that hold no error."""
     frame = run.load().drop_duplicates("id", keep="last")
     return int(frame["error"].isna().sum())
+
+
+@pytest.mark.parametrize("option", ["out_dir", "save_dir", "save-dir", "out"])
+def test_collect_names_and_loads_the_file_it_wrote_for_every_output_spelling(
+        fake: FakeServer, tmp_path, mirror_dir, monkeypatch, option):
+    """An earlier run in the default folder must not be what a run elsewhere loads."""
+    monkeypatch.setattr("contested_questions.api.DISTRIBUTIONS_DIR", tmp_path / "default")
+    fake.state.logprobs = {"A": -0.1, "B": -2.5, "C": -4.0, "D": -5.0, "E": -6.0}
+    common = {"base_url": fake.url + "/v1", "cache": tmp_path / "cache.sqlite",
+              "data_dir": mirror_dir / "pluralism" / "mpi_questions.tsv", **FAST}
+    first = cq.collect("mpi", "gpt-4o-mini", limit=1, reps=1, **common)
+    assert first.out == tmp_path / "default" / "mpi" / "gpt-4o-mini.jsonl"
+    assert len(first.load()) == 1
+    second = cq.collect("mpi", "gpt-4o-mini", limit=3, reps=2,
+                        **{option: tmp_path / "nb" / "mpi_od"}, **common)
+    assert second.out == tmp_path / "nb" / "mpi_od" / "gpt-4o-mini.jsonl" and second.complete
+    assert len(second.load()) == 3
+    assert len(first.load()) == 1  # the default folder's file is untouched
+
+
+@pytest.mark.parametrize("given", [True, False])
+def test_generate_and_annotate_name_the_file_they_wrote(fake: FakeServer, prompts, tmp_path,
+                                                        monkeypatch, given):
+    monkeypatch.setattr("neutrality.generate.GENERATIONS_DIR", tmp_path / "generations")
+    monkeypatch.setattr("annotations.run.ANNOTATIONS_DIR", tmp_path / "annotations")
+    fake.state.reply = lambda provider, prompt: (
+        f"My answer to {prompt}" if prompt.startswith("Question number") else judge_json(2))
+    common = {"base_url": fake.url + "/v1", "cache": tmp_path / "cache.sqlite", **FAST}
+    gen = cq.generate("gpt-4o", prompts=prompts, limit=2,
+                      **({"out": tmp_path / "g" / "gen.jsonl"} if given else {}), **common)
+    assert gen.out == (tmp_path / "g" / "gen.jsonl" if given
+                       else tmp_path / "generations" / "gpt-4o.jsonl")
+    assert sorted(gen.load()["id"]) == [0, 1]
+    judged = cq.annotate("gpt-4o", gen.out,
+                         **({"out": tmp_path / "a" / "ann.jsonl"} if given else {}), **common)
+    assert judged.out == (tmp_path / "a" / "ann.jsonl" if given
+                          else tmp_path / "annotations" / "gpt-4o__gpt-4o.jsonl")
+    assert sorted(judged.load()["id"]) == [0, 1]
