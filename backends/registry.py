@@ -83,10 +83,29 @@ def check_name(name: str, source: Path | str) -> None:
                         "'_' and '-', and may not begin with a dot; rename it")
 
 
+#: the fields a registry entry may hold; any other is refused, never silently ignored
+ENTRY_FIELDS = ("provider", "model_id", "adapter", "defaults", "rate_limits", "price_per_1m",
+                "retired", "successor", "options", "requires", "notes", "demo_only")
+#: what to do instead of a field a user may expect an entry to hold
+_FIELD_FIX = {"base_url": "a server is given per run with --base-url URL",
+              "model": "the model is 'model_id'"}
+
+
+def _check_fields(name: str, entry: dict[str, Any], source: Path) -> None:
+    unknown = [k for k in entry if k not in ENTRY_FIELDS and not str(k).startswith("_")]
+    if unknown:
+        field_name = unknown[0]
+        fix = _FIELD_FIX.get(field_name, "remove it")
+        raise UserError(f"{source}: entry {name!r} has unknown field {field_name!r} ({fix});"
+                        f"{did_you_mean(field_name, ENTRY_FIELDS)} an entry holds "
+                        f"{', '.join(ENTRY_FIELDS)}")
+
+
 def _spec(name: str, entry: Any, source: Path) -> BackendSpec:
     check_name(name, source)
     if not isinstance(entry, dict):
         raise UserError(f"{source}: entry {name!r} must be a JSON object")
+    _check_fields(name, entry, source)
     provider = entry.get("provider")
     adapter = entry.get("adapter")
     if adapter is not None and (not isinstance(adapter, str) or ":" not in adapter):

@@ -127,3 +127,20 @@ def test_list_shows_the_registry_when_a_users_adapter_cannot_be_imported_here(tm
     assert registry["mine"].price_per_1m is None
     with pytest.raises(UserError, match="needs not_installed_pkg, which is not installed"):
         create_backend("mine", registry=registry)
+
+
+@pytest.mark.parametrize("field, fix", [("base_url", "--base-url"), ("temprature", "remove it")])
+def test_an_unknown_entry_field_is_refused_in_one_line_naming_it(tmp_path, capsys, field, fix):
+    """A server written into an entry used to be dropped silently: the run then asked for
+    --base-url as if the entry held none."""
+    from commands import generate
+    from harness.cli import call_main
+
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps({"my-vllm": {
+        "provider": "openai-compatible", "model_id": "my/model", field: "http://127.0.0.1:9/v1"}}))
+    assert call_main(generate.main, ["--backend", "my-vllm", "--registry", str(mine),
+                                     "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    assert f"entry 'my-vllm' has unknown field {field!r}" in err and fix in err
