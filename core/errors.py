@@ -14,6 +14,8 @@ class UserError(Exception):
 #: exit status of a run that finished but left rows failed (0: every row done; 1: a UserError
 #: stopped it; 130: interrupted). Documented in the README.
 EXIT_ROWS_FAILED = 3
+#: exit status of a usage error: a mistyped or missing flag, a bad flag value (argparse's)
+EXIT_USAGE = 2
 
 
 class RowsFailed(UserError):

@@ -7,9 +7,11 @@ import copy
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
-from core.errors import EXIT_ROWS_FAILED, UserError
+from core.errors import EXIT_ROWS_FAILED, EXIT_USAGE, UserError
 from core.progress import quiet_library_bars
+from core.suggest import did_you_mean
 from harness.redact import install_log_redaction, redact
 from harness.results import SET_ASIDE_FLAG, set_aside_bad_lines, side_file
 
@@ -65,11 +67,46 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+class ScriptParser(argparse.ArgumentParser):
+    """A script's parser. One rule for spelling: every long flag takes '-' or '_' between its
+    words (`--max-tokens` or `--max_tokens`, as the studies' scripts wrote them), whichever
+    `--help` shows. A usage error is one line on stderr, with the closest flags for a mistyped
+    one, and exit status 2 (EXIT_USAGE)."""
+
+    def _spelled(self, token: str) -> str:
+        if not token.startswith("--") or token == "--":
+            return token
+        name, eq, value = token.partition("=")
+        if name in self._option_string_actions:
+            return token
+        for other in (name[:2] + name[2:].replace("_", "-"),
+                      name[:2] + name[2:].replace("-", "_")):
+            # startswith: argparse's own abbreviations (--max_tok) still work
+            if any(flag.startswith(other) for flag in self._option_string_actions):
+                return other + eq + value
+        return token
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        args = sys.argv[1:] if args is None else list(args)
+        return super().parse_known_args([self._spelled(str(a)) for a in args], namespace)
+
+    def error(self, message: str) -> NoReturn:
+        flags = [f for f in self._option_string_actions if f.startswith("--")]
+        hints = ""
+        if message.startswith("unrecognized arguments:"):
+            for word in message.split(":", 1)[1].split():
+                suggestion = did_you_mean(word.split("=")[0], flags)
+                if word.startswith("-") and suggestion:
+                    hints += f" {word}:{suggestion}"
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message};{hints} "
+                              f"`{self.prog} --help` lists the flags\n")
+
+
 def script_parser(doc: str | None, **kwargs: object) -> argparse.ArgumentParser:
     """The parser of a script: its docstring's first line as the description, every default
-    in --help."""
-    return argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0] if doc
-                                   else None, formatter_class=HelpFormatter, **kwargs)
+    in --help, one spelling rule and one-line usage errors (ScriptParser)."""
+    return ScriptParser(description=(doc or "").strip().splitlines()[0] if doc else None,
+                        formatter_class=HelpFormatter, **kwargs)
 
 
 def rows_failed_status(failed: int, what: str = "row(s)",

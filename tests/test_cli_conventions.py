@@ -5,6 +5,7 @@ plain lines when stderr is not a terminal, and a rerun with nothing to do prints
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
 import io
 from pathlib import Path
@@ -171,3 +172,43 @@ def test_off_a_terminal_the_model_libraries_bars_are_off_too(monkeypatch):
     finally:
         enable_progress_bars()
         logging.enable_progress_bar()
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=[p.stem for p in SCRIPTS])
+def test_every_long_flag_takes_dashes_or_underscores(path, monkeypatch):
+    """One spelling rule for every script (docs/cli.md): `--max_tokens` is `--max-tokens`."""
+    parser = script_parser(path, monkeypatch)
+    actions = parser._option_string_actions
+    for flag, action in actions.items():
+        if not flag.startswith("--"):
+            continue
+        for other in (flag[:2] + flag[2:].replace("-", "_"),
+                      flag[:2] + flag[2:].replace("_", "-")):
+            assert actions[parser._spelled(other)] is action, (flag, other)
+
+
+def test_the_studies_underscore_spelling_sets_the_same_option():
+    from commands import generate
+
+    args = generate.parse_args(["--max_tokens", "5", "--n_samples=2", "--dry_run"])
+    assert (args.max_tokens, args.n_samples, args.dry_run) == (5, 2, True)
+
+
+@pytest.mark.parametrize("main, argv, hint", [
+    ("generate", ["--sampel", "3"], "'--sample'"),
+    ("generate", ["--max-tokns", "4"], "'--max-tokens'"),
+    ("create_model_response_mpi", ["--reps", "1", "--limt", "2"], "'--limit'"),
+    ("annotate", ["--judge", "gpt-4o", "--generations", "g.jsonl", "--n-evals", "2",
+                  "--judge-mdoe", "probs"], "'--judge-mode'"),
+])
+def test_a_mistyped_flag_is_one_line_with_did_you_mean_and_exit_2(main, argv, hint, capsys):
+    from core.errors import EXIT_USAGE
+
+    module = importlib.import_module(f"commands.{main}")
+    with pytest.raises(SystemExit) as exited:
+        module.main(argv)
+    assert exited.value.code == EXIT_USAGE == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "did you mean" in err and hint in err
+    assert "usage:" not in err
+    assert "2 for a usage error" in (REPO / "README.md").read_text()  # the exit-status list
