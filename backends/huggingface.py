@@ -8,6 +8,7 @@ every prompt's last token sits at the end and generation continues from it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -34,11 +35,16 @@ HF_TOKEN_ENV = "HF_TOKEN"
 
 def follow_hub_progress_setting() -> None:
     """transformers' bars follow HF_HUB_DISABLE_PROGRESS_BARS (set off a terminal by
-    core.progress.quiet_library_bars), as the hub's own bars do."""
+    core.progress.quiet_library_bars), as the hub's own bars do: those through its logging
+    ("Loading weights") and the GGUF conversion's, which calls tqdm directly."""
     if os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS", "").lower() in ("1", "true", "yes"):
+        from transformers import modeling_gguf_pytorch_utils as gguf_utils
         from transformers.utils import logging
 
         logging.disable_progress_bar()
+        # the conversion bar has no switch of its own: its module's tqdm, made silent
+        if not isinstance(gguf_utils.tqdm, functools.partial):
+            gguf_utils.tqdm = functools.partial(gguf_utils.tqdm, disable=True)
 
 
 def quantization_config(quantization: str | None, compute_dtype: str = "bf16") -> Any:

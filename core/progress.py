@@ -62,11 +62,16 @@ class PlainProgress:
             self._line()
 
 
+def on_terminal(stream: IO[str] | None = None) -> bool:
+    """Whether `stream` (default stderr) is a terminal, where a redrawn bar belongs."""
+    return bool(getattr(stream or sys.stderr, "isatty", lambda: False)())
+
+
 def progress_bar(total: int | None, *, initial: int = 0, desc: str = "", unit: str = "it",
                  disable: bool = False, file: IO[str] | None = None) -> tqdm | PlainProgress:
     """A tqdm bar when `file` (default stderr) is a terminal, else plain periodic lines."""
     stream = file or sys.stderr
-    if disable or getattr(stream, "isatty", lambda: False)():
+    if disable or on_terminal(stream):
         return tqdm(total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True,
                     disable=disable, file=stream)
     return PlainProgress(total, initial=initial, desc=desc, unit=unit, file=stream)
@@ -78,8 +83,7 @@ def quiet_library_bars(stream: IO[str] | None = None) -> None:
 
     The switch is HF_HUB_DISABLE_PROGRESS_BARS, which the hub reads and the local backend
     follows for transformers' bars."""
-    stream = stream or sys.stderr
-    if getattr(stream, "isatty", lambda: False)():
+    if on_terminal(stream):
         return
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when the hub is imported
     if "huggingface_hub" in sys.modules:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from core.errors import UserError
 from core.files import write_atomic
-from core.progress import progress_bar
+from core.progress import on_terminal, progress_bar
 from sources.lock import ChecksumLock
 from sources.manifest import DataFile
 
@@ -59,7 +59,8 @@ def _copy_verified(
 
     def stream(out: BinaryIO) -> None:  # a failed check leaves dest as it was
         with tqdm(total=total, unit="B", unit_scale=True, desc=name, leave=False,
-                  disable=(total or 0) < (1 << 20)) as bar:  # a bar for small files is noise
+                  # a bar for small files is noise; off a terminal, so is any bar
+                  disable=(total or 0) < (1 << 20) or not on_terminal()) as bar:
             for block in iter(lambda: reader.read(CHUNK), b""):
                 out.write(block)
                 digest.update(block)

@@ -212,3 +212,25 @@ def test_a_mistyped_flag_is_one_line_with_did_you_mean_and_exit_2(main, argv, hi
     assert len(err.splitlines()) == 1 and "did you mean" in err and hint in err
     assert "usage:" not in err
     assert "2 for a usage error" in (REPO / "README.md").read_text()  # the exit-status list
+
+
+def test_off_a_terminal_a_download_draws_no_bar(tmp_path, capsys):
+    """The published prompt set (several MB) used to draw its download bar into logs."""
+    from sources.fetch import _copy_verified
+
+    size = 3 << 20
+    _copy_verified(io.BytesIO(b"x" * size), tmp_path / "published_prompts.csv",
+                   "published_prompts.csv", None, size)
+    assert (tmp_path / "published_prompts.csv").stat().st_size == size
+    assert capsys.readouterr().err == ""
+
+
+def test_off_a_terminal_the_gguf_conversion_draws_no_bar(monkeypatch, capsys):
+    """transformers' GGUF conversion calls tqdm itself, past its own progress switch."""
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+
+    monkeypatch.setattr(gguf_utils, "tqdm", gguf_utils.tqdm)  # restored after the test
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    follow_hub_progress_setting()
+    assert list(gguf_utils.tqdm(range(3), desc="Converting and de-quantizing")) == [0, 1, 2]
+    assert "Converting" not in capsys.readouterr().err
