@@ -120,7 +120,10 @@ def collect(dataset: str, backend: str = DEFAULT_BACKEND, **options: Any) -> Run
     args = _parsed(build_parser(dataset, script.__doc__ or "").parse_args, argv, command)
     save_dir = Path(args.save_dir or DISTRIBUTIONS_DIR / dataset)
     spec, _ = backend_for(args)
-    out = CollectOptions(dataset=dataset, spec=spec, save_dir=save_dir).out_path
+    # the output's name as the command gives it (its label, where the command has one)
+    named = {k: getattr(args, k) for k in ("label",)
+             if k in CollectOptions.__dataclass_fields__ and hasattr(args, k)}
+    out = CollectOptions(dataset=dataset, spec=spec, save_dir=save_dir, **named).out_path
     return Run(out, _run(script.main, [*argv, "--out-dir", str(save_dir)], command))
 
 
