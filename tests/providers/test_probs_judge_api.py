@@ -108,3 +108,20 @@ def test_a_model_refusing_logprobs_stops_with_one_line_naming_the_json_mode(fake
     fake.state.push("logprobs_disabled", times=50)
     with pytest.raises(UserError, match="--judge-mode json"):
         annotate(fake, "gemini-2.5-flash", generations, tmp_path / "ann.jsonl", base="")
+
+
+def test_a_failed_judge_call_exits_3_as_the_docs_say(fake, generations, tmp_path):
+    """docs/annotation.md said 1, the README 3: the run exits 3 (EXIT_ROWS_FAILED), as every
+    run with failed rows, and --retry-errors completes it."""
+    from core.errors import EXIT_ROWS_FAILED
+
+    fake.state.logprobs = TOP
+    fake.state.reply = lambda provider, prompt: "3"
+    fake.state.push("bad_request", message="Unsupported parameter: 'top_logprobs'",
+                    code="unsupported_parameter")
+    out = tmp_path / "ann.jsonl"
+    assert annotate(fake, "gpt-4o", generations, out, "--concurrency", "1") == EXIT_ROWS_FAILED
+    assert sorted(r["parse_status"] for r in read_jsonl(out)) == ["error", "ok", "ok"]
+    assert annotate(fake, "gpt-4o", generations, out, "--retry-errors") == 0
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "annotation.md").read_text()
+    assert "exit status is 3 when a judge call failed" in " ".join(docs.split())
