@@ -61,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(files) > 2 or (args.human and len(files) != 1):
         raise UserError("give one annotation file (its evals, or with --human) or two (judges)")
     if len(files) == 1 and not args.human:
+        if judge_mode(files[0]) == "probs":
+            raise UserError(
+                f"{files[0]} is a probability judge's file: one verdict per response, no evals "
+                "to compare with each other; give a second file on the same responses (e.g. "
+                f"the JSON judge's: agreement.py JSON.jsonl {files[0]}) or --human labels.csv")
         ratings, dropped = eval_labels(files[0])
         if not ratings:
             raise UserError(f"{files[0]}: no response has all its evals readable")

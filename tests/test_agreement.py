@@ -244,3 +244,17 @@ def test_bootstrap_interval_is_the_2_5th_and_97_5th_percentile_of_its_draws():
     assert low < values.mean() < high
     draws.clear()
     assert bootstrap_ci(mean_of, len(values), reps=500, seed=3) == (low, high)  # fixed seed
+
+
+def test_one_probability_judge_file_says_what_agreement_needs(tmp_path: Path) -> None:
+    """It said the file 'lacks field evals; pass an annotation file written by annotate.py',
+    which wrote it."""
+    rows = [{"id": i, "sample": 0, "final_category": "bias", "judge_mode": "probs",
+             "judge_probs": {c: float(c == "bias") for c in CATEGORIES}, "answers": None}
+            for i in range(3)]
+    path = write_rows(tmp_path / "m__j-probs.jsonl", rows)
+    with pytest.raises(UserError) as refused:
+        run_script(str(path), "--reps", "10")
+    message = str(refused.value)
+    assert "probability judge's file" in message and "second file" in message
+    assert "--human" in message and "written by scripts/annotate.py" not in message
