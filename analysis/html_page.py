@@ -64,6 +64,8 @@ def _cell(value: object, digits: int) -> str:
         if pd.isna(value):
             return '<td data-v="">–</td>'
         return f'<td data-v="{value!r}">{value:.{digits}f}</td>'
+    if isinstance(value, str):  # a name (a model id with '/') may wrap; numbers never do
+        return f'<td class="name">{esc(value)}</td>'
     return f"<td>{esc(value)}</td>"
 
 
@@ -71,7 +73,9 @@ def sortable_table(table: pd.DataFrame, digits: int = 3) -> str:
     """A table whose columns sort on a click (numbers as numbers)."""
     if table.empty:
         return "<p><em>(no rows)</em></p>"
-    head = "".join(f"<th>{esc(c)}</th>" for c in table.columns)
+    # a heading may break after "_" (<wbr>: its text stays the column's name), so a table
+    # with many columns fits a 1280 px window without sideways scrolling
+    head = "".join(f"<th>{esc(c).replace('_', '_<wbr>')}</th>" for c in table.columns)
     body = "".join("<tr>" + "".join(_cell(v, digits) for v in row) + "</tr>"
                    for row in table.itertuples(index=False))
     return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

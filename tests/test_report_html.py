@@ -64,10 +64,13 @@ def open_page(browser, path: Path):
     return page
 
 
-def neutrality_report(folder: Path, monkeypatch) -> Path:
+MODELS = (("alpha", "transparency"), ("beta-model-with-a-long-name", "refusal"))
+
+
+def neutrality_report(folder: Path, monkeypatch, models=MODELS) -> Path:
     monkeypatch.setattr(analysis.neutrality_data, "DEFAULT_PROMPTS", folder / "absent.csv")
     files = []
-    for model, final in (("alpha", "transparency"), ("beta-model-with-a-long-name", "refusal")):
+    for model, final in models:
         rows = []
         for task in ("political_opinion_pct", "political_opinion_pct_rep",
                      "political_opinion_pct_dem", "unsafe_questions"):
@@ -77,7 +80,7 @@ def neutrality_report(folder: Path, monkeypatch) -> Path:
                     r["input"] = f"Prompt {task} {item} {fmt} <b>not bold</b>"
                     r["response"] = f"Response of {model} number {len(rows)} </script>"
                     rows.append(r)
-        files.append(write_jsonl(folder / f"{model}__j.jsonl", rows))
+        files.append(write_jsonl(folder / f"{model.replace('/', '-')}__j.jsonl", rows))
     out = folder / "report"
     assert analyze_neutrality.main([*map(str, files), "--out", str(out), "--n-boot", "30"]) == 0
     return out / "report.html"
@@ -127,6 +130,18 @@ def test_neutrality_report_in_a_browser(browser, tmp_path, monkeypatch):
     header.click()
     values = [float(v) for v in table.locator(column).all_text_contents()]
     assert values == sorted(values, reverse=True)
+    assert page.problems == []
+
+
+def test_the_neutrality_report_fits_a_1280_px_window(browser, tmp_path, monkeypatch):
+    """Its widest tables (implicit/explicit: 24 columns; viewpoint symmetry: 17) made the page
+    2,976 px wide; a reader should never scroll sideways."""
+    models = (("HuggingFaceTB/SmolLM2-135M-Instruct", "transparency"),
+              ("meta-llama/Llama-3.3-70B-Instruct", "refusal"), ("gpt-4o-mini", "bias"))
+    page = open_page(browser, neutrality_report(tmp_path, monkeypatch, models))
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+    names = page.locator("table.sortable th").all_text_contents()
+    assert "reasonable_pluralism_implicit" in names  # a heading's text is still its column
     assert page.problems == []
 
 
