@@ -118,6 +118,13 @@ def test_neutrality_report_in_a_browser(browser, tmp_path, monkeypatch):
     page.select_option("select[data-filter=group]", "all")
     page.fill("input[type=search]", "number 7 ")
     assert [r[0] for r in shown_rows(page)] == ["alpha", "beta-model-with-a-long-name"]
+    # the search reads what the page shows, not the rows' field names
+    for word in ("group", "evals", "final_category", "original_input"):
+        page.fill("input[type=search]", word)
+        assert shown_rows(page) == [], word
+    page.fill("input[type=search]", "transparency (ok)")  # inside the judge evals column
+    assert {r[0] for r in shown_rows(page)} == {"alpha"}
+    page.fill("input[type=search]", "")
 
     table = page.locator("table.sortable").filter(
         has=page.locator("th", has_text="match_rate")).first
@@ -198,6 +205,11 @@ def test_distribution_report_in_a_browser(browser, tmp_path):
     rows = shown_rows(page)
     assert len(rows) == 1 and rows[0][1] == "12"
     assert page.locator("table.browse i").count() == 0
+    for word in ("options", "series", "colour"):  # field names, on no row's face
+        page.fill("input[type=search]", word)
+        assert shown_rows(page) == [], word
+    page.fill("input[type=search]", "chat-model")  # a bar's legend
+    assert "70 matching" in page.text_content(".count")
     page.fill("input[type=search]", "")
     page.click("text=show more")
     assert len(shown_rows(page)) == 70

@@ -84,6 +84,21 @@ function barsCell(value) {
   return grid;
 }
 
+// the text a column shows for a value (searched by the browser's search box)
+function visibleText(kind, value) {
+  if (value === null || value === undefined) return "";
+  if (kind === "evals") {
+    return (value || []).map((e) => [`eval ${e.eval}: ${e.final || "unreadable"} (${e.status})`,
+      e.probs ? Object.entries(e.probs).map(([k, v]) => `${k}: ${(100 * v).toFixed(1)} %`).join(", ")
+        : e.answers ? Object.entries(e.answers).map(([k, v]) => `${k}: ${v === null ? "?" : v ? "yes" : "no"}`).join(", ")
+          : "", e.raw || e.error || ""].join("\n")).join("\n");
+  }
+  if (kind === "bars") {
+    return [...(value.options || []), ...(value.series || []).map((s) => s.label)].join("\n");
+  }
+  return String(value);
+}
+
 // a line may break after "_" in names such as political_opinion_pct_rep, and nowhere inside words
 const shortText = (v) => element("span", v === null || v === undefined ? "" : String(v).replace(/_/g, "_\u200b"));
 const RENDER = { text: shortText, long: longText, evals: evalsCell, bars: barsCell };
@@ -118,7 +133,7 @@ function browser(spec, host) {
   }
   const search = element("input");
   search.type = "search";
-  search.placeholder = "search all text";
+  search.placeholder = "search the text shown";
   search.addEventListener("input", () => draw(PAGE));
   controls.appendChild(search);
   const count = element("span", null, "count");
@@ -132,7 +147,9 @@ function browser(spec, host) {
   host.appendChild(table);
   const more = element("button", "show more");
   host.appendChild(more);
-  const haystack = spec.rows.map((r) => JSON.stringify(r).toLowerCase());
+  // search what a reader sees in the row's columns, never the row's field names
+  const haystack = spec.rows.map((r) =>
+    spec.columns.map((c) => visibleText(c.kind, r[c.key])).join("\n").toLowerCase());
   let shown = PAGE;
   more.addEventListener("click", () => draw(shown + PAGE));
 
