@@ -117,8 +117,21 @@ def _distance_panel(ax, summary: pd.DataFrame, models: list[str], groups: list[s
     ax.set_title("Distance to human groups")
 
 
+def uniform_entropy(n_options: Sequence[int]) -> tuple[float, float, str]:
+    """(mean, largest) entropy in nats of answering uniformly over each item's options, and
+    its label: the mean is where a uniform answerer's mean entropy lies, the largest is the
+    axis' bound (no distribution over n options has more than ln n)."""
+    counts = sorted({int(n) for n in n_options if n and n > 1})
+    logs = np.log(np.asarray([int(n) for n in n_options if n and n > 1], dtype=np.float64))
+    if len(counts) == 1:
+        return float(logs.mean()), float(logs.max()), (
+            f"uniform over {counts[0]} options (ln {counts[0]} = {logs.max():.2f})")
+    return float(logs.mean()), float(logs.max()), (
+        f"uniform over each item's options (mean ln n = {logs.mean():.2f})")
+
+
 def _entropy_panel(ax, summary: pd.DataFrame, humans: pd.DataFrame, models: list[str],
-                   show_names: bool) -> None:
+                   show_names: bool, n_options: Sequence[int] = ()) -> None:
     ent = summary[summary["metric"] == "model_entropy"].set_index("model").reindex(models)
     err = np.vstack([ent["mean"] - ent["ci_low"], ent["ci_high"] - ent["mean"]])
     colours = series_colours(models)
@@ -134,7 +147,13 @@ def _entropy_panel(ax, summary: pd.DataFrame, humans: pd.DataFrame, models: list
     ax.tick_params(labelleft=show_names)
     ax.set_ylim(len(models) - 0.5, -0.5)
     tops = np.array([*ent["ci_high"], *human_ent.get("mean", [])], dtype=np.float64)
-    ax.set_xlim(0, 1.1 * (np.nanmax(tops) if np.isfinite(tops).any() else 1.0))
+    top = np.nanmax(tops) if np.isfinite(tops).any() else 1.0
+    if any(n and n > 1 for n in n_options):
+        # the axis runs to the largest entropy possible, marked by the uniform answer's
+        mean, bound, label = uniform_entropy(n_options)
+        ax.axvline(mean, linestyle=":", color="#444444", lw=1.2, label=label)
+        top = max(top, bound)
+    ax.set_xlim(0, 1.06 * top)
     ax.set_xlabel("entropy (nats)")
     ax.set_title("Entropy of the answer distribution")
 
@@ -146,8 +165,10 @@ def human_groups_with_distances(summary: pd.DataFrame) -> list[str]:
 
 
 @styled
-def summary_figure(summary: pd.DataFrame, humans: pd.DataFrame, dataset: str) -> Figure:
-    """Distances to people (when there are human distributions) and entropies, per model."""
+def summary_figure(summary: pd.DataFrame, humans: pd.DataFrame, dataset: str,
+                   n_options: Sequence[int] = ()) -> Figure:
+    """Distances to people (when there are human distributions) and entropies, per model;
+    `n_options` (one per item) bounds the entropy axis and marks the uniform answer."""
     models = list(dict.fromkeys(summary["model"]))
     groups = human_groups_with_distances(summary)
     rows = len(models) * max(len(groups), 1)
@@ -155,11 +176,11 @@ def summary_figure(summary: pd.DataFrame, humans: pd.DataFrame, dataset: str) ->
     if groups:
         left, right = fig.subplots(1, 2)
         _distance_panel(left, summary, models, groups)
-        _entropy_panel(right, summary, humans, models, show_names=False)
+        _entropy_panel(right, summary, humans, models, show_names=False, n_options=n_options)
         axes = [left, right]
     else:
         axes = [fig.add_subplot()]
-        _entropy_panel(axes[0], summary, humans, models, show_names=True)
+        _entropy_panel(axes[0], summary, humans, models, show_names=True, n_options=n_options)
     handles, labels = [], []
     for ax in axes:
         h, lab = ax.get_legend_handles_labels()
@@ -172,10 +193,21 @@ def summary_figure(summary: pd.DataFrame, humans: pd.DataFrame, dataset: str) ->
     return fig
 
 
+def item_options(table: pd.DataFrame) -> list[int]:
+    """Each item's number of options (an item counted once)."""
+    return [int(n) for n in table.drop_duplicates("item_id")["n_options"]]
+
+
 def plot_summary(summary: pd.DataFrame, humans: pd.DataFrame, dataset: str,
-                 stem: Path) -> list[Path]:
+                 stem: Path, n_options: Sequence[int] = ()) -> list[Path]:
     """Draw and save the dataset's summary figure (PNG and SVG)."""
-    return save_figure(summary_figure(summary, humans, dataset), stem)
+    return save_figure(summary_figure(summary, humans, dataset, n_options), stem)
+
+
+def item_human_groups(table: pd.DataFrame, item_id: int) -> list[str]:
+    """The human groups with a distribution for this item (what its bars draw in greys)."""
+    first, series = _item_series(table, item_id, [])
+    return [label for label, _, is_human in series if is_human]
 
 
 def item_figure_stem(out_dir: Path, dataset: str, item_id: int) -> Path:

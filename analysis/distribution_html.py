@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from analysis.distribution_figures import human_groups_with_distances
+from analysis.distribution_figures import human_groups_with_distances, item_human_groups
 from analysis.distribution_run import DATASET_TITLES, DatasetResult
 from analysis.distributions import human_col, table_groups
 from analysis.figure_style import human_colour, series_colours
@@ -64,9 +64,15 @@ def figure_caption(path: Path, r: DatasetResult) -> str:
             text = ("Mean entropy of each model's answer distribution over items, with 95 % "
                     "bootstrap intervals. No human distributions were given, so the distance "
                     "panel is left out.")
-        return text
-    return (f"Item {path.stem.rsplit('_', 1)[-1]}: the human groups' answer shares (greys) and "
-            "each model's probability over the options.")
+        return text + (" Dotted line: answering uniformly over the options, the most "
+                       "entropy an answer can have.")
+    item = path.stem.rsplit("_", 1)[-1]
+    groups = item_human_groups(r.table, int(item)) if item.isdigit() else []
+    if not groups:  # say what is drawn: no greys without human answers
+        return (f"Item {item}: each model's probability over the options (no human answers "
+                "were given for it).")
+    return (f"Item {item}: the answer shares of {', '.join(groups)} (people, greys) and each "
+            "model's probability over the options.")
 
 
 def dataset_body(r: DatasetResult) -> list[str]:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from analysis.distribution_figures import (
     item_figure_stem,
+    item_options,
     plot_item_bars,
     plot_summary,
     summary_figure_stem,
@@ -97,7 +98,7 @@ def write_outputs(result: DatasetResult, out_dir: Path, pairs: Sequence[tuple[st
     if not result.pairs.empty:
         result.pairs.to_csv(out_dir / f"{d}_pairs.csv", index=False)
     figures = plot_summary(result.summary, result.humans, DATASET_TITLES.get(d, d),
-                           summary_figure_stem(out_dir, d))
+                           summary_figure_stem(out_dir, d), item_options(result.table))
     chosen = default_items(result) if items is None else list(items)
     present = set(result.table["item_id"])
     for item_id in chosen:

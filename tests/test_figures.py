@@ -123,3 +123,43 @@ def test_a_category_keeps_its_colour_in_every_panel(tmp_path):
                     tuple(int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)) + (1.0,)}
     assert set(CATEGORY_COLOURS) == set(SHARE_CATEGORIES)
     assert len(set(CATEGORY_COLOURS.values())) == len(CATEGORY_COLOURS)
+
+
+@pytest.mark.parametrize("with_humans", [True, False])
+def test_the_entropy_axis_shows_its_bound_and_the_uniform_answer(with_humans):
+    """The MPI entropy axis stopped below ln 5 and had no line for the uniform answer."""
+    import math
+
+    table, summary, humans = distribution_tables(3, with_humans)
+    fig = distribution_figures.summary_figure(summary, humans, "MPI",
+                                              distribution_figures.item_options(table))
+    assert_readable(fig)
+    (ax,) = [a for a in fig.axes if a.get_xlabel() == "entropy (nats)"]
+    assert ax.get_xlim()[0] == 0 and ax.get_xlim()[1] >= math.log(5)
+    uniform = [line for line in ax.get_lines() if "uniform" in line.get_label()]
+    assert len(uniform) == 1 and uniform[0].get_xdata()[0] == pytest.approx(math.log(5))
+    assert "ln 5 = 1.61" in uniform[0].get_label()
+    (distance,) = [a for a in fig.axes if a.get_xlabel().startswith("Jensen")] or [None]
+    if distance is not None:
+        assert distance.get_xlim() == (0, 1)
+
+
+@pytest.mark.parametrize("with_humans", [True, False])
+def test_an_item_caption_describes_what_is_drawn(tmp_path, with_humans):
+    from analysis.distribution_html import figure_caption
+    from analysis.distribution_inputs import LoadReport
+    from analysis.distribution_run import Settings, analyze_dataset
+
+    rng = np.random.default_rng(0)
+    items = [ItemDistribution("mpi", m, i, rng.dirichlet(np.ones(5)),
+                              {"IPIP respondents": rng.dirichlet(np.ones(5))} if with_humans
+                              else {}) for m in ("a", "b") for i in range(3)]
+    result = analyze_dataset("mpi", items, LoadReport(["x.jsonl"], len(items)), [],
+                             Settings(shuffles=2, n_boot=10))
+    caption = figure_caption(tmp_path / "mpi_item_2.png", result)
+    assert caption.startswith("Item 2:")
+    if with_humans:
+        assert "IPIP respondents (people, greys)" in caption
+    else:
+        assert "grey" not in caption and "human groups'" not in caption
+        assert "no human answers" in caption
