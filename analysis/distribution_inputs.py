@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.distributions import ItemDistribution
+from analysis.model_names import model_name, name_lookup, unknown_model
 from core.errors import UserError
 from harness.results import read_jsonl
 from pluralism.human_mpi import HumanMPI
@@ -86,7 +87,7 @@ def load_distribution_files(paths: Sequence[str | Path], dataset: str,
     """Items of one dataset from distribution-row files; for a repeated (model, item) the
     later row wins, as in a resumed results file."""
     report = LoadReport(files=[str(p) for p in paths])
-    found: dict[tuple[str, int], ItemDistribution] = {}
+    found: dict[tuple[str, str, int], ItemDistribution] = {}
     for path in paths:
         path = Path(path)
         if not path.is_file():
@@ -113,13 +114,14 @@ def load_distribution_files(paths: Sequence[str | Path], dataset: str,
             mass = row.get("letter_mass")
             mass_mean = float(np.mean(mass)) if mass else float("nan")
             item = ItemDistribution(
-                dataset=dataset, model=str(row["model"]), item_id=int(row["item_id"]),
+                dataset=dataset, model=model_name(row), item_id=int(row["item_id"]),
                 probs=probs, human=_human(row.get("human"), len(probs), where),
                 question=str(row.get("question") or ""), options=options,
-                backend=str(row.get("backend") or ""),
+                backend=str(row.get("backend") or ""), model_id=str(row["model"]),
+                model_version=str(row.get("model_version") or ""),
                 letter_mass=mass_mean, flags=tuple(row.get("flags") or ()),
             )
-            key = (item.model, item.item_id)
+            key = (item.model, item.model_id, item.item_id)
             report.replaced_duplicates += key in found
             found[key] = item
             n_in_file += 1
@@ -127,7 +129,14 @@ def load_distribution_files(paths: Sequence[str | Path], dataset: str,
             raise UserError(f"{path} holds no rows with probabilities; rerun the collection "
                             "script, or leave this file out")
     report.rows = len(found)
-    return sorted(found.values(), key=lambda i: (i.model, i.item_id)), report
+    # one name, one model: a name shared by two model ids (one registry entry serving two
+    # models) gives way to the model ids, so no two models merge
+    ids: dict[str, set[str]] = {}
+    for item in found.values():
+        ids.setdefault(item.model, set()).add(item.model_id)
+    items = [replace(i, model=i.model_id) if len(ids[i.model]) > 1 else i
+             for i in found.values()]
+    return sorted(items, key=lambda i: (i.model, i.item_id)), report
 
 
 def attach_mpi_human(items: Iterable[ItemDistribution], human: HumanMPI,
@@ -148,18 +157,10 @@ def attach_mpi_human(items: Iterable[ItemDistribution], human: HumanMPI,
 
 
 def model_names(items: Iterable[ItemDistribution]) -> dict[str, str]:
-    """Names a --pair may use -> the rows' model name: each model name, and each backend name
-    (e.g. the registry name 'llama-2-13b' for model 'meta-llama/Llama-2-13b-hf') that stands
-    for exactly one model."""
-    names = {i.model: i.model for i in items}
-    by_backend: dict[str, set[str]] = {}
-    for i in items:
-        if i.backend:
-            by_backend.setdefault(i.backend, set()).add(i.model)
-    for backend, models in by_backend.items():
-        if len(models) == 1 and backend not in names:
-            names[backend] = next(iter(models))
-    return names
+    """Names a --pair may use -> the reports' model name (analysis.model_names): the report
+    name, and the registry name, model id or model version that stands for one model (e.g.
+    'HuggingFaceTB/SmolLM2-135M-Instruct' for 'smollm2-135m-instruct')."""
+    return name_lookup((i.model, (i.backend, i.model_id, i.model_version)) for i in items)
 
 
 def resolve_pair(spec: str, names: dict[str, str] | Iterable[str]) -> tuple[str, str]:
@@ -176,6 +177,4 @@ def resolve_pair(spec: str, names: dict[str, str] | Iterable[str]) -> tuple[str,
     if len(matching) > 1:
         raise UserError(f"--pair {spec!r} can be split in more than one way; rename a model")
     unknown = [n for n in splits[0] if n not in names] if len(splits) == 1 else [spec]
-    known = sorted(set(names.values()))
-    raise UserError(f"--pair {spec!r} names unknown model(s) {', '.join(map(repr, unknown))}; "
-                    f"known models: {', '.join(known) or 'none'}")
+    raise unknown_model(f"--pair {spec!r}", unknown, names)

@@ -35,6 +35,8 @@ class ItemDistribution:
     letter_mass: float = float("nan")  # mean share of probability the option letters held
     flags: tuple[str, ...] = ()
     backend: str = ""  # the backend (registry) name that produced the row
+    model_id: str = ""  # the model id it ran (`model` names it in the reports)
+    model_version: str = ""  # the exact version that answered, where the row records it
 
 
 # column names of the per-item table
@@ -157,6 +159,8 @@ def item_table(items: Sequence[ItemDistribution], n_shuffles: int = 10,
                 values[humans_col(g1, g2)][rows[both]] = js_distance(h1[both], h2[both])
     frame = pd.DataFrame({
         "dataset": [i.dataset for i in items], "model": [i.model for i in items],
+        "model_id": [i.model_id or i.model for i in items],
+        "model_version": [i.model_version for i in items],
         "item_id": [i.item_id for i in items], "question": [i.question for i in items],
         "options": [json.dumps(list(i.options)) for i in items],
         "n_options": [len(i.probs) for i in items],

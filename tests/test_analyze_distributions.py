@@ -279,8 +279,11 @@ def test_missing_mpi_item_file_is_a_user_error(tmp_path, mpi_files, mpi_human):
                        "--mpi-items", str(tmp_path / "none.tsv"), "--out", str(tmp_path)])
 
 
-def test_pair_by_backend_names(tmp_path):
-    # the study runner pairs registry (backend) names; the rows' model is the provider's id
+@pytest.mark.parametrize("pair", ["llama-2-13b:llama-2-13b-chat",
+                                  "meta-llama/Llama-2-13b-hf:meta-llama/Llama-2-13b-chat-hf"])
+def test_one_name_per_model_and_a_pair_by_either_name(tmp_path, pair):
+    """Tables name a model by its registry name (as the neutrality report does), the model id
+    in its own column; --pair takes either name."""
     base = [{**row("globalqa", "meta-llama/Llama-2-13b-hf", i, BASE[i], GLOBALQA_HUMAN[i]),
              "backend": "llama-2-13b"} for i in BASE]
     chat = [{**row("globalqa", "meta-llama/Llama-2-13b-chat-hf", i, CHAT[i], GLOBALQA_HUMAN[i]),
@@ -288,8 +291,39 @@ def test_pair_by_backend_names(tmp_path):
     a = write_jsonl(tmp_path / "llama-2-13b.jsonl", base)
     b = write_jsonl(tmp_path / "llama-2-13b-chat.jsonl", chat)
     out = tmp_path / "out"
-    load_script()(["--globalqa", str(a), str(b), "--pair", "llama-2-13b:llama-2-13b-chat",
+    load_script()(["--globalqa", str(a), str(b), "--pair", pair,
                    "--bootstrap", "50", "--items", "", "--out", str(out)])
     pairs = pd.read_csv(out / "globalqa_pairs.csv")
-    assert set(pairs["pretrained"]) == {"meta-llama/Llama-2-13b-hf"}
-    assert set(pairs["aligned"]) == {"meta-llama/Llama-2-13b-chat-hf"}
+    assert set(pairs["pretrained"]) == {"llama-2-13b"}
+    assert set(pairs["aligned"]) == {"llama-2-13b-chat"}
+    assert set(pd.read_csv(out / "globalqa_models.csv")["model"]) == {"llama-2-13b",
+                                                                      "llama-2-13b-chat"}
+    items = pd.read_csv(out / "globalqa_items.csv")
+    assert dict(zip(items["model"], items["model_id"], strict=False)) == {
+        "llama-2-13b": "meta-llama/Llama-2-13b-hf",
+        "llama-2-13b-chat": "meta-llama/Llama-2-13b-chat-hf"}
+
+
+def test_a_pair_naming_no_model_suggests_the_closest(tmp_path):
+    rows = [{**row("globalqa", "HuggingFaceTB/SmolLM2-135M-Instruct", i, BASE[i],
+                   GLOBALQA_HUMAN[i]), "backend": "smollm2-135m-instruct"} for i in BASE]
+    a = write_jsonl(tmp_path / "smollm2-135m-instruct.jsonl", rows)
+    with pytest.raises(UserError) as refused:
+        load_script()(["--globalqa", str(a), "--pair", "smollm2-135m-instrukt:smollm2",
+                       "--bootstrap", "10", "--out", str(tmp_path / "out")])
+    assert "did you mean 'smollm2-135m-instruct'" in str(refused.value)
+
+
+def test_a_name_serving_two_models_gives_way_to_their_ids(tmp_path):
+    """One registry entry (openai-compatible) run with two --model ids: two models, not one."""
+    a = write_jsonl(tmp_path / "a.jsonl", [
+        {**row("globalqa", "org/model-a", i, BASE[i], GLOBALQA_HUMAN[i]),
+         "backend": "openai-compatible"} for i in BASE])
+    b = write_jsonl(tmp_path / "b.jsonl", [
+        {**row("globalqa", "org/model-b", i, CHAT[i], GLOBALQA_HUMAN[i]),
+         "backend": "openai-compatible"} for i in CHAT])
+    out = tmp_path / "out"
+    load_script()(["--globalqa", str(a), str(b), "--bootstrap", "10", "--items", "",
+                   "--out", str(out)])
+    assert set(pd.read_csv(out / "globalqa_models.csv")["model"]) == {"org/model-a",
+                                                                      "org/model-b"}
