@@ -238,11 +238,14 @@ def local_spec_for(model: str, registry: dict[str, BackendSpec],
                    like: BackendSpec) -> BackendSpec:
     """The backend that loads the Hugging Face model `model` (a hub id or a local folder), as
     the pluralism study's --model_name did: the registry's local entry for that id (with its
-    precision), else one named after the id, with `like`'s generation defaults."""
-    for spec in registry.values():
-        if (spec.model_id == model and not spec.options.get("gguf_package")
-                and adapter_class(spec).local):
-            return spec
+    precision), else one named after the id, with `like`'s generation defaults. An entry that
+    serves the id from weights on this machine (the embedded SmolLM2's GGUF) counts too: the
+    hub is not asked for what is already here; a full-precision entry is preferred."""
+    serving = sorted((spec for spec in registry.values()
+                      if spec.model_id == model and adapter_class(spec).local),
+                     key=lambda spec: bool(spec.options.get("gguf_package")))
+    if serving:
+        return serving[0]
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(model.rstrip("/")).name) or "hf-model"
     return BackendSpec(name=name, provider="hf", model_id=model, defaults=dict(like.defaults),
                        notes="a Hugging Face model named by --model_name")

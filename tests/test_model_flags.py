@@ -124,3 +124,16 @@ def test_rows_name_the_weights_file_or_the_hub_id_and_revision(tmp_path) -> None
     assert answered_by("org/model", None, "abc123") == "org/model@abc123"
     assert answered_by("org/model", None, None) == "org/model"
     assert answered_by(str(package), None, None) == str(package.resolve())
+
+
+def test_a_hub_id_the_embedded_entry_serves_runs_the_embedded_model() -> None:
+    """`--model-name HuggingFaceTB/SmolLM2-135M-Instruct` went to the hub (about 50 s, then a
+    failure offline) although the registry serves that model from the embedded GGUF."""
+    from commands.collect import backend_for, build_parser
+
+    registry = load_registry()
+    embedded = get_spec("smollm2-135m-instruct", registry)
+    assert local_spec_for(embedded.model_id, registry, embedded) is embedded
+    args = build_parser("mpi", "x").parse_args(["--model_name", embedded.model_id])
+    spec, model = backend_for(args)
+    assert spec.name == "smollm2-135m-instruct" and model is None
