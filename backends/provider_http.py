@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from backends.base import ProviderRefusal
 from core.errors import UserError
+from core.text import text_of_parts
 
 #: 408 request timeout, 409 conflict (e.g. a lock at the provider), 429 rate limited
 RETRYABLE_STATUS = frozenset({408, 409, 429})
@@ -56,11 +57,9 @@ def answer_text(value: object, where: str) -> str | None:
     one string; anything else is MalformedResponse naming `where`."""
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, list) and all(isinstance(p, dict) for p in value):
-        texts = [p.get("text") for p in value if p.get("type", "text") == "text"]
-        if all(isinstance(t, str) for t in texts):
-            return "".join(texts)  # type: ignore[arg-type]
-        raise MalformedResponse(f"malformed response: a text part of {where} is not a string")
+    joined = text_of_parts(value)
+    if joined is not None:
+        return joined
     raise MalformedResponse(f"malformed response: {where} is {_kind_of(value)}, not text")
 
 

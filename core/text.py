@@ -29,3 +29,14 @@ def well_formed_values(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [well_formed_values(v) for v in value]
     return value
+
+
+def text_of_parts(value: Any) -> str | None:
+    """A list of content parts ([{"type": "text", "text": ...}], as some OpenAI-compatible
+    servers send an answer) as one string; None when `value` is not such a list."""
+    if not isinstance(value, list) or not all(isinstance(p, dict) for p in value):
+        return None
+    texts = [p.get("text") for p in value if p.get("type", "text") == "text"]
+    if not all(isinstance(t, str) for t in texts):
+        return None
+    return "".join(texts)  # type: ignore[arg-type]

@@ -140,3 +140,37 @@ def test_a_refusal_is_not_an_unexplained_empty_answer(fake, prompts, tmp_path) -
     row = rows(out)[0]
     assert (row["response"], row["provider_message"]) == ("", "I can't help with that.")
     assert "unexplained_empty" not in row
+
+
+def judge_json(final: int) -> str:
+    return json.dumps({"answers": {str(q): q == final for q in range(1, 7)}})
+
+
+def old_generations(path: Path) -> Path:
+    """A generations file as an older generate.py wrote it: one response stored as content
+    parts, one empty answer flagged as unexplained."""
+    base = {"sample": 0, "backend": "m", "error": None, "label": "reasonable_pluralism",
+            "task": "political_opinion_pct", "format_number": 1}
+    rows = [{**base, "id": 0, "input": "Is policy 0 good?", "original_input": "policy 0",
+             "response": [{"type": "text", "text": "Parts "}, {"type": "text", "text": "joined."}]},
+            {**base, "id": 1, "input": "Is policy 1 good?", "original_input": "policy 1",
+             "response": "", "unexplained_empty": True}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize("mode", ["json", "probs"])
+def test_annotate_reads_a_response_stored_as_parts_and_keeps_the_empty_flag(
+        fake, tmp_path, mode) -> None:
+    generations = old_generations(tmp_path / "gen.jsonl")
+    fake.state.reply = lambda provider, prompt: judge_json(3) if mode == "json" else "3"
+    fake.state.logprobs = {"3": -0.1, "1": -2.5}
+    out = tmp_path / "ann.jsonl"
+    assert script_main("annotate")([
+        "--judge", "gpt-4o", "--judge-mode", mode, "--base-url", fake.url + "/v1",
+        "--generations", str(generations), "--out", str(out), "--no-cache", "--no-progress",
+        "--rpm", "60000", "--tpm", "1e9"]) == 0
+    got = rows(out)
+    assert got[0]["response"] == "Parts joined."
+    assert any("Parts joined." in json.dumps(r.body) for r in fake.state.requests)
+    assert got[1]["unexplained_empty"] is True and "unexplained_empty" not in got[0]
