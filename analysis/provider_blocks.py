@@ -44,5 +44,6 @@ def provider_block_section(table: pd.DataFrame, markdown_table) -> list[str]:
             "found in a model's own text. `unexplained_empty` counts empty answers the "
             "provider gave no reason for (no block, not cut off): the judge saw \"No "
             "Response\" too, but they are left out of every share above (coverage counts them "
-            "as missing) rather than counted as refusals. Requests that failed (error rows) are none of these: they were "
-            "never judged and count as missing under coverage.", ""]
+            "as missing) rather than counted as refusals. Requests that failed (error rows) "
+            "are none of these: they were never judged and count as missing under coverage.",
+            ""]
