@@ -13,7 +13,7 @@ from tests.fakes.prompt_files import write_prompts_csv
 from tests.fakes.server import FakeServer
 from tests.script_entry import script_main
 
-N = 3
+N = 4
 BACKENDS = {"openai": "gpt-4o", "anthropic": "claude-sonnet-4.5", "gemini": "gemini-2.5-flash"}
 
 
@@ -124,22 +124,15 @@ def test_an_empty_answer_without_a_reason_is_flagged(fake, prompts, tmp_path, pr
     push_answer(fake, answer_body(protocol, "", finish={"openai": "length",
                                                          "anthropic": "max_tokens",
                                                          "gemini": "MAX_TOKENS"}[protocol]))
+    fake.state.push("safety_finish" if protocol == "gemini" else "refusal")
     out = tmp_path / "gen.jsonl"
     assert generate(fake, prompts, out, protocol) == 0
     got = rows(out)
     assert (got[0]["response"], got[0]["error"], got[0]["provider_message"]) == ("", None, None)
     assert got[0]["unexplained_empty"] is True
-    # cut off by the token budget: a reason; an ordinary answer: no flag
-    assert "unexplained_empty" not in got[1] and "unexplained_empty" not in got[2]
-
-
-def test_a_refusal_is_not_an_unexplained_empty_answer(fake, prompts, tmp_path) -> None:
-    fake.state.push("refusal", message="I can't help with that.")
-    out = tmp_path / "gen.jsonl"
-    assert generate(fake, prompts, out, "openai") == 0
-    row = rows(out)[0]
-    assert (row["response"], row["provider_message"]) == ("", "I can't help with that.")
-    assert "unexplained_empty" not in row
+    # cut off by the token budget, or blocked: a reason given; an ordinary answer: no flag
+    assert got[2]["response"] == "" and got[2]["provider_message"]
+    assert not any("unexplained_empty" in got[i] for i in (1, 2, 3))
 
 
 def judge_json(final: int) -> str:
