@@ -170,3 +170,23 @@ def test_corrupt_mirror_copy_is_refused(tmp_path):
     with pytest.raises(ChecksumError):
         fetch_file(data_file(None), tmp_path / "Data", mirror)
     assert not Path(tmp_path / "Data/neutrality/x.csv").exists()
+
+
+def test_a_required_file_missing_from_the_mirror_is_named_and_nothing_is_downloaded(
+        server, tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    with pytest.raises(UserError) as err:
+        fetch_all([data_file(server)], tmp_path / "Data", mirror)
+    message = str(err.value)
+    assert message.startswith(f"neutrality/x.csv is not in the mirror {mirror} "
+                              f"(no {mirror / 'neutrality/x.csv'})")
+    assert "pass --mirror" not in message and server in message
+    assert Handler.hits == 0
+
+
+def test_a_mirror_path_that_is_a_file_is_named_as_one(tmp_path):
+    mirror = tmp_path / "data.zip"
+    mirror.write_bytes(b"PK")
+    with pytest.raises(UserError, match=r"data\.zip is a file, not a folder"):
+        fetch_all([data_file(None)], tmp_path / "Data", mirror)
