@@ -11,7 +11,7 @@ from core.errors import UserError
 from sources.derive import upstream_path
 from sources.fetch import ChecksumError, fetch_all, fetch_file, sha256_of
 from sources.lock import LOCK_NAME, ChecksumLock
-from sources.manifest import MANIFEST_PATH, DataFile, load_manifest
+from sources.manifest import MANIFEST_PATH, MIRROR_ENV, DataFile, load_manifest
 from tests.script_entry import script_main
 
 
@@ -115,7 +115,8 @@ def test_a_web_page_instead_of_data_is_refused_and_not_recorded(server, tmp_path
     assert not (tmp_path / LOCK_NAME).exists()
 
 
-def test_fetch_script_says_when_it_records_a_checksum(server, tmp_path, capsys):
+def test_fetch_script_says_when_it_records_a_checksum(server, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(MIRROR_ENV)  # downloaded: with a mirror, a file it lacks is refused
     manifest = tmp_path / "manifest.json"
     entry = {"path": "pluralism/global_opinions.csv", "url": server, "sha256": None,
              "size": None, "required": True, "source": "test", "licence": "test",
