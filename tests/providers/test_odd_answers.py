@@ -167,3 +167,16 @@ def test_annotate_reads_a_response_stored_as_parts_and_keeps_the_empty_flag(
     assert got[0]["response"] == "Parts joined."
     assert any("Parts joined." in json.dumps(r.body) for r in fake.state.requests)
     assert got[1]["unexplained_empty"] is True and "unexplained_empty" not in got[0]
+
+
+@pytest.mark.parametrize("protocol", list(BACKENDS))
+@pytest.mark.parametrize("http_transport", ["aiohttp", "httpx"], indirect=True)
+def test_a_server_closing_mid_answer_is_an_error_row_saying_so(
+        fake, prompts, tmp_path, protocol, http_transport) -> None:
+    fake.state.push("truncated")
+    out = tmp_path / "gen.jsonl"
+    assert generate(fake, prompts, out, protocol, "--max-attempts", "1") == 3
+    row = rows(out)[0]
+    assert row["error_kind"] == "ConnectionClosed"
+    assert row["error"].startswith(f"ConnectionClosed: the connection to {fake.url}")
+    assert "closed before the answer was complete" in row["error"]
