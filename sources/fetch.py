@@ -22,7 +22,7 @@ from core.errors import UserError
 from core.files import write_atomic
 from core.progress import progress_bar
 from sources.lock import ChecksumLock
-from sources.manifest import DataFile
+from sources.manifest import MIRROR_ENV, DataFile
 
 CHUNK = 1 << 16
 
@@ -131,8 +131,8 @@ def fetch_file(file: DataFile, data_dir: Path, mirror: Path | None = None,
         if mirror is not None:  # a mirror was asked for: nothing goes to the network
             note = (f"not in the mirror {mirror} (no {mirror / file.path}); "
                     + ("copy it there" if file.url is None else
-                       f"copy it there, or fetch without --mirror to download it from "
-                       f"{file.url}"))
+                       f"copy it there, or fetch without a mirror (no --mirror, "
+                       f"{MIRROR_ENV} unset) to download it from {file.url}"))
         else:
             note = "no download URL; pass --mirror with a folder that has it"
         if file.required:
