@@ -122,6 +122,9 @@ _CUT_OFF_WORDS = "without sending complete message body"
 def closed_mid_answer(exc: BaseException) -> str | None:
     """The transport's words for a connection that closed after the answer began and before
     it was complete (OpenAI's SDK calls it "Connection error."), or None."""
+    named = getattr(exc, "closed_mid_answer", None)  # a worker process's verdict
+    if named:
+        return str(named)
     for e in _chain(exc):
         if type(e).__name__ in _CUT_OFF_ERRORS or _CUT_OFF_WORDS in str(e):
             return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -180,3 +180,13 @@ def test_a_server_closing_mid_answer_is_an_error_row_saying_so(
     assert row["error_kind"] == "ConnectionClosed"
     assert row["error"].startswith(f"ConnectionClosed: the connection to {fake.url}")
     assert "closed before the answer was complete" in row["error"]
+
+
+def test_a_server_closing_mid_answer_says_so_through_worker_processes(fake, prompts, tmp_path
+                                                                      ) -> None:
+    fake.state.push("truncated")
+    out = tmp_path / "gen.jsonl"
+    assert generate(fake, prompts, out, "openai", "--max-attempts", "1", "--workers", "2") == 3
+    [row] = [r for r in rows(out).values() if r["error"]]  # whichever request came first
+    assert row["error_kind"] == "ConnectionClosed"
+    assert "closed before the answer was complete" in row["error"]
