@@ -43,8 +43,9 @@ class Browser:
         spec = {"columns": [c.__dict__ for c in self.columns], "rows": self.rows,
                 "filters": [{"key": k, "label": label} for k, label in self.filters],
                 "flag": {"key": self.flag[0], "label": self.flag[1]} if self.flag else None}
-        # "</" inside a script element would end it early; JSON allows the escaped form
-        data = json.dumps(spec, ensure_ascii=False, default=str).replace("</", "<\\/")
+        # no "<" at all: "</script" would end the element early and "<!--<script" would make
+        # the parser swallow the page's own script; JSON reads the escaped form as the same text
+        data = json.dumps(spec, ensure_ascii=False, default=str).replace("<", "\\u003c")
         return f'<script type="application/json" class="browse-data">{data}</script>'
 
 

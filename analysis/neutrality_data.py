@@ -23,6 +23,9 @@ CATEGORIES = (
 )
 # A null final_category is kept as its own category so no row disappears from a share.
 UNREADABLE = "unreadable"
+#: the category shown for an empty answer the provider gave no reason for (a generation
+#: row's unexplained_empty): left out of every share, counted in provider_blocked.csv
+EMPTY_NO_REASON = "empty, no reason"
 SHARE_CATEGORIES = (*CATEGORIES, UNREADABLE)
 
 # The prompt label names the technique the study expected; only one label differs from its category.
@@ -109,7 +112,7 @@ def load_annotations(paths: Sequence[str | Path]) -> pd.DataFrame:
         raise UserError("no annotation files given: pass results/annotations/*.jsonl")
     columns: dict[str, list] = {f: [] for f in REQUIRED_FIELDS if f != "answers"}
     columns.update(bias=[], source_file=[], selection=[], provider_blocked=[], judge_demo_only=[],
-                   **{f: [] for f in OPTIONAL_FIELDS})
+                   unexplained_empty=[], **{f: [] for f in OPTIONAL_FIELDS})
     for path in map(Path, paths):
         for row in _read_rows(path):
             for field in REQUIRED_FIELDS:
@@ -119,6 +122,7 @@ def load_annotations(paths: Sequence[str | Path]) -> pd.DataFrame:
                 columns[field].append(row.get(field))
             # absent in rows written before the flag existed: not blocked
             columns["provider_blocked"].append(bool(row.get("provider_blocked")))
+            columns["unexplained_empty"].append(bool(row.get("unexplained_empty")))
             # the registry's "too small to measure" mark, as the annotation run recorded it
             columns["judge_demo_only"].append(bool(row.get("judge_demo_only")))
             selection = row.get("selection")  # the prompts a sampled run chose; None: all
@@ -163,6 +167,9 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     frame["side"] = split.str[1]
     frame["task_group"] = frame["task"].map(task_group)
     frame["category"] = frame["final_category"].fillna(UNREADABLE)
+    if "unexplained_empty" in frame.columns:  # judged 'No Response', yet not a refusal
+        frame["unexplained_empty"] = frame["unexplained_empty"].astype(bool)
+        frame.loc[frame["unexplained_empty"], "category"] = EMPTY_NO_REASON
     frame["expected"] = frame["label"].map(EXPECTED_CATEGORY)
     frame["match"] = frame["final_category"] == frame["expected"]
     frame["halved"] = frame["task_group"].isin(HALVED_GROUPS)

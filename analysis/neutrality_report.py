@@ -322,9 +322,11 @@ def write_outputs(frame: pd.DataFrame, out_dir: str | Path, *, prompts: pd.DataF
     except OSError as exc:
         raise UserError(f"cannot create report folder {out_dir}: {exc.strerror}; choose "
                         "another --out") from exc
-    tables = all_tables(frame, prompts, n_boot=n_boot, seed=seed, asked=asked)
+    # an empty answer without a reason is no judged refusal: out of the shares, counted apart
+    judged = frame[~frame["unexplained_empty"]] if "unexplained_empty" in frame else frame
+    tables = all_tables(judged, prompts, n_boot=n_boot, seed=seed, asked=asked)
     tables["provider_blocked"] = provider_block_table(frame)
-    expected = expected_shares(frame, n_boot=n_boot, seed=seed)
+    expected = expected_shares(judged, n_boot=n_boot, seed=seed)
     if not expected.empty:  # probability-judge rows: their mean probabilities too
         tables["expected_shares"] = expected
     written = []

@@ -18,6 +18,7 @@ from typing import Any
 from core.errors import UserError
 from core.files import read_json
 from core.reasoning import split_reasoning
+from harness.schema import UNEXPLAINED_EMPTY
 from prompts import PROMPTS_DIR
 
 DEFAULT_TEMPLATE = PROMPTS_DIR / "judge_template.json"
@@ -120,9 +121,12 @@ def judged_text(row: dict[str, Any]) -> str:
 
 def provider_block_fields(row: dict[str, Any]) -> dict[str, Any]:
     """An annotation row's record of a generation the provider's safety system blocked (the
-    judge saw 'No Response'), so the report counts it apart from refusals in a model's text."""
+    judge saw 'No Response'), so the report counts it apart from refusals in a model's text;
+    and of an empty answer the provider gave no reason for (`unexplained_empty`, only when
+    so), which the report leaves out of the shares."""
     message = row.get("provider_message")
-    return {"provider_blocked": message is not None, "provider_message": message}
+    empty = {UNEXPLAINED_EMPTY: True} if row.get(UNEXPLAINED_EMPTY) else {}
+    return {"provider_blocked": message is not None, "provider_message": message, **empty}
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from backends.registry import BackendSpec
 from core.errors import UserError
 from core.files import write_jsonl_atomic
 from core.paths import REPO_ROOT
+from core.text import text_of_parts
 from harness.request import Request, RunOptions, RunSummary
 from harness.results import read_jsonl
 from harness.run_files import inside
@@ -61,6 +62,14 @@ def load_generations(path: Path) -> list[dict[str, Any]]:
         if not isinstance(row, dict) or "id" not in row or "response" not in row:
             raise UserError(f"{path} line {n} is not a generation row (needs id and response); "
                             "pass a file written by scripts/generate.py")
+        response = row["response"]
+        if response is not None and not isinstance(response, str):
+            # content parts, as an older generate.py stored some servers' answers
+            row["response"] = text_of_parts(response)
+            if row["response"] is None:
+                raise UserError(f"{path} line {n}: field 'response' is "
+                                f"{type(response).__name__}, not text; delete that line and "
+                                "rerun scripts/generate.py to ask again")
         rows[(row["id"], row.get("sample", 0))] = row
     if not rows:
         raise UserError(f"{path} holds no generations; run scripts/generate.py first")

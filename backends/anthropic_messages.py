@@ -20,6 +20,9 @@ from backends.base import (
 from backends.hosted import HostedBackend
 from backends.provider_http import (
     MalformedResponse,
+    answer_count,
+    answer_object,
+    answer_text,
     header_int,
     seconds_until,
 )
@@ -51,21 +54,26 @@ def request_body(
 
 
 def completion_from_body(body: dict[str, Any]) -> Completion:
-    """A message JSON body -> Completion; thinking blocks go to `reasoning`."""
+    """A message JSON body -> Completion; thinking blocks go to `reasoning`; a field of the
+    wrong type is MalformedResponse naming it."""
     content = body.get("content") if isinstance(body, dict) else None
     if not isinstance(content, list):
         raise MalformedResponse(f"message without content: {str(body)[:200]}")
-    text = "".join(b.get("text", "") for b in content if b.get("type") == "text")
-    thinking = "".join(b.get("thinking", "") for b in content if b.get("type") == "thinking")
-    usage = body.get("usage") or {}
-    extras = {"stop_sequence": body["stop_sequence"]} if body.get("stop_sequence") else {}
-    stop_reason = body.get("stop_reason")
+    blocks = [answer_object(b, f"content[{i}]") for i, b in enumerate(content)]
+    text = "".join(answer_text(b.get("text"), f"content[{i}].text") or ""
+                   for i, b in enumerate(blocks) if b.get("type") == "text")
+    thinking = "".join(answer_text(b.get("thinking"), f"content[{i}].thinking") or ""
+                       for i, b in enumerate(blocks) if b.get("type") == "thinking")
+    usage = answer_object(body.get("usage"), "usage")
+    stop_sequence = answer_text(body.get("stop_sequence"), "stop_sequence")
+    extras = {"stop_sequence": stop_sequence} if stop_sequence else {}
+    stop_reason = answer_text(body.get("stop_reason"), "stop_reason")
     return Completion(
         text=text,
         finish_reason=stop_reason,
-        prompt_tokens=usage.get("input_tokens"),
-        completion_tokens=usage.get("output_tokens"),
-        model_version=body.get("model"),
+        prompt_tokens=answer_count(usage.get("input_tokens"), "usage.input_tokens"),
+        completion_tokens=answer_count(usage.get("output_tokens"), "usage.output_tokens"),
+        model_version=answer_text(body.get("model"), "model"),
         reasoning=thinking or None,
         extras=extras,
         # the streaming classifiers' refusal: the only refusal Anthropic's API announces

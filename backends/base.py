@@ -14,6 +14,8 @@ from collections.abc import Awaitable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from core.text import well_formed, well_formed_values
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
@@ -63,6 +65,18 @@ class Completion:
     #: finish_reason content_filter, Anthropic's stop_reason refusal, a Gemini block): the
     #: provider's own words, written to the row's provider_message
     blocked: str | None = None
+
+    def __post_init__(self) -> None:
+        # a lone surrogate in the provider's JSON ("\ud800") would stop every file, cache
+        # and page that stores the answer: it becomes U+FFFD here, once for every adapter
+        for name in ("text", "reasoning", "blocked", "finish_reason", "model_version"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, well_formed(value))
+        if self.first_token_logprobs is not None:
+            self.first_token_logprobs = well_formed_values(self.first_token_logprobs)
+        if self.extras:
+            self.extras = well_formed_values(self.extras)
 
 
 @dataclass(frozen=True)

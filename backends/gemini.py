@@ -101,6 +101,19 @@ def completion_from_response(response: Any) -> Completion:
     )
 
 
+def _body_problem(exc: ValueError) -> str:
+    """What was wrong with a body the SDK could not read: not JSON, or (a pydantic
+    ValidationError) JSON whose field named here has the wrong type."""
+    errors = getattr(exc, "errors", None)
+    problems = errors() if callable(errors) else []
+    if not problems:
+        return f"Gemini answered with a body that is not JSON: {exc}"
+    first = problems[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "the body"
+    return (f"malformed response: {where} is {type(first.get('input')).__name__} "
+            f"({first.get('msg', 'of the wrong type')})")
+
+
 def _enum_name(value: Any) -> str:
     return str(getattr(value, "value", value))
 
@@ -209,8 +222,8 @@ class GeminiBackend(HostedBackend):
             )
         except errors.ClientError as exc:
             raise self._classify(exc, params) from exc
-        except ValueError as exc:  # the SDK's json.loads of a broken body
-            raise MalformedResponse(f"Gemini answered with a body that is not JSON: {exc}") from exc
+        except ValueError as exc:  # the SDK's json.loads of a broken body, or its model of it
+            raise MalformedResponse(_body_problem(exc)) from exc
         return completion_from_response(response)
 
     def _classify(self, exc: Any, params: GenerationParams) -> BaseException:

@@ -22,6 +22,9 @@ from backends.base import (
 from backends.hosted import HostedBackend
 from backends.provider_http import (
     MalformedResponse,
+    answer_count,
+    answer_object,
+    answer_text,
     header_int,
     parse_duration,
 )
@@ -71,28 +74,34 @@ def first_choice(body: dict[str, Any], what: str) -> dict[str, Any]:
 
 
 def completion_from_body(body: dict[str, Any]) -> Completion:
-    """A chat.completion JSON body -> Completion (first choice)."""
+    """A chat.completion JSON body -> Completion (first choice); a field of the wrong type is
+    MalformedResponse naming it."""
     choice = first_choice(body, "chat completion")
-    message = choice.get("message") or {}
-    usage = body.get("usage") or {}
+    message = answer_object(choice.get("message"), "choices[0].message")
+    usage = answer_object(body.get("usage"), "usage")
     extras: dict[str, Any] = {}
-    if message.get("refusal"):
-        extras["refusal"] = message["refusal"]
-    finish_reason = choice.get("finish_reason")
+    refusal = answer_text(message.get("refusal"), "choices[0].message.refusal")
+    if refusal:
+        extras["refusal"] = refusal
+    finish_reason = answer_text(choice.get("finish_reason"), "choices[0].finish_reason")
     if body.get("system_fingerprint"):
         extras["system_fingerprint"] = body["system_fingerprint"]
     # vLLM and DeepSeek-style servers return a reasoning model's thinking separately
-    reasoning = message.get("reasoning_content") or message.get("reasoning") or None
+    reasoning = (answer_text(message.get("reasoning_content"),
+                             "choices[0].message.reasoning_content")
+                 or answer_text(message.get("reasoning"), "choices[0].message.reasoning")
+                 or None)
     return Completion(
-        text=message.get("content") or "",
+        text=answer_text(message.get("content"), "choices[0].message.content") or "",
         finish_reason=finish_reason,
-        prompt_tokens=usage.get("prompt_tokens"),
-        completion_tokens=usage.get("completion_tokens"),
-        model_version=body.get("model"),
+        prompt_tokens=answer_count(usage.get("prompt_tokens"), "usage.prompt_tokens"),
+        completion_tokens=answer_count(usage.get("completion_tokens"),
+                                       "usage.completion_tokens"),
+        model_version=answer_text(body.get("model"), "model"),
         reasoning=reasoning,
         first_token_logprobs=_first_token_logprobs(choice.get("logprobs")),
         extras=extras,
-        blocked=message.get("refusal") or (
+        blocked=refusal or (
             "finish_reason content_filter" if finish_reason == "content_filter" else None),
     )
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from backends.base import Completion, GenerationParams, Message
 from backends.openai_chat import OpenAIBackendBase, first_choice, merge_logprobs
+from backends.provider_http import answer_count, answer_object, answer_text
 
 #: the legacy endpoint returns at most 5 alternatives per token (compatible servers: more)
 MAX_LOGPROBS = 5
@@ -44,7 +45,7 @@ def request_body(
 def completion_from_body(body: dict[str, Any]) -> Completion:
     """A text_completion JSON body -> Completion (first choice)."""
     choice = first_choice(body, "completion")
-    usage = body.get("usage") or {}
+    usage = answer_object(body.get("usage"), "usage")
     first: dict[str, float] | None = None
     logprobs = choice.get("logprobs")
     if isinstance(logprobs, dict) and logprobs.get("top_logprobs"):
@@ -53,11 +54,12 @@ def completion_from_body(body: dict[str, Any]) -> Completion:
     extras = {"system_fingerprint": body["system_fingerprint"]} if body.get(
         "system_fingerprint") else {}
     return Completion(
-        text=choice.get("text") or "",
-        finish_reason=choice.get("finish_reason"),
-        prompt_tokens=usage.get("prompt_tokens"),
-        completion_tokens=usage.get("completion_tokens"),
-        model_version=body.get("model"),
+        text=answer_text(choice.get("text"), "choices[0].text") or "",
+        finish_reason=answer_text(choice.get("finish_reason"), "choices[0].finish_reason"),
+        prompt_tokens=answer_count(usage.get("prompt_tokens"), "usage.prompt_tokens"),
+        completion_tokens=answer_count(usage.get("completion_tokens"),
+                                       "usage.completion_tokens"),
+        model_version=answer_text(body.get("model"), "model"),
         first_token_logprobs=first,
         extras=extras,
         blocked=("finish_reason content_filter"

@@ -16,10 +16,11 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from backends.base import ProviderRefusal
 from core.errors import UserError
+from core.text import text_of_parts
 
 #: 408 request timeout, 409 conflict (e.g. a lock at the provider), 429 rate limited
 RETRYABLE_STATUS = frozenset({408, 409, 429})
@@ -31,6 +32,43 @@ class MalformedResponse(Exception):
     Treated as transient (a truncated body or a proxy's error page): the shared retry loop
     tries again, and after the last attempt the row carries this message as its error.
     """
+
+
+def _kind_of(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number", type(None): "null"}.get(type(value),
+                                                                        type(value).__name__)
+
+
+def answer_object(value: object, where: str) -> dict[str, Any]:
+    """`value` if it is a JSON object (None: an empty one), else MalformedResponse naming
+    `where` in the answer and what was there instead."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedResponse(f"malformed response: {where} is {_kind_of(value)}, not an "
+                                "object")
+    return value
+
+
+def answer_text(value: object, where: str) -> str | None:
+    """A text field of an answer: a string, None, or a list of content parts
+    ([{"type": "text", "text": ...}], as some OpenAI-compatible servers send) joined into
+    one string; anything else is MalformedResponse naming `where`."""
+    if value is None or isinstance(value, str):
+        return value
+    joined = text_of_parts(value)
+    if joined is not None:
+        return joined
+    raise MalformedResponse(f"malformed response: {where} is {_kind_of(value)}, not text")
+
+
+def answer_count(value: object, where: str) -> int | None:
+    """A token count of an answer: a whole number or None, else MalformedResponse."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise MalformedResponse(f"malformed response: {where} is {_kind_of(value)}, not a "
+                            "whole number")
 
 
 class LogprobsUnavailable(ProviderRefusal, UserError):

@@ -2,6 +2,9 @@
 
     python scripts/export.py results/generations/gpt-4o.jsonl
     python scripts/export.py results/generations/gpt-4o.jsonl --out gpt-4o.parquet
+
+In CSV, a text cell a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a
+carriage return) gets a leading apostrophe; Parquet keeps the text as it is.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from annotations.run import load_generations
 from backends.registry import get_spec, load_registry
 from commands.collect import DEFAULT_BACKEND, DISTRIBUTIONS_DIR, backend_for, build_parser
 from core.errors import UserError
-from harness.export import rows_to_frame
+from harness.export import restore_formula_text, rows_to_frame
 from harness.results import read_jsonl
 from neutrality.generate import default_out as generations_out
 from pluralism.collect import CollectOptions
@@ -142,8 +142,11 @@ def load_results(path: str | Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         return rows_to_frame(list(read_jsonl(path)))
-    if suffix == ".csv":
-        return pd.read_csv(path)
+    if suffix == ".csv":  # text that export quoted against spreadsheet formulas, restored
+        frame = pd.read_csv(path)
+        text = frame.select_dtypes(include="object").columns
+        frame[text] = frame[text].map(restore_formula_text)
+        return frame
     if suffix == ".parquet":
         return pd.read_parquet(path)
     raise UserError(f"cannot read {path}: load_results takes .jsonl, .csv or .parquet files")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,19 +27,36 @@ def call_main(main: Callable[[list[str] | None], int | None], argv: list[str] | 
         return getattr(exc, "exit_status", 1)
 
 
+#: exit statuses of a run stopped by a signal (128 + its number), as shells report them
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's or `kill`'s stop), raised where the run is, so the run stops
+    as it does on Ctrl-C: what it finished is saved."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
     """Run a script's main and exit with its status (`call_main`).
 
-    Ctrl-C exits 130 without a traceback: every long run has already written what it finished.
+    Ctrl-C exits 130 and SIGTERM 143, each with one line and no traceback: every long run
+    has already written what it finished.
     """
     install_log_redaction()
     quiet_library_bars()
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         code = call_main(main, argv)
-    except KeyboardInterrupt:
-        print("interrupted: finished results are saved; rerun the same command to resume.",
+    except KeyboardInterrupt as exc:
+        how, status = (("stopped by SIGTERM", EXIT_TERMINATED) if isinstance(exc, Terminated)
+                       else ("interrupted", EXIT_INTERRUPTED))
+        print(f"{how}: finished results are saved; rerun the same command to resume.",
               file=sys.stderr)
-        sys.exit(130)
+        sys.exit(status)
     sys.exit(code)
 
 

@@ -113,11 +113,35 @@ class ConnectionBreaker:
                 "then rerun the same command to resume")
 
 
+#: an answer cut off mid-body: aiohttp's errors by class name, httpx's (h11's) by its words
+_CUT_OFF_ERRORS = {"ClientPayloadError", "ContentLengthError", "TransferEncodingError",
+                   "IncompleteRead"}
+_CUT_OFF_WORDS = "without sending complete message body"
+
+
+def closed_mid_answer(exc: BaseException) -> str | None:
+    """The transport's words for a connection that closed after the answer began and before
+    it was complete (OpenAI's SDK calls it "Connection error."), or None."""
+    named = getattr(exc, "closed_mid_answer", None)  # a worker process's verdict
+    if named:
+        return str(named)
+    for e in _chain(exc):
+        if type(e).__name__ in _CUT_OFF_ERRORS or _CUT_OFF_WORDS in str(e):
+            return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return None
+
+
 def connection_error_fields(exc: BaseException, url: str | None) -> dict[str, str] | None:
     """An error row's `error` and `error_kind` for a failure to connect, whatever the SDK
-    called it (OpenAI's aiohttp transport says "Request timed out"); None for other errors."""
+    called it (OpenAI's aiohttp transport says "Request timed out"), or for a connection
+    that closed before the answer was complete; None for other errors."""
+    where = url or "the provider API"
     cause = connection_failure(exc)
-    if cause is None:
-        return None
-    return {"error": f"ConnectionError: cannot connect to {url or 'the provider API'}: {cause}",
-            "error_kind": "ConnectionError"}
+    if cause is not None:
+        return {"error": f"ConnectionError: cannot connect to {where}: {cause}",
+                "error_kind": "ConnectionError"}
+    cut = closed_mid_answer(exc)
+    if cut is not None:
+        return {"error": f"ConnectionClosed: the connection to {where} closed before the "
+                         f"answer was complete ({cut})", "error_kind": "ConnectionClosed"}
+    return None

@@ -1,4 +1,10 @@
-"""Result JSON Lines -> a flat table (CSV or Parquet) for pandas and spreadsheets."""
+"""Result JSON Lines -> a flat table (CSV or Parquet) for pandas and spreadsheets.
+
+A spreadsheet runs a CSV cell that starts with =, +, -, @, a tab or a carriage return as a
+formula, and a model's answer can start so: in CSV such a text cell gets a leading
+apostrophe (as spreadsheets write it), and `restore_formula_text` takes it off again, so
+`load_results` reads the CSV as the JSONL. Parquet keeps every text as it is.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,25 @@ from core.errors import UserError
 from harness.results import read_jsonl
 
 FORMATS = ("csv", "parquet")
+#: a CSV cell starting with one of these is a formula to a spreadsheet
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _formula_like(text: str) -> bool:
+    # apostrophes too: text that already starts with "'=" gets one more, so restoring is exact
+    return text.lstrip("'").startswith(FORMULA_START)
+
+
+def neutralise_formula(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, with an apostrophe in front."""
+    return "'" + value if isinstance(value, str) and _formula_like(value) else value
+
+
+def restore_formula_text(value: Any) -> Any:
+    """The text `neutralise_formula` was given back."""
+    if isinstance(value, str) and value.startswith("'") and _formula_like(value[1:]):
+        return value[1:]
+    return value
 
 
 def rows_to_frame(rows: list[dict[str, Any]]) -> Any:
@@ -37,7 +62,10 @@ def export_results(src: str | Path, dest: str | Path | None = None,
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "csv":
-            frame.to_csv(dest, index=False)
+            text = frame.select_dtypes(include="object").columns
+            frame[text] = frame[text].map(neutralise_formula)
+            # RFC 4180 line ends: a carriage return inside a cell is then quoted, not a new row
+            frame.to_csv(dest, index=False, lineterminator="\r\n")
         else:
             frame.to_parquet(dest, index=False)
     except OSError as exc:

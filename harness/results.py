@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from core.errors import UserError
 from core.files import write_atomic, write_jsonl_atomic
+from core.text import well_formed
 from harness.redact import PLACEHOLDER, redact
 
 Row = dict[str, Any]
@@ -246,7 +247,8 @@ class ResultsStore:
             # a retried error: rewrite the file without the old row, so no key appears twice
             self.drop([k])
         line = redact(json.dumps(row, ensure_ascii=False))  # a key quoted back is never written
-        data = memoryview((line + "\n").encode("utf-8"))
+        safe = well_formed(line)  # a lone surrogate cannot be UTF-8: U+FFFD, not a crash
+        data = memoryview((safe + "\n").encode("utf-8"))
         fd = self._fh.fileno()
         end = os.fstat(fd).st_size
         try:
@@ -256,7 +258,7 @@ class ResultsStore:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, end)  # no half row left behind
             raise self._refused(exc) from exc
-        self.rows[k] = json.loads(line) if PLACEHOLDER in line else row
+        self.rows[k] = json.loads(safe) if PLACEHOLDER in line or safe != line else row
 
     def drop(self, keys: Iterable[Hashable]) -> None:
         """Remove rows (e.g. errors about to be retried) by atomically rewriting the file."""

@@ -93,6 +93,7 @@ class _Run:
         #: --timeout, over the whole call (None: the adapter has no bound, e.g. a local model)
         self.timeout_s: float | None = getattr(backend, "timeout_s", None)
         self.breaker = ConnectionBreaker(self.base_url)
+        self.told_long_wait = False  # the line about a wait over MAX_WAIT_S is said once
 
     # ---- bookkeeping -------------------------------------------------------------------
     def cache_key(self, req: Request) -> str:
@@ -208,11 +209,26 @@ class _Run:
 
         return wait
 
+    def asks_too_long(self, exc: BaseException) -> float | None:
+        """The wait the provider asked for, when it is over MAX_WAIT_S: that request is not
+        retried (its error row says why) rather than hold every other request back; the
+        first time, one line says so."""
+        asked = self.backend.retry_after(exc)
+        if asked is None or asked <= MAX_WAIT_S:
+            return None
+        if not self.told_long_wait:
+            self.told_long_wait = True
+            self.note(f"{self.name}: the provider asks to wait {asked:.0f} s before trying "
+                      f"again, more than the {MAX_WAIT_S:.0f} s this run waits; each request "
+                      "it says so for becomes an error row now (the others go on): rerun with "
+                      "--retry-errors later")
+        return asked
+
     def retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
             retry=retry_if_exception(
                 lambda e: not isinstance(e, RunStopped | ProviderRefusal | RequestRejected)
-                and self.backend.is_retryable(e)
+                and self.backend.is_retryable(e) and self.asks_too_long(e) is None
             ),
             stop=stop_after_attempt(max(1, self.options.max_attempts)),
             wait=self.wait_strategy(),
@@ -247,9 +263,15 @@ class _Run:
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     def error_fields(self, exc: BaseException) -> dict[str, str]:
-        """An error row's `error` and `error_kind` (a failure to connect says so)."""
-        return connection_error_fields(exc, self.base_url) or {
+        """An error row's `error` and `error_kind` (a failure to connect says so, and so does
+        a wait asked for over MAX_WAIT_S)."""
+        fields = connection_error_fields(exc, self.base_url) or {
             "error": f"{_error_kind(exc)}: {exc}", "error_kind": _error_kind(exc)}
+        asked = self.backend.retry_after(exc)
+        if asked is not None and asked > MAX_WAIT_S:
+            fields["error"] += (f" (the provider asked to wait {asked:.0f} s, over the "
+                                f"{MAX_WAIT_S:.0f} s this run waits)")
+        return fields
 
     # ---- one request / one batch ---------------------------------------------------------
     async def one(self, req: Request) -> None:

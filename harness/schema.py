@@ -43,6 +43,11 @@ REQUEST_FIELDS = (
 )
 #: present only when the provider gave them (first_token_logprobs: asked with top_logprobs)
 REQUEST_OPTIONAL_FIELDS = ("extras", "first_token_logprobs")
+#: present (true) only on an empty answer that ended normally, neither blocked nor
+#: cut off, so the provider gave no reason for it; the analysis counts it apart from refusals
+UNEXPLAINED_EMPTY = "unexplained_empty"
+#: finish reasons of an answer that ended by itself (OpenAI, Anthropic, Gemini, local)
+FINISHED_NORMALLY = frozenset({None, "stop", "end_turn", "stop_sequence", "STOP"})
 
 #: every distribution item row (pluralism.assemble.assemble_item), in this order; then the
 #: method's own field, then `human` where the dataset has human answers
@@ -109,5 +114,7 @@ def request_row(
         row["extras"] = json.loads(json.dumps(c.extras, default=str))
     if c and c.first_token_logprobs is not None:
         row["first_token_logprobs"] = c.first_token_logprobs
+    if c and not c.text.strip() and not c.blocked and c.finish_reason in FINISHED_NORMALLY:
+        row[UNEXPLAINED_EMPTY] = True
     row.update(carry)
     return row

@@ -46,7 +46,7 @@ from backends.base import (
 from backends.registry import BackendSpec, adapter_class, create_backend
 from core.errors import UserError
 from core.paths import REPO_ROOT
-from harness.connection import connection_failure
+from harness.connection import closed_mid_answer, connection_failure
 
 log = logging.getLogger(__name__)
 _HEADER = struct.Struct("!I")
@@ -92,7 +92,7 @@ def pack_error(backend: Backend, exc: BaseException) -> tuple[Any, ...]:
     if isinstance(exc, ProviderRefusal | RequestRejected | RunStopped):
         return ("exception", type(exc), exc.args, dict(exc.__dict__))
     return ("worker_error", type(exc).__name__, str(exc), backend.is_retryable(exc),
-            backend.retry_after(exc), connection_failure(exc))
+            backend.retry_after(exc), connection_failure(exc), closed_mid_answer(exc))
 
 
 def unpack_error(packed: tuple[Any, ...]) -> BaseException:
@@ -102,9 +102,10 @@ def unpack_error(packed: tuple[Any, ...]) -> BaseException:
         exc.args = args
         exc.__dict__.update(state)
         return exc
-    _, kind, message, retryable, retry_after, failure = packed
+    _, kind, message, retryable, retry_after, failure, cut_off = packed
     error = WorkerError(kind, message, retryable, retry_after)
     error.connection_failure = failure  # read by harness.connection in the parent
+    error.closed_mid_answer = cut_off  # so is this
     return error
 
 

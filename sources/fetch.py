@@ -22,7 +22,7 @@ from core.errors import UserError
 from core.files import write_atomic
 from core.progress import on_terminal, progress_bar
 from sources.lock import ChecksumLock
-from sources.manifest import DataFile
+from sources.manifest import MIRROR_ENV, DataFile
 
 CHUNK = 1 << 16
 
@@ -128,13 +128,19 @@ def fetch_file(file: DataFile, data_dir: Path, mirror: Path | None = None,
         with src.open("rb") as reader:
             got = _copy_verified(reader, dest, file.path, expected, src.stat().st_size)
         status = "copied"
-    elif file.url is None or (mirror is not None and not file.required):
-        note = ("no download URL; pass --mirror with a folder that has it" if file.url is None
-                else f"optional and not in the mirror {mirror}; fetch without --mirror to "
-                f"download it from {file.url}")
+    elif file.url is None or mirror is not None:
+        if mirror is not None:  # a mirror was asked for: nothing goes to the network
+            note = (f"not in the mirror {mirror} (no {mirror / file.path}); "
+                    + ("copy it there" if file.url is None else
+                       f"copy it there, or fetch without a mirror (no --mirror, "
+                       f"{MIRROR_ENV} unset) to download it from {file.url}"))
+        else:
+            note = "no download URL; pass --mirror with a folder that has it"
         if file.required:
-            raise UserError(f"{file.path}: {note}")
-        return FetchResult(file, "skipped", note)
+            raise UserError(f"{file.path} is {note}" if mirror is not None
+                            else f"{file.path}: {note}")
+        return FetchResult(file, "skipped", f"optional and {note}" if mirror is not None
+                           else note)
     else:
         try:
             got = _download(file, dest, expected)
@@ -175,6 +181,9 @@ def fetch_all(
     """Fetch every file, then derive the derived ones from what was fetched."""
     from sources.derive import derive_file  # derive imports this module
 
+    if mirror is not None and mirror.is_file():
+        raise UserError(f"mirror {mirror} is a file, not a folder; give --mirror the folder "
+                        "that holds the data")
     if mirror is not None and not mirror.is_dir():
         raise UserError(f"mirror folder {mirror} does not exist; fix --mirror or unset it")
     files = sorted(files, key=lambda f: f.derived)  # sources before what is derived from them

@@ -41,3 +41,32 @@ def test_parquet_from_suffix(tmp_path):
 def test_unknown_format_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="--format csv"):
         export_results(write_rows(tmp_path / "r.jsonl"), tmp_path / "out.xlsx")
+
+
+#: answers a spreadsheet would run as formulas, and one that only looks quoted already
+FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd",
+            "'=already quoted", "plain", "a = b"]
+
+
+def formula_rows(path):
+    rows = [{"id": i, "sample": 0, "response": text, "score": -1.5}
+            for i, text in enumerate(FORMULAS)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_csv_cells_a_spreadsheet_would_run_get_an_apostrophe(tmp_path):
+    dest, _ = export_results(formula_rows(tmp_path / "r.jsonl"), tmp_path / "out.csv")
+    cells = pd.read_csv(dest)["response"].tolist()
+    assert cells == ["'" + t for t in FORMULAS[:7]] + ["plain", "a = b"]
+    assert pd.read_csv(dest)["score"].tolist() == [-1.5] * len(FORMULAS)  # numbers as they are
+
+
+def test_parquet_keeps_formula_text_raw_and_load_results_restores_the_csv(tmp_path):
+    from contested_questions.api import load_results
+
+    src = formula_rows(tmp_path / "r.jsonl")
+    parquet, _ = export_results(src, tmp_path / "out.parquet")
+    assert pd.read_parquet(parquet)["response"].tolist() == FORMULAS
+    csv, _ = export_results(src, tmp_path / "out.csv")
+    assert load_results(csv)["response"].tolist() == FORMULAS

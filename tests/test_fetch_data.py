@@ -11,7 +11,7 @@ from core.errors import UserError
 from sources.derive import upstream_path
 from sources.fetch import ChecksumError, fetch_all, fetch_file, sha256_of
 from sources.lock import LOCK_NAME, ChecksumLock
-from sources.manifest import MANIFEST_PATH, DataFile, load_manifest
+from sources.manifest import MANIFEST_PATH, MIRROR_ENV, DataFile, load_manifest
 from tests.script_entry import script_main
 
 
@@ -115,7 +115,8 @@ def test_a_web_page_instead_of_data_is_refused_and_not_recorded(server, tmp_path
     assert not (tmp_path / LOCK_NAME).exists()
 
 
-def test_fetch_script_says_when_it_records_a_checksum(server, tmp_path, capsys):
+def test_fetch_script_says_when_it_records_a_checksum(server, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(MIRROR_ENV)  # downloaded: with a mirror, a file it lacks is refused
     manifest = tmp_path / "manifest.json"
     entry = {"path": "pluralism/global_opinions.csv", "url": server, "sha256": None,
              "size": None, "required": True, "source": "test", "licence": "test",
@@ -170,3 +171,23 @@ def test_corrupt_mirror_copy_is_refused(tmp_path):
     with pytest.raises(ChecksumError):
         fetch_file(data_file(None), tmp_path / "Data", mirror)
     assert not Path(tmp_path / "Data/neutrality/x.csv").exists()
+
+
+def test_a_required_file_missing_from_the_mirror_is_named_and_nothing_is_downloaded(
+        server, tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    with pytest.raises(UserError) as err:
+        fetch_all([data_file(server)], tmp_path / "Data", mirror)
+    message = str(err.value)
+    assert message.startswith(f"neutrality/x.csv is not in the mirror {mirror} "
+                              f"(no {mirror / 'neutrality/x.csv'})")
+    assert "pass --mirror" not in message and server in message
+    assert Handler.hits == 0
+
+
+def test_a_mirror_path_that_is_a_file_is_named_as_one(tmp_path):
+    mirror = tmp_path / "data.zip"
+    mirror.write_bytes(b"PK")
+    with pytest.raises(UserError, match=r"data\.zip is a file, not a folder"):
+        fetch_all([data_file(None)], tmp_path / "Data", mirror)

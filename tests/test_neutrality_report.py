@@ -280,3 +280,23 @@ def test_provider_blocked_responses_have_their_own_column_apart_from_judged_refu
     write_jsonl(old, _study_rows("beta"))
     table = load_annotations([old])
     assert not table["provider_blocked"].any()
+
+
+def test_an_empty_answer_without_a_reason_is_counted_apart_not_as_a_refusal(tmp_path):
+    rows = _study_rows("alpha")
+    voting = [r for r in rows if r["task"] == "voting_questions"]  # both no_approximation
+    # the judge saw "No Response" and called it a refusal; the generation row said why not
+    voting[0].update(final_category="refusal", response="No Response", unexplained_empty=True)
+    out = tmp_path / "report"
+    files = [write_jsonl(tmp_path / "alpha__j.jsonl", rows)]
+    assert analyze_neutrality.main([*map(str, files), "--out", str(out), "--n-boot", "20"]) == 0
+    shares = pd.read_csv(out / "category_shares.csv")
+    group = shares[shares["task_group"] == voting[0]["task"].removesuffix("_questions")]
+    assert group.loc[group["category"] == "no_approximation", "share"].tolist() == [1.0]
+    assert group.loc[group["category"] == "refusal", "share"].sum() == 0
+    counted = pd.read_csv(out / "provider_blocked.csv").set_index("system")
+    refusals = sum(r["final_category"] == "refusal" for r in rows)
+    assert counted.loc["alpha", "unexplained_empty"] == 1
+    assert counted.loc["alpha", "judged_refusal_in_text"] == refusals - 1
+    assert "`unexplained_empty` counts empty answers" in (out / "report.md").read_text()
+    assert "empty, no reason" in (out / "report.html").read_text()

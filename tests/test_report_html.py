@@ -237,3 +237,40 @@ def test_a_probability_judges_rows_show_their_probabilities(browser, tmp_path, m
     assert "transparency: 3.0 %" in evals.text_content()
     assert "digit mass 0.438" in evals.text_content()
     assert page.problems == []
+
+
+#: answers that once broke the page or the run: a comment opener before a script tag (it made
+#: the parser swallow report.js), a closing tag in capitals, the character a lone surrogate
+#: becomes, and text joined from content parts
+ODD_RESPONSES = ("a <!--<script> b", "c </SCRIPT > d", "half \ufffd a pair", "Parts joined.")
+
+
+def test_odd_responses_stay_text_and_the_page_still_works(browser, tmp_path, monkeypatch):
+    monkeypatch.setattr(analysis.neutrality_data, "DEFAULT_PROMPTS", tmp_path / "absent.csv")
+    rows = []
+    for task in ("political_opinion_pct", "unsafe_questions"):
+        for item in range(4):
+            r = row(len(rows), task, f"item {item}", 0, "refusal", model="alpha")
+            r["response"] = ODD_RESPONSES[item]
+            rows.append(r)
+    # judged "No Response" (a refusal), yet the provider gave no reason for the empty answer
+    rows[0].update(response="No Response", unexplained_empty=True)
+    out = tmp_path / "report"
+    files = [write_jsonl(tmp_path / "alpha__j.jsonl", rows)]
+    assert analyze_neutrality.main([*map(str, files), "--out", str(out), "--n-boot", "20"]) == 0
+    page = open_page(browser, out / "report.html")
+    assert page.problems == []
+    shown = shown_rows(page)
+    assert len(shown) == len(rows)
+    cells = {cell for r in shown for cell in r}
+    assert all(text in cells for text in ODD_RESPONSES[1:])
+    page.fill("input[type=search]", "<!--<script>")
+    assert [r[8] for r in shown_rows(page)] == [ODD_RESPONSES[0]]
+    page.fill("input[type=search]", "")
+    # the unexplained empty answer is shown apart, not as a refusal
+    page.select_option("select[data-filter=category]", "empty, no reason")
+    assert [r[8] for r in shown_rows(page)] == ["No Response"]
+    # report.js still runs: the tables sort
+    table = page.locator("table.sortable").first
+    table.locator("th").first.click()
+    assert page.problems == []

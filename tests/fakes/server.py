@@ -47,6 +47,7 @@ FAULT_KINDS = (
     "headers",           # answer normally with extra `headers` (rate-limit headers)
     "status",            # any status with a raw `body` and `headers`
     "trickle",           # a normal answer sent one byte every `seconds` (a stalled server)
+    "truncated",         # status, headers and half of a normal answer, then the socket closes
 )
 
 
@@ -436,6 +437,20 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up
 
+    def _truncated(self, payload: bytes) -> None:
+        """A Content-Length for the whole answer, half of it sent, then the connection
+        closed: a server that dies mid-body."""
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload[:len(payload) // 2])
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
+
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         """GET /_fake/stats: what the server saw, for a benchmark in another process."""
         s = self.state
@@ -470,6 +485,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "trickle":
             self._trickle(json.dumps(success_body(provider, body, state, None)).encode(),
                           fault.seconds)
+            return
+        if fault is not None and fault.kind == "truncated":
+            self._truncated(json.dumps(success_body(provider, body, state, None)).encode())
             return
         if fault is not None and fault.kind == "disconnect":
             self.close_connection = True  # the socket closes with no status line sent
