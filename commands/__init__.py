@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "analyze-neutrality": "analyze_neutrality",
     "collect-mpi": "create_model_response_mpi",
     "collect-globalqa": "create_model_response_globalqa",
+    "overton-responses": "create_overton_responses",
     "analyze-distributions": "analyze_distributions",
     "export": "export",
     "run-study": "run_study",

@@ -8,7 +8,11 @@ Stages and their files:
   (`annotations.vote.annotation_row`, `annotations.probs.probs_row`);
 - distribution requests (<save_dir>/requests/*.jsonl): one request row per
   (item_id, rep, sample) (a local model's rows hold its letter log-probabilities instead);
-  distribution items (<save_dir>/*.jsonl): one row per item_id (`pluralism.assemble`).
+  distribution items (<save_dir>/*.jsonl): one row per item_id (`pluralism.assemble`);
+- Overton open answers (results/overton/*.jsonl): one request row per (item_id, sample);
+  coverage judge calls (<coverage>.calls.jsonl): one request row per (item_id, sample,
+  option, attempt); coverage rows (<coverage>): one per (item_id, sample)
+  (`annotations.coverage.coverage_row`).
 
 A request row is the same for every stage that sends requests: the key fields, then
 REQUEST_FIELDS, then the optional fields a provider gave, then the stage's carried fields.
@@ -34,6 +38,8 @@ GENERATION_KEY = ("id", "sample")
 JUDGE_CALL_KEY = ("id", "sample", "eval", "attempt")
 DISTRIBUTION_REQUEST_KEY = ("item_id", "rep", "sample")
 DISTRIBUTION_ITEM_KEY = ("item_id",)
+OVERTON_RESPONSE_KEY = ("item_id", "sample")
+OVERTON_CALL_KEY = ("item_id", "sample", "option", "attempt")
 
 #: every request row, after its key, in this order
 REQUEST_FIELDS = (
