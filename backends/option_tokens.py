@@ -54,15 +54,56 @@ def letter_token_ids(tokenizer: Any, prompt: str, letters: Sequence[str]
     return out
 
 
+#: how an answer word may follow the prompt ("Yes", " Yes", "yes", "YES" ...); each variant's
+#: FIRST token is read, as for letters (SentencePiece writes " Yes" as "▁Yes")
+WORD_VARIANTS = ("{W}", " {W}", "{w}", " {w}", "{U}", " {U}")
+
+
+def word_token_ids(tokenizer: Any, prompt: str, words: Sequence[str]
+                   ) -> dict[str, tuple[int, ...]]:
+    """word -> ids of the tokens that can begin it right after `prompt` (e.g. "Yes", "No").
+
+    As `letter_token_ids`, for every casing and leading space of the word (WORD_VARIANTS); a
+    first token is kept when its text (case aside) begins the word, and is not a prefix of
+    another word's (a bare "N" would be both "No" and "Neither"), so no token counts twice.
+    """
+    base = _encode(tokenizer, prompt)
+    found: dict[str, list[int]] = {w: [] for w in words}
+    texts: dict[int, str] = {}
+    for word in words:
+        for variant in WORD_VARIANTS:
+            written = variant.format(W=word, w=word.lower(), U=word.upper())
+            full = _encode(tokenizer, prompt + written)
+            if len(full) <= len(base) or full[:len(base)] != base:
+                continue
+            tok = full[len(base)]
+            text = tokenizer.decode([tok]).strip().lstrip("\u2581").lower()
+            if text and word.lower().startswith(text) and tok not in found[word]:
+                found[word].append(tok)
+                texts[tok] = text
+    for word in words:
+        others = [w.lower() for w in words if w != word]
+        found[word] = [t for t in found[word]
+                       if not any(o.startswith(texts[t]) for o in others)]
+        if not found[word]:
+            raise UserError(f"the tokenizer has no token that begins the answer {word!r} "
+                            f"after the prompt's end ({prompt[-30:]!r}); this model cannot be "
+                            "read this way")
+    return {w: tuple(ids) for w, ids in found.items()}
+
+
 class LetterTokens:
-    """letter_token_ids, computed once per prompt ending (all prompts end alike)."""
+    """letter_token_ids (or word_token_ids), computed once per prompt ending (all prompts
+    end alike)."""
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
-        self._cache: dict[tuple[str, tuple[str, ...]], dict[str, tuple[int, ...]]] = {}
+        self._cache: dict[tuple[str, tuple[str, ...], bool], dict[str, tuple[int, ...]]] = {}
 
-    def __call__(self, prompt: str, letters: Sequence[str]) -> dict[str, tuple[int, ...]]:
-        key = (prompt[-TAIL_CHARS:], tuple(letters))
+    def __call__(self, prompt: str, letters: Sequence[str], words: bool = False
+                 ) -> dict[str, tuple[int, ...]]:
+        key = (prompt[-TAIL_CHARS:], tuple(letters), words)
         if key not in self._cache:
-            self._cache[key] = letter_token_ids(self.tokenizer, key[0], letters)
+            read = word_token_ids if words else letter_token_ids
+            self._cache[key] = read(self.tokenizer, key[0], letters)
         return self._cache[key]

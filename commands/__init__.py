@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "collect-mpi": "create_model_response_mpi",
     "collect-globalqa": "create_model_response_globalqa",
     "overton-responses": "create_overton_responses",
+    "annotate-overton": "annotate_overton",
     "analyze-distributions": "analyze_distributions",
     "export": "export",
     "run-study": "run_study",

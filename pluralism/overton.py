@@ -41,14 +41,10 @@ _PLACEHOLDER = re.compile(r"\{(question|response|option)\}")
 
 @dataclass(frozen=True)
 class OvertonPrompts:
-    """Our wording (prompts/overton.json): the ask for an open answer and the judge's rubric."""
+    """Our wording of the ask for an open answer (prompts/overton.json's 'respond'; the
+    judge's part is read by annotations.coverage)."""
 
     respond: str
-    rubric: str
-    item: str
-    probs_ask: str
-    json_ask: str
-    reask: str
     path: str = ""
 
     def question(self, question: str) -> str:
@@ -63,16 +59,11 @@ def fill(template: str, **values: str) -> str:
 def load_overton_prompts(path: Path | None = None) -> OvertonPrompts:
     path = Path(path) if path else DEFAULT_PROMPTS
     raw = read_json(path, "Overton prompt file", "restore prompts/overton.json")
-    judge = raw.get("judge") if isinstance(raw, dict) else None
-    keys = ("rubric", "item", "probs_ask", "json_ask", "reask")
-    if not isinstance(raw.get("respond"), str) or not isinstance(judge, dict) or not all(
-            isinstance(judge.get(k), str) for k in keys):
-        raise UserError(f"Overton prompt file {path} needs 'respond' and a 'judge' object with "
-                        f"{', '.join(keys)} (strings); see prompts/overton.json")
-    if "{question}" not in raw["respond"]:
-        raise UserError(f"Overton prompt file {path}: 'respond' needs the placeholder "
-                        "{question}")
-    return OvertonPrompts(raw["respond"], *(judge[k] for k in keys), path=str(path))
+    respond = raw.get("respond") if isinstance(raw, dict) else None
+    if not isinstance(respond, str) or "{question}" not in respond:
+        raise UserError(f"Overton prompt file {path} needs 'respond', a string with the "
+                        "placeholder {question}; see prompts/overton.json")
+    return OvertonPrompts(respond, path=str(path))
 
 
 # ---- open answers ------------------------------------------------------------------------
