@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "collect-globalqa": "create_model_response_globalqa",
     "overton-responses": "create_overton_responses",
     "annotate-overton": "annotate_overton",
+    "overton-agreement": "overton_agreement",
     "analyze-distributions": "analyze_distributions",
     "export": "export",
     "run-study": "run_study",
