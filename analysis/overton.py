@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.item_bootstrap import mean_ci, paired_difference_ci
-from pluralism.overton import DEFAULT_THRESHOLD, POOLED, shares_of, windows
+from pluralism.overton_window import DEFAULT_THRESHOLD, POOLED, shares_of, windows
 
 REFUSED = ("refused", "empty")
 SCORE_COLUMNS = ("model", "country", "n_items", "overton_score", "ci_low", "ci_high",

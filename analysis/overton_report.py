@@ -24,7 +24,7 @@ from analysis.html_page import Browser, Column, figure, heading, paragraph, sort
 from analysis.overton import answer_scores, overton_pair, overton_table
 from core.errors import UserError
 from harness.results import read_jsonl
-from pluralism.overton import windows
+from pluralism.overton_window import windows
 
 ITEM_COLUMNS = (Column("model", "model"), Column("country", "window of"),
                 Column("item", "item"), Column("question", "question", "long"),

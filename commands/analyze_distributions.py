@@ -35,7 +35,7 @@ from core.errors import UserError
 from core.paths import DATA_DIR
 from harness.cli import script_parser
 from pluralism.human_mpi import human_mpi_distributions, keying_advice, read_mpi_keying
-from pluralism.overton import DEFAULT_THRESHOLD, check_threshold
+from pluralism.overton_window import DEFAULT_THRESHOLD, check_threshold
 
 
 def parse_items(text: str) -> list[int]:

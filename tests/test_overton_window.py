@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pluralism.overton import POOLED, pooled_shares, window, windows
+from pluralism.overton_window import POOLED, pooled_shares, window, windows
 
 
 def test_an_option_at_exactly_the_threshold_is_in():
