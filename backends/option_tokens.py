@@ -61,14 +61,17 @@ WORD_VARIANTS = ("{W}", " {W}", "{w}", " {w}", "{U}", " {U}")
 
 def word_token_ids(tokenizer: Any, prompt: str, words: Sequence[str]
                    ) -> dict[str, tuple[int, ...]]:
-    """word -> ids of the tokens that can begin it right after `prompt` (e.g. "Yes", "No").
+    """word -> ids of the tokens that write it right after `prompt` (e.g. "Yes", "No").
 
-    As `letter_token_ids`, for every casing and leading space of the word (WORD_VARIANTS); a
-    first token is kept when its text (case aside) begins the word, and is not a prefix of
-    another word's (a bare "N" would be both "No" and "Neither"), so no token counts twice.
+    As `letter_token_ids`, for every casing and leading space of the word (WORD_VARIANTS):
+    each variant's first token counts when it writes the whole word ('Yes', ' yes',
+    '\u2581Yes'). A variant the tokenizer splits ('YES' -> 'Y', 'ES') adds nothing, since
+    its first piece also begins other words ('You'); only when no variant is one token are
+    first pieces read, and then none that begins another answer too.
     """
     base = _encode(tokenizer, prompt)
-    found: dict[str, list[int]] = {w: [] for w in words}
+    whole: dict[str, list[int]] = {w: [] for w in words}
+    pieces: dict[str, list[int]] = {w: [] for w in words}
     texts: dict[int, str] = {}
     for word in words:
         for variant in WORD_VARIANTS:
@@ -78,18 +81,21 @@ def word_token_ids(tokenizer: Any, prompt: str, words: Sequence[str]
                 continue
             tok = full[len(base)]
             text = tokenizer.decode([tok]).strip().lstrip("\u2581").lower()
-            if text and word.lower().startswith(text) and tok not in found[word]:
-                found[word].append(tok)
-                texts[tok] = text
+            texts[tok] = text
+            found = whole[word] if text == word.lower() else pieces[word]
+            if text and word.lower().startswith(text) and tok not in found:
+                found.append(tok)
+    out = {}
     for word in words:
         others = [w.lower() for w in words if w != word]
-        found[word] = [t for t in found[word]
-                       if not any(o.startswith(texts[t]) for o in others)]
-        if not found[word]:
+        ids = whole[word] or [t for t in pieces[word]
+                              if not any(o.startswith(texts[t]) for o in others)]
+        if not ids:
             raise UserError(f"the tokenizer has no token that begins the answer {word!r} "
                             f"after the prompt's end ({prompt[-30:]!r}); this model cannot be "
                             "read this way")
-    return {w: tuple(ids) for w, ids in found.items()}
+        out[word] = tuple(ids)
+    return out
 
 
 class LetterTokens:

@@ -24,8 +24,9 @@ def test_yes_and_no_are_read_in_every_spelling_a_sentencepiece_tokenizer_has():
     core = Tokenizer(models.BPE(unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Metaspace()
     core.decoder = decoders.Metaspace()
-    corpus = ["Reply: Yes", "Reply: No", "Reply: yes", "Reply: no", "Reply: YES",
-              "Reply:Yes", "Reply:No", "Neither"] * 50
+    # 'YES' never seen whole: written 'Y' + 'E' + 'S', whose first piece begins other words
+    corpus = ["Reply: Yes", "Reply: No", "Reply: yes", "Reply: no", "Reply: You",
+              "Reply:Yes", "Reply:No", "Neither", "E S"] * 50
     core.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=200,
                                                          special_tokens=["<unk>"]))
     tok = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>")
@@ -34,6 +35,9 @@ def test_yes_and_no_are_read_in_every_spelling_a_sentencepiece_tokenizer_has():
     assert vocab["\u2581Yes"] in ids["Yes"] and vocab["\u2581yes"] in ids["Yes"]
     assert vocab["\u2581No"] in ids["No"] and vocab["\u2581no"] in ids["No"]
     assert not set(ids["Yes"]) & set(ids["No"])
+    assert vocab["Y"] not in ids["Yes"]  # a piece of 'YES' that also begins 'You'
+    assert all(tok.decode([i]).strip().lower() in ("yes", "no")
+               for i in ids["Yes"] + ids["No"])
 
 
 def test_local_coverage_judge_equals_a_full_forward_pass(tmp_path):
