@@ -45,19 +45,24 @@ from harness.request_cli import (
 from harness.run_files import check_distinct
 from harness.send import Route
 
+OUT_HELP = "output JSONL (default: results/overton/coverage/<model>__<judge>.jsonl)"
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = script_parser(__doc__)
+
+def build_parser(doc: str | None = __doc__, responses: bool = True,
+                 out_help: str = OUT_HELP) -> argparse.ArgumentParser:
+    """The flags; `responses=False` (and its own --out help) for a command that makes its
+    own answers file (overton_agreement.py)."""
+    p = script_parser(doc)
     p.add_argument("--judge", required=True, help="registry name of the judge model")
-    p.add_argument("--responses", type=Path, required=True,
-                   help="JSONL from create_overton_responses.py")
+    if responses:
+        p.add_argument("--responses", type=Path, required=True,
+                       help="JSONL from create_overton_responses.py")
     p.add_argument("--judge-mode", choices=MODES, default="json",
                    help="json: a yes/no JSON answer parsed from text (unreadable ones asked "
                         "again; any provider); probs: P(yes) read from the judge's Yes/No "
                         "token probabilities, one short call per option (local, OpenAI, "
                         "Gemini); covered means P(yes) > 0.5")
-    p.add_argument("--out", type=Path,
-                   help="output JSONL (default: results/overton/coverage/<model>__<judge>.jsonl)")
+    p.add_argument("--out", type=Path, help=out_help)
     p.add_argument("--prompts", type=Path,
                    help="the judge's wording (default: prompts/overton.json)")
     p.add_argument("--max-reparse", type=int, default=2,
@@ -73,11 +78,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="prompts per forward pass for a local judge (default 8)")
     p.add_argument("--limit", type=positive(int), help="only the first N answers")
     add_batch_arguments(p, sends="JSON judge calls (and each round of re-asks)", what="calls")
-    return p.parse_args(argv)
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Judge `args.responses` as the flags say; the exit status."""
     if args.max_reparse < 0:
         raise UserError(f"--max-reparse must be 0 or more, got {args.max_reparse}")
     spec = get_spec(args.judge, load_registry(args.registry))
