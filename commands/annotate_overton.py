@@ -35,6 +35,7 @@ from annotations.probs_run import api_params, check_logprobs_given, check_probs_
 from backends.registry import adapter_class, check_flags, get_spec, load_registry
 from core.errors import UserError
 from harness.batch import check_batch_backend
+from harness.batch_manage import batch_cancel, batch_status
 from harness.cli import positive, rows_failed_status, script_parser, set_aside
 from harness.request_cli import (
     add_batch_arguments,
@@ -91,11 +92,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--max-reparse must be 0 or more, got {args.max_reparse}")
     spec = get_spec(args.judge, load_registry(args.registry))
     check_flags(spec, model=args.model, base_url=args.base_url)
-    if args.status or args.cancel:
-        raise UserError("--status and --cancel: use annotate.py's, or rerun this command to "
-                        "poll the batches it submitted")
+    if (args.status or args.cancel) and not args.batch_api:
+        raise UserError("--status and --cancel manage batches: add --batch-api")
     probs = args.judge_mode == "probs"
-    where = check_probs_judge(spec, batch_api=args.batch_api) if probs else "api"
+    where = check_probs_judge(spec, batch_api=args.batch_api) if probs else "send"
     if args.batch_api:
         check_batch_backend(spec)
     rubric = load_rubric(args.prompts)
@@ -112,6 +112,11 @@ def run(args: argparse.Namespace) -> int:
                     "--prompts": args.prompts, "--registry": args.registry},
                    sqlite=("--cache",))
     set_aside(args, calls)
+    if args.status or args.cancel:
+        manage = batch_cancel if args.cancel else batch_status
+        print(manage(spec, calls, model=args.model, base_url=args.base_url,
+                     timeout_s=args.timeout).format())
+        return 0
     prompts = build_coverage_prompts(responses, rubric, args.judge_mode)
     failed = sum(1 for r in responses if r.get("error"))
     if failed:

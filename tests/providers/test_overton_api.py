@@ -177,3 +177,35 @@ def test_probs_coverage_judge_reads_yes_and_no_tokens(fake, tmp_path):
     assert rows[1]["status"] == "blocked"
     assert judge(fake, answers, out, "--judge-mode", "probs") == 0
     assert len(fake.state.requests) == 10
+
+
+def test_answers_and_json_judge_through_the_batch_api(api_keys, tmp_path):
+    from annotations.coverage import load_rubric
+    from tests.fakes.batch_server import FakeBatchServer
+
+    server = FakeBatchServer().start()
+    try:
+        scripted = ScriptedCoverageJudge(load_rubric().reask)
+        server.state.answers.reply = lambda provider, prompt: (
+            scripted(provider, prompt) if "View:" in prompt or "refuse" in prompt
+            or prompt == scripted.reask else "Some say yes, others no.")
+        data = write_overton_csv(tmp_path / "global_opinions.csv")
+        answers = tmp_path / "answers.jsonl"
+        assert script_main("create_overton_responses")([
+            "--backend", "gpt-4o-mini", "--base-url", server.url + "/v1", "--data_dir",
+            str(data), "--out", str(answers), "--no-cache", "--no-progress", "--batch-api",
+            "--poll-interval", "0.001"]) == 0
+        assert sorted(r["item_id"] for r in read_jsonl(answers)) == [0, 1, 3]
+        coverage = write_answers(tmp_path / "judged.jsonl")
+        out = tmp_path / "coverage.jsonl"
+        assert script_main("annotate_overton")([
+            "--judge", "gpt-4o", "--responses", str(coverage), "--out", str(out),
+            "--base-url", server.url + "/v1", "--no-cache", "--no-progress", "--batch-api",
+            "--poll-interval", "0.001"]) == 0
+        sizes = [len(server.state.entries(b)) for b in server.state.created]
+        assert sizes == [3, 10, 1]  # the answers; the judge's first asks; one re-ask
+        rows = {r["item_id"]: r for r in read_jsonl(out)}
+        assert rows[0]["covered"] == [True, True] and rows[3]["covered"] == [True, False, False]
+        assert rows[5]["status"] == "refused"
+    finally:
+        server.stop()
