@@ -57,6 +57,14 @@ DISTRIBUTION_ITEM_FIELDS = (
     "rep_letter_probs", "letter_mass", "flags", "prompts", "drawn", "method", "model",
     "model_version", "backend", "params", "meta", "error", "created_at",
 )
+#: every Overton coverage row (annotations.coverage_run.coverage_row), in this order; then
+#: the judge mode's own fields (COVERAGE_MODE_FIELDS)
+COVERAGE_FIELDS = (
+    "item_id", "sample", "model", "model_id", "model_version", "judge", "judge_model",
+    "judge_mode", "judge_demo_only", "question", "options", "human", "input", "response",
+    "status", "covered", "refused", "provider_blocked", "provider_message", "error", "prompts",
+)
+COVERAGE_MODE_FIELDS = {"probs": ("coverage_probs", "refusal_prob"), "json": ("raw",)}
 DISTRIBUTION_METHOD_FIELD = {"logprobs": "top_tokens", "top_logprobs": "top_logprobs",
                              "sampling": "responses"}
 

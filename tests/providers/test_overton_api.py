@@ -10,6 +10,7 @@ import pytest
 
 from core.errors import EXIT_ROWS_FAILED
 from harness.results import read_jsonl
+from harness.schema import COVERAGE_FIELDS, COVERAGE_MODE_FIELDS
 from tests.fakes.server import FakeServer
 from tests.overton_helpers import write_overton_csv
 from tests.script_entry import script_main
@@ -136,6 +137,7 @@ def test_json_coverage_judge_parses_reasks_and_counts_blocked_apart(fake, tmp_pa
     assert sorted(rows) == [0, 1, 3, 5]  # the error row is not judged
     assert rows[0]["covered"] == [True, True] and rows[0]["status"] == "ok"
     assert rows[0]["refused"] is False and rows[0]["judge_mode"] == "json"
+    assert list(rows[0]) == [*COVERAGE_FIELDS, *COVERAGE_MODE_FIELDS["json"]]
     assert rows[3]["covered"] == [True, False, False]
     assert rows[3]["human"] == {"United States": [0.5, 0.42, 0.08]}
     assert rows[3]["options"] == ["More", "The same", "Less"]
@@ -172,6 +174,7 @@ def test_probs_coverage_judge_reads_yes_and_no_tokens(fake, tmp_path):
     rows = {r["item_id"]: r for r in read_jsonl(out)}
     # P(yes) = (0.15 + 0.05) / (0.15 + 0.05 + 0.5 + 0.1) = 0.25
     assert rows[3]["coverage_probs"] == [pytest.approx(0.25)] * 3
+    assert list(rows[3]) == [*COVERAGE_FIELDS, *COVERAGE_MODE_FIELDS["probs"]]
     assert rows[3]["covered"] == [False, False, False]
     assert rows[3]["refusal_prob"] == pytest.approx(0.25) and rows[3]["refused"] is False
     assert rows[1]["status"] == "blocked"
