@@ -88,14 +88,17 @@ def dataset_body(r: DatasetResult) -> list[str]:
     return body
 
 
-def write_html(results: Sequence[DatasetResult], out_dir: Path) -> Path:
-    """Write report.html beside report.md."""
+def write_html(results: Sequence[DatasetResult], out_dir: Path,
+               sections: Sequence[str] = ()) -> Path:
+    """Write report.html beside report.md; `sections`: further parts (e.g. Overton's)."""
     body = [paragraph("Figures and tables per dataset (click a column heading to sort), then "
                       "every item's distributions: search the questions, filter by dataset.")]
     rows: list[dict[str, Any]] = []
     for r in results:
         body += dataset_body(r)
         rows += item_rows(r)
-    body += [heading("Every item"),
-             Browser(ITEM_COLUMNS, rows, filters=[("dataset", "dataset")]).html()]
+    if rows:
+        body += [heading("Every item"),
+                 Browser(ITEM_COLUMNS, rows, filters=[("dataset", "dataset")]).html()]
+    body += list(sections)
     return write_html_page(Path(out_dir) / "report.html", TITLE, body)

@@ -176,8 +176,10 @@ def dataset_section(r: DatasetResult, s: Settings, out_dir: Path) -> list[str]:
     return lines
 
 
-def render_report(results: Sequence[DatasetResult], settings: Settings, out_dir: Path) -> str:
-    """The whole report as Markdown text."""
+def render_report(results: Sequence[DatasetResult], settings: Settings, out_dir: Path,
+                  sections: Sequence[str] = ()) -> str:
+    """The whole report as Markdown text; `sections`: further lines (e.g. Overton's) placed
+    after the datasets."""
     out_dir = Path(out_dir)
     lines = ["# Model and human answer distributions", "",
              "How close are language models' answer distributions on multiple-choice survey items "
@@ -188,6 +190,7 @@ def render_report(results: Sequence[DatasetResult], settings: Settings, out_dir:
              "examples.", ""]
     for r in results:
         lines += dataset_section(r, settings, out_dir)
+    lines += list(sections)
     lines += ["## Reference: the study's numbers (orientation only)", "",
               *_table(["Llama-2-13B on GlobalOpinionQA", "pretrained", "chat (aligned)"],
                       [list(row) for row in STUDY_REFERENCE]), "",
@@ -217,10 +220,12 @@ def _files_section(results: Sequence[DatasetResult]) -> list[str]:
             "the figures, sortable tables and every item's distributions in one file."]
 
 
-def write_report(results: Sequence[DatasetResult], settings: Settings, out_dir: Path) -> Path:
-    """Write report.md and report.html into out_dir; returns report.md's path."""
+def write_report(results: Sequence[DatasetResult], settings: Settings, out_dir: Path,
+                 sections: Sequence[str] = (), html_sections: Sequence[str] = ()) -> Path:
+    """Write report.md and report.html into out_dir; returns report.md's path. `sections`
+    and `html_sections`: further parts of each (e.g. Overton's)."""
     path = Path(out_dir) / "report.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(results, settings, out_dir), encoding="utf-8")
-    write_html(results, out_dir)
+    path.write_text(render_report(results, settings, out_dir, sections), encoding="utf-8")
+    write_html(results, out_dir, html_sections)
     return path

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -87,27 +88,36 @@ def first_requests(prompts: list[JudgePrompt]) -> list[Request]:
     ]
 
 
-def reask_requests(first: list[Request], calls: list[dict[str, Any]],
-                   max_reparse: int) -> list[Request]:
-    """The next ask of each eval whose latest answer is unreadable (not an error), while
-    fewer than max_reparse re-asks were made: the prompt, that answer, and a reminder."""
+def _judge_readable(text: str | None) -> bool:
+    return parse_judgement(text) is not None
+
+
+def reask_requests(first: list[Request], calls: list[dict[str, Any]], max_reparse: int, *,
+                   readable: Callable[[str | None], bool] = _judge_readable,
+                   reask: str = REASK, group: tuple[str, ...] = ("id", "sample", "eval"),
+                   ) -> list[Request]:
+    """The next ask of each question (its key's `group` fields) whose latest answer is
+    unreadable (not an error), while fewer than max_reparse re-asks were made: the prompt,
+    that answer, and a reminder (`reask`). The Overton coverage judge passes its own."""
+    def key_of(row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(row[f] for f in group)
+
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     for c in calls:
-        k = (c["id"], c["sample"], c["eval"])
+        k = key_of(c)
         if k not in latest or c["attempt"] > latest[k]["attempt"]:
             latest[k] = c
-    readable = {(c["id"], c["sample"], c["eval"]) for c in calls
-                if not c.get("error") and parse_judgement(c.get("response")) is not None}
+    done = {key_of(c) for c in calls if not c.get("error") and readable(c.get("response"))}
     out = []
     for req in first:
-        k = (req.key["id"], req.key["sample"], req.key["eval"])
+        k = key_of(req.key)
         last = latest.get(k)
-        if last is None or k in readable or last.get("error") or last["attempt"] >= max_reparse:
+        if last is None or k in done or last.get("error") or last["attempt"] >= max_reparse:
             continue
         answer = (last.get("response") or "").strip() or "(no reply)"
         out.append(Request(key={**req.key, "attempt": last["attempt"] + 1},
                            messages=[*req.messages, {"role": "assistant", "content": answer},
-                                     {"role": "user", "content": REASK}],
+                                     {"role": "user", "content": reask}],
                            carry=req.carry))
     return out
 
@@ -132,7 +142,13 @@ def judge_sender(route: Route, calls: Path, params: GenerationParams,
 async def judge_all(sender: Sender, prompts: list[JudgePrompt], calls: Path,
                     max_reparse: int) -> RunSummary:
     """First asks, then rounds of re-asks until every eval is readable or out of tries."""
-    first = first_requests(prompts)
+    return await judge_rounds(sender, first_requests(prompts), calls, max_reparse)
+
+
+async def judge_rounds(sender: Sender, first: list[Request], calls: Path, max_reparse: int,
+                       **reask: Any) -> RunSummary:
+    """Send `first`, then rounds of re-asks (`reask_requests`, with `reask`'s keywords) until
+    every answer is readable or out of tries; the sender is closed at the end."""
     total = RunSummary()
     try:
         start = await sender.send(first)
@@ -140,7 +156,7 @@ async def judge_all(sender: Sender, prompts: list[JudgePrompt], calls: Path,
         total.skipped = start.skipped
         while True:
             rows = list(read_jsonl(calls)) if calls.exists() else []
-            again = reask_requests(first, rows, max_reparse)
+            again = reask_requests(first, rows, max_reparse, **reask)
             if not again:
                 break
             _add(total, await sender.send(again))

@@ -37,6 +37,8 @@ class ScoreJob:
     text: str
     letters: tuple[str, ...]
     group: str | None = None  # prompts with the same group may share a prefix
+    #: the options are words ("Yes", "No"), read in every casing (option_tokens.word_token_ids)
+    words: bool = False
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ class LocalScorer:
         results = []
         for r, i in enumerate(chunk):
             job = jobs[i]
-            token_ids = self.letter_tokens(job.text, job.letters)
+            token_ids = self.letter_tokens(job.text, job.letters, job.words)
             row = logp[r]
             lps = [float(torch.logsumexp(row[list(token_ids[c])], dim=0)) for c in job.letters]
             top = torch.topk(row, TOP_TOKENS)

@@ -54,15 +54,62 @@ def letter_token_ids(tokenizer: Any, prompt: str, letters: Sequence[str]
     return out
 
 
+#: how an answer word may follow the prompt ("Yes", " Yes", "yes", "YES" ...); each variant's
+#: FIRST token is read, as for letters (SentencePiece writes " Yes" as "▁Yes")
+WORD_VARIANTS = ("{W}", " {W}", "{w}", " {w}", "{U}", " {U}")
+
+
+def word_token_ids(tokenizer: Any, prompt: str, words: Sequence[str]
+                   ) -> dict[str, tuple[int, ...]]:
+    """word -> ids of the tokens that write it right after `prompt` (e.g. "Yes", "No").
+
+    As `letter_token_ids`, for every casing and leading space of the word (WORD_VARIANTS):
+    each variant's first token counts when it writes the whole word ('Yes', ' yes',
+    '\u2581Yes'). A variant the tokenizer splits ('YES' -> 'Y', 'ES') adds nothing, since
+    its first piece also begins other words ('You'); only when no variant is one token are
+    first pieces read, and then none that begins another answer too.
+    """
+    base = _encode(tokenizer, prompt)
+    whole: dict[str, list[int]] = {w: [] for w in words}
+    pieces: dict[str, list[int]] = {w: [] for w in words}
+    texts: dict[int, str] = {}
+    for word in words:
+        for variant in WORD_VARIANTS:
+            written = variant.format(W=word, w=word.lower(), U=word.upper())
+            full = _encode(tokenizer, prompt + written)
+            if len(full) <= len(base) or full[:len(base)] != base:
+                continue
+            tok = full[len(base)]
+            text = tokenizer.decode([tok]).strip().lstrip("\u2581").lower()
+            texts[tok] = text
+            found = whole[word] if text == word.lower() else pieces[word]
+            if text and word.lower().startswith(text) and tok not in found:
+                found.append(tok)
+    out = {}
+    for word in words:
+        others = [w.lower() for w in words if w != word]
+        ids = whole[word] or [t for t in pieces[word]
+                              if not any(o.startswith(texts[t]) for o in others)]
+        if not ids:
+            raise UserError(f"the tokenizer has no token that begins the answer {word!r} "
+                            f"after the prompt's end ({prompt[-30:]!r}); this model cannot be "
+                            "read this way")
+        out[word] = tuple(ids)
+    return out
+
+
 class LetterTokens:
-    """letter_token_ids, computed once per prompt ending (all prompts end alike)."""
+    """letter_token_ids (or word_token_ids), computed once per prompt ending (all prompts
+    end alike)."""
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
-        self._cache: dict[tuple[str, tuple[str, ...]], dict[str, tuple[int, ...]]] = {}
+        self._cache: dict[tuple[str, tuple[str, ...], bool], dict[str, tuple[int, ...]]] = {}
 
-    def __call__(self, prompt: str, letters: Sequence[str]) -> dict[str, tuple[int, ...]]:
-        key = (prompt[-TAIL_CHARS:], tuple(letters))
+    def __call__(self, prompt: str, letters: Sequence[str], words: bool = False
+                 ) -> dict[str, tuple[int, ...]]:
+        key = (prompt[-TAIL_CHARS:], tuple(letters), words)
         if key not in self._cache:
-            self._cache[key] = letter_token_ids(self.tokenizer, key[0], letters)
+            read = word_token_ids if words else letter_token_ids
+            self._cache[key] = read(self.tokenizer, key[0], letters)
         return self._cache[key]

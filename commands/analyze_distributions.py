@@ -24,10 +24,18 @@ from analysis.distribution_inputs import (
 from analysis.distribution_report import write_report
 from analysis.distribution_run import Settings, analyze_dataset, write_outputs
 from analysis.distributions import groups_of
+from analysis.overton_report import (
+    OvertonResult,
+    analyze_overton,
+    overton_html,
+    overton_markdown,
+    write_overton,
+)
 from core.errors import UserError
 from core.paths import DATA_DIR
 from harness.cli import script_parser
 from pluralism.human_mpi import human_mpi_distributions, keying_advice, read_mpi_keying
+from pluralism.overton_window import DEFAULT_THRESHOLD, check_threshold
 
 
 def parse_items(text: str) -> list[int]:
@@ -35,6 +43,25 @@ def parse_items(text: str) -> list[int]:
         return [int(x) for x in text.replace(",", " ").split()]
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"--items takes item ids like 0,5,17: {text!r}") from exc
+
+
+def split_pairs(specs: list[str], names: dict[str, str], overton: OvertonResult | None
+                ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Each --pair resolved among the distribution rows' names and among the Overton rows'
+    (registry names); a pair may name models of either, and an unknown one is refused."""
+    overton_names = {m: m for m in overton.table["model"]} if overton is not None else {}
+    pairs, overton_pairs = [], []
+    for spec in specs:
+        found = False
+        for known, into in ((names, pairs), (overton_names, overton_pairs)):
+            try:
+                into.append(resolve_pair(spec, known))
+                found = True
+            except UserError:
+                continue
+        if not found:
+            resolve_pair(spec, {**names, **overton_names})  # raises, naming the known models
+    return pairs, overton_pairs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="map 1<->5, 2<->4 on minus-keyed items (key = -1) of --mpi-human, as the "
                         "study did: right for a file of trait-scored values, wrong for a raw "
                         "export of the answers ticked (default: recode)")
+    p.add_argument("--overton", nargs="+", type=Path, default=[], metavar="FILE",
+                   help="Overton coverage rows (annotate_overton.py): writes overton.csv")
+    p.add_argument("--window-threshold", type=float, default=DEFAULT_THRESHOLD,
+                   help="share of a country's people that puts an option in its Overton window "
+                        "(at it: in)")
+    p.add_argument("--overton-countries", metavar="NAMES",
+                   help="comma-separated countries for the Overton windows (default: every "
+                        "country in the rows; pooled over them as well)")
     p.add_argument("--pair", action="append", default=[], metavar="PRETRAINED:ALIGNED",
                    help="compare two models (the rows' `model` or `backend` names); repeatable")
     p.add_argument("--shuffles", type=int, default=10,
@@ -69,8 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not args.globalqa and not args.mpi:
-        raise UserError("no distribution files given; pass --globalqa FILE... and/or --mpi FILE...")
+    if not args.globalqa and not args.mpi and not args.overton:
+        raise UserError("no distribution files given; pass --globalqa FILE..., --mpi FILE... "
+                        "and/or --overton FILE...")
+    check_threshold(args.window_threshold)
     if args.shuffles < 1:
         raise UserError("--shuffles must be at least 1")
     if args.mpi_human and not args.mpi:
@@ -87,7 +124,13 @@ def main(argv: list[str] | None = None) -> int:
         loaded["mpi"] = (*load_distribution_files(args.mpi, "mpi"), [])
     # check the pairs before reading a large human file
     names = model_names([i for items, _, _ in loaded.values() for i in items])
-    pairs = [resolve_pair(spec, names) for spec in args.pair]
+    overton = None
+    countries = ([c.strip() for c in args.overton_countries.split(",") if c.strip()]
+                 if args.overton_countries else None)
+    if args.overton:
+        overton = analyze_overton(args.overton, [], args.window_threshold, countries,
+                                  args.bootstrap, args.seed)
+    pairs, overton_pairs = split_pairs(args.pair, names, overton)
 
     if args.mpi:
         items, report, notes = loaded["mpi"]
@@ -121,7 +164,16 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
         print(f"{dataset}: {len(result.table)} rows, {len(result.models)} models, "
               f"{len(result.pairs)} pair comparisons")
-    path = write_report(results, settings, args.out_dir)
+    sections: list[str] = []
+    html_sections: list[str] = []
+    if overton is not None:
+        overton = analyze_overton(args.overton, overton_pairs, args.window_threshold,
+                                  countries, args.bootstrap, args.seed)
+        write_overton(overton, args.out_dir)
+        sections, html_sections = overton_markdown(overton, args.out_dir), overton_html(overton)
+        print(f"overton: {len(overton.table)} rows in overton.csv, "
+              f"{len(overton.pairs)} pair comparisons")
+    path = write_report(results, settings, args.out_dir, sections, html_sections)
     print(f"report written to {path} and {path.with_suffix('.html')}")
     return 0
 

@@ -13,6 +13,7 @@ from commands import run_command
 from core.paths import REPO_ROOT
 from harness.cli import script_parser
 from study.estimate import estimate_neutrality
+from study.estimate_overton import estimate_overton
 from study.stages import (
     fetch_plan,
     load_config,
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
             print(estimate_neutrality(config).format())
         run_stages(read_from_mirror(pluralism_stages(config), config), config.results_dir,
                    runner=run_command, dry_run=True)
+        if (config.pluralism or {}).get("overton"):
+            print(estimate_overton(config).format())
         return 0
     outcome = run_stages(study_stages(config), config.results_dir, runner=run_command,
                          retry_errors=args.retry_errors)

@@ -8,7 +8,11 @@ Stages and their files:
   (`annotations.vote.annotation_row`, `annotations.probs.probs_row`);
 - distribution requests (<save_dir>/requests/*.jsonl): one request row per
   (item_id, rep, sample) (a local model's rows hold its letter log-probabilities instead);
-  distribution items (<save_dir>/*.jsonl): one row per item_id (`pluralism.assemble`).
+  distribution items (<save_dir>/*.jsonl): one row per item_id (`pluralism.assemble`);
+- Overton open answers (results/overton/*.jsonl): one request row per (item_id, sample);
+  coverage judge calls (<coverage>.calls.jsonl): one request row per (item_id, sample,
+  option, attempt); coverage rows (<coverage>): one per (item_id, sample)
+  (`annotations.coverage.coverage_row`).
 
 A request row is the same for every stage that sends requests: the key fields, then
 REQUEST_FIELDS, then the optional fields a provider gave, then the stage's carried fields.
@@ -34,6 +38,8 @@ GENERATION_KEY = ("id", "sample")
 JUDGE_CALL_KEY = ("id", "sample", "eval", "attempt")
 DISTRIBUTION_REQUEST_KEY = ("item_id", "rep", "sample")
 DISTRIBUTION_ITEM_KEY = ("item_id",)
+OVERTON_RESPONSE_KEY = ("item_id", "sample")
+OVERTON_CALL_KEY = ("item_id", "sample", "option", "attempt")
 
 #: every request row, after its key, in this order
 REQUEST_FIELDS = (
@@ -56,6 +62,14 @@ DISTRIBUTION_ITEM_FIELDS = (
     "rep_letter_probs", "letter_mass", "flags", "prompts", "drawn", "method", "model",
     "model_version", "backend", "params", "meta", "error", "created_at",
 )
+#: every Overton coverage row (annotations.coverage_run.coverage_row), in this order; then
+#: the judge mode's own fields (COVERAGE_MODE_FIELDS)
+COVERAGE_FIELDS = (
+    "item_id", "sample", "model", "model_id", "model_version", "judge", "judge_model",
+    "judge_mode", "judge_demo_only", "question", "options", "human", "input", "response",
+    "status", "covered", "refused", "provider_blocked", "provider_message", "error", "prompts",
+)
+COVERAGE_MODE_FIELDS = {"probs": ("coverage_probs", "refusal_prob"), "json": ("raw",)}
 DISTRIBUTION_METHOD_FIELD = {"logprobs": "top_tokens", "top_logprobs": "top_logprobs",
                              "sampling": "responses"}
 

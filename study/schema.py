@@ -99,11 +99,30 @@ class DatasetBlock(DistributionOptions):
     human: str | None = None
 
 
+class OvertonBlock(_Block):
+    """Overton pluralism: open answers to GlobalOpinionQA questions, a coverage judge."""
+
+    models: Names = Field(default_factory=list)
+    judge: RegistryName | None = None
+    judge_mode: Literal["json", "probs"] | None = None
+    data: str | None = None
+    countries: Strings | None = None
+    window_threshold: Annotated[float, Field(gt=0, le=1)] | None = None
+    limit: PositiveInt | None = None
+    max_tokens: PositiveInt | None = None
+    temperature: float | None = None
+    n_samples: PositiveInt | None = None
+    batch_api: bool | None = None
+    batch_size: PositiveInt | None = None
+    max_reparse: NonNegativeInt | None = None
+
+
 class Pluralism(_Block):
     collection: DistributionOptions | None = None
     pairs: list[tuple[RegistryName, RegistryName]] = Field(default_factory=list)
     mpi: DatasetBlock | None = None
     globalqa: DatasetBlock | None = None
+    overton: OvertonBlock | None = None
 
 
 class StudySchema(_Block):
@@ -126,6 +145,7 @@ _EXPECTED = {
     "int_from_float": "a whole number", "float_type": "a number", "float_parsing": "a number",
     "bool_type": "true or false", "bool_parsing": "true or false",
     "greater_than": "a number above 0", "greater_than_equal": "a number of 0 or more",
+    "less_than_equal": "a number of at most 1",
     "string_pattern_mismatch": "a registry name (letters, digits, '.', '_', '-'; no leading dot)",
     "too_short": "a pair [pretrained, aligned]", "too_long": "a pair [pretrained, aligned]",
     "literal_error": "one of the listed values",

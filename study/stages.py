@@ -263,6 +263,7 @@ def pluralism_stages(config: StudyConfig) -> list[Stage]:
     pairs = spec.pop("pairs", []) or []
     mpi = spec.pop("mpi", None)
     globalqa = spec.pop("globalqa", None)
+    overton = spec.pop("overton", None)
     if spec:
         raise UserError(f"config 'pluralism': unknown key(s) {sorted(spec)}")
     stages: list[Stage] = []
@@ -305,13 +306,85 @@ def pluralism_stages(config: StudyConfig) -> list[Stage]:
     if mpi and mpi.get("human"):
         args += ["--mpi-human", str(mpi["human"]), "--mpi-items", str(
             mpi.get("data") or config.data_dir / "pluralism" / "mpi_questions.tsv")]
+    overton_files: list[Path] = []
+    if overton:
+        more, overton_files = overton_stages(config, overton)
+        stages += more
+        args += overton_analysis_args(overton, overton_files)
     for pretrained, aligned in pairs:
         args += ["--pair", f"{pretrained}:{aligned}"]
     if args:
         stages.append(Stage("analyze-distributions", "analyze_distributions.py",
                             (*args, "--out-dir", str(reports / "distributions")),
-                            inputs=tuple(f for files in outputs.values() for f in files)))
+                            inputs=(*(f for files in outputs.values() for f in files),
+                                    *overton_files)))
     return stages
+
+
+OVERTON_RESPONSE_OPTIONS = {
+    "limit": "--limit", "max_tokens": "--max-tokens", "temperature": "--temperature",
+    "n_samples": "--n-samples", "batch_api": "--batch-api", "batch_size": "--batch-size",
+}
+OVERTON_JUDGE_OPTIONS = {"judge_mode": "--judge-mode", "batch_api": "--batch-api",
+                         "batch_size": "--batch-size", "max_reparse": "--max-reparse"}
+
+
+def overton_paths(config: StudyConfig, model: str, judge: str | None
+                  ) -> tuple[Path, Path | None]:
+    """A model's open answers and its coverage rows in the study's results folder."""
+    folder = config.results_dir / "overton"
+    coverage = folder / "coverage" / f"{model}__{judge}.jsonl" if judge else None
+    return folder / f"{model}.jsonl", coverage
+
+
+def overton_stages(config: StudyConfig, block: dict[str, Any]
+                   ) -> tuple[list[Stage], list[Path]]:
+    """Per model: the open answers (create_overton_responses.py), then the coverage judge
+    (annotate_overton.py). `run_study.py --dry-run` prices both in memory
+    (study.estimate_overton), so a dry run echoes these stages without running them."""
+    block = dict(block)
+    data = block.get("data")
+    countries = block.get("countries")
+    judge = block.get("judge")
+    skip = None
+    fetched = ("globalqa" in requested_data(config)
+               and Path(data or "") == config.data_dir / ON_REQUEST_PATHS["globalqa"])
+    if not data:
+        skip = "no GlobalOpinionQA data given (pluralism.overton.data)"
+    elif not Path(data).exists() and not fetched:
+        skip = f"GlobalOpinionQA data {data} not found; download it (see README) to run it"
+    response_flags = _flag_args({k: v for k, v in block.items() if k in
+                                 OVERTON_RESPONSE_OPTIONS}, OVERTON_RESPONSE_OPTIONS)
+    judge_flags = _flag_args({k: v for k, v in block.items() if k in OVERTON_JUDGE_OPTIONS},
+                             OVERTON_JUDGE_OPTIONS)
+    stages, files = [], []
+    for model in block.get("models", []):
+        answers, coverage = overton_paths(config, model, judge)
+        stages.append(Stage(
+            f"overton:{model}", "create_overton_responses.py",
+            ("--backend", model, "--out", str(answers), "--data_dir", str(data),
+             *(("--countries", ",".join(countries)) if countries else ()), *response_flags),
+            inputs=(Path(data),) if data and not skip else (), optional_reason=skip))
+        if coverage is not None:
+            if not skip:
+                files.append(coverage)
+            stages.append(Stage(
+                f"overton-judge:{model}", "annotate_overton.py",
+                ("--judge", judge, "--responses", str(answers), "--out", str(coverage),
+                 *judge_flags),
+                inputs=(answers,), optional_reason=skip))
+    return stages, files
+
+
+def overton_analysis_args(block: dict[str, Any], files: list[Path]) -> list[str]:
+    if not files:
+        return []
+    args = ["--overton", *map(str, files)]
+    if block.get("window_threshold") is not None:
+        args += ["--window-threshold", str(block["window_threshold"])]
+    if block.get("countries"):
+        args += ["--overton-countries", ",".join(block["countries"])]
+    return args
 
 
 #: data fetched only on request (`fetch_data.py --with NAME`) -> its path in the data folder
