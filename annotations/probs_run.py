@@ -68,10 +68,12 @@ def api_requests(prompts: list[ProbsPrompt]) -> list[Request]:
 
 def probs_dry_run(spec: BackendSpec, prompts: list[ProbsPrompt], calls: Path,
                   retry_errors: bool = False, rpm: float | None = None,
-                  tpm: float | None = None) -> DryRun:
+                  tpm: float | None = None, *, model: str | None = None,
+                  redo_stale: bool = False) -> DryRun:
     """Price the requests still to make: the prompt in, one token out, no re-asks."""
     return send_dry_run(spec, api_requests(prompts), calls, ROW_KEY, api_params(spec),
-                        retry_errors=retry_errors, rpm=rpm, tpm=tpm)
+                        retry_errors=retry_errors, rpm=rpm, tpm=tpm, model=model,
+                        redo_stale=redo_stale)
 
 
 def _done(out: Path) -> set[Hashable]:

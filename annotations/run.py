@@ -169,7 +169,9 @@ def write_annotations(out: Path, calls: Path, prompts: list[JudgePrompt], *, jud
 
 def dry_run(spec: BackendSpec, prompts: list[JudgePrompt], calls: Path,
             params: GenerationParams, max_reparse: int, retry_errors: bool = False,
-            rpm: float | None = None, tpm: float | None = None) -> DryRun:
+            rpm: float | None = None, tpm: float | None = None, *, model: str | None = None,
+            redo_stale: bool = False) -> DryRun:
     """Count and price the first asks still to make (re-asks come on top); sends nothing."""
     return send_dry_run(spec, first_requests(prompts), calls, CALL_KEY, params,
-                        retry_errors=retry_errors, rpm=rpm, tpm=tpm)
+                        retry_errors=retry_errors, rpm=rpm, tpm=tpm, model=model,
+                        redo_stale=redo_stale)

@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"judge: {spec.name} ({args.model or spec.model_id}); {len(prompts)} judge prompts "
               f"({args.n_evals} per response); output: {out}")
         print(dry_run(spec, prompts, calls, params, args.max_reparse, args.retry_errors,
-                      options.rpm, options.tpm).format())
+                      options.rpm, options.tpm, model=args.model,
+                      redo_stale=args.redo_stale).format())
         print(f"re-asks of unreadable answers (up to {args.max_reparse} each) come on top")
         if args.batch_api:
             print("through the batch API the provider charges about half that; each round "
@@ -181,7 +182,8 @@ def probs_main(args: argparse.Namespace, spec: BackendSpec, template: JudgeTempl
             print("estimated cost: none (a local model; one forward pass per response)")
         else:
             print(probs_dry_run(spec, prompts, calls, args.retry_errors, options.rpm,
-                                options.tpm).format())
+                                options.tpm, model=args.model,
+                                redo_stale=args.redo_stale).format())
             print("one output token per response and no re-asks")
         return 0
     if spec.demo_only:

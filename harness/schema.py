@@ -12,6 +12,8 @@ Stages and their files:
 
 A request row is the same for every stage that sends requests: the key fields, then
 REQUEST_FIELDS, then the optional fields a provider gave, then the stage's carried fields.
+Its `backend`, `model`, `prompt_sha256` (every message sent) and `params` say what was asked:
+a rerun reuses the row only for the same request (`harness.request.check_stale`).
 
 Two names drift between stages, and stay so because files already written use them (see
 RENAMED): what a generation row calls `backend` (the registry name) an annotation row calls
@@ -37,7 +39,7 @@ DISTRIBUTION_ITEM_KEY = ("item_id",)
 
 #: every request row, after its key, in this order
 REQUEST_FIELDS = (
-    "backend", "model", "model_version", "input", "response", "reasoning", "finish_reason",
+    "backend", "model", "model_version", "input", "prompt_sha256", "response", "reasoning", "finish_reason",
     "error", "error_kind", "provider_message", "prompt_tokens", "completion_tokens",
     "latency_s", "attempts", "cached", "params", "created_at",
 )
@@ -74,6 +76,7 @@ def request_row(
     model: str | None,
     input_text: str,
     params: dict[str, Any],
+    prompt_sha256: str | None = None,
     error: str | None = None,
     error_kind: str | None = None,
     attempts: int = 0,
@@ -91,6 +94,7 @@ def request_row(
         model=model,
         model_version=c.model_version if c else None,
         input=input_text,
+        prompt_sha256=prompt_sha256,
         response=c.text if c else ("" if provider_message is not None else None),
         reasoning=c.reasoning if c else None,
         finish_reason=c.finish_reason if c else finish_reason,
