@@ -24,7 +24,7 @@ from backends.base import (
 )
 from core.errors import UserError
 from harness.limits import Limits
-from harness.results import KeyFn, ResultsStore, read_jsonl
+from harness.results import KeyFn, ResultsStore, Row, read_jsonl
 
 #: the flag that redoes rows made from another request (harness.request_cli)
 REDO_STALE_FLAG = "--redo-stale"

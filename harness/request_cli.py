@@ -19,9 +19,9 @@ from harness.workers import check_workers
 def add_request_arguments(p: argparse._ActionsContainer, *, what: str = "rows",
                           always_redone: bool = False, counts: str = "requests") -> None:
     """--dry-run, --concurrency, --workers, --rpm, --tpm, --max-attempts, --retry-errors,
-    --redo-stale, the cache flags, --timeout and --no-progress; `counts` names what a dry run counts, `what`
-    what --retry-errors redoes, and `always_redone` says a rerun redoes them anyway (the
-    collection)."""
+    --redo-stale, the cache flags, --timeout and --no-progress; `counts` names what a dry
+    run counts, `what` what --retry-errors redoes, and `always_redone` says a rerun redoes
+    them anyway (the collection)."""
     p.add_argument("--dry-run", action="store_true",
                    help=f"count {counts}, estimate tokens and cost, send nothing")
     p.add_argument("--concurrency", type=positive(int),

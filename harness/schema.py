@@ -39,9 +39,9 @@ DISTRIBUTION_ITEM_KEY = ("item_id",)
 
 #: every request row, after its key, in this order
 REQUEST_FIELDS = (
-    "backend", "model", "model_version", "input", "prompt_sha256", "response", "reasoning", "finish_reason",
-    "error", "error_kind", "provider_message", "prompt_tokens", "completion_tokens",
-    "latency_s", "attempts", "cached", "params", "created_at",
+    "backend", "model", "model_version", "input", "prompt_sha256", "response", "reasoning",
+    "finish_reason", "error", "error_kind", "provider_message", "prompt_tokens",
+    "completion_tokens", "latency_s", "attempts", "cached", "params", "created_at",
 )
 #: present only when the provider gave them (first_token_logprobs: asked with top_logprobs)
 REQUEST_OPTIONAL_FIELDS = ("extras", "first_token_logprobs")
