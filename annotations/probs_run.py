@@ -88,6 +88,7 @@ def _as_asked(row: dict[str, Any], p: ProbsPrompt | None) -> dict[str, Any]:
     was recorded counts as the same prompt when it judged the same input and response text."""
     mode = row.get("judge_mode") or "json"
     view: dict[str, Any] = {
+        "id": row.get("id"), "sample": row.get("sample"),
         "backend": row.get("judge") if mode == MODE else f"{row.get('judge')} ({mode} judge)",
         "model": row.get("judge_model")}
     if "judge_prompt_sha256" in row:
