@@ -165,3 +165,37 @@ def test_a_batch_run_checks_the_rows_before_submitting(batches, prompts, tmp_pat
         generate(batches, prompts, out, *common, "--max-tokens", "64")
     generate(batches, prompts, out, *common, "--max-tokens", "64", "--redo-stale")
     assert [len(batches.state.entries(b)) for b in batches.state.created] == [N, 1]
+
+
+class Crash(Exception):
+    """A kill while the driver waits between polls."""
+
+
+def test_a_batch_in_flight_is_read_back_only_into_the_request_it_was_sent(
+        batches, prompts, tmp_path, monkeypatch) -> None:
+    import harness.batch
+
+    out = tmp_path / "gen.jsonl"
+    common = ["--no-cache", "--batch-api", "--poll-interval", "0.001"]
+    batches.state.hold = True
+
+    async def crash(_: float) -> None:
+        raise Crash
+
+    with monkeypatch.context() as m, pytest.raises(Crash):
+        m.setattr(harness.batch, "_sleep", crash)
+        generate(batches, prompts, out, *common, "--max-tokens", "64")
+    assert len(batches.state.created) == 1
+    batches.state.hold = False
+    # the batch was sent max_tokens 64: its answers are not rows of a max_tokens 7 run
+    with pytest.raises(UserError, match="submitted with another prompt text or settings"):
+        generate(batches, prompts, out, *common, "--max-tokens", "7")
+    assert len(batches.state.created) == 1 and not out.exists()
+    generate(batches, prompts, out, *common, "--max-tokens", "7", "--redo-stale")
+    assert len(batches.state.created) == 2
+    assert {r["params"]["max_tokens"] for r in read_jsonl(out)} == {7}
+    assert all(e["body"]["max_tokens"] == 7
+               for e in batches.state.entries(batches.state.created[1]))
+    # done now: nothing more is submitted, and the old batch's answers are never read in
+    generate(batches, prompts, out, *common, "--max-tokens", "7")
+    assert len(batches.state.created) == 2
