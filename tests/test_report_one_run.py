@@ -6,7 +6,6 @@ line naming what differs."""
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pytest
 
