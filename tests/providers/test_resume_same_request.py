@@ -199,3 +199,13 @@ def test_a_batch_in_flight_is_read_back_only_into_the_request_it_was_sent(
     # done now: nothing more is submitted, and the old batch's answers are never read in
     generate(batches, prompts, out, *common, "--max-tokens", "7")
     assert len(batches.state.created) == 2
+
+
+def test_a_batch_run_of_another_backend_is_stopped_before_submitting(batches, prompts,
+                                                                     tmp_path) -> None:
+    out = tmp_path / "gen.jsonl"
+    common = ["--no-cache", "--batch-api", "--poll-interval", "0.001"]
+    generate(batches, prompts, out, *common)
+    with pytest.raises(UserError, match="backend 'gpt-4o' there, 'gpt-4o-mini' now"):
+        generate(batches, prompts, out, *common, backend="gpt-4o-mini")
+    assert len(batches.state.created) == 1
