@@ -94,8 +94,10 @@ def load_distribution_files(paths: Sequence[str | Path], dataset: str,
             raise UserError(f"distribution file {path} does not exist; check the path, or run "
                             f"scripts/create_model_response_{dataset}.py first")
         n_in_file = 0
+        runs: dict[str, dict] = {}  # model -> the run identity of its first row
         for line, row in _rows(path):
             where = f"{path} row {line}"
+            check_one_run(runs, row, path)
             for key in ("model", "item_id", "probs"):
                 if key not in row:
                     raise UserError(f"{where} has no '{key}'; expected distribution rows as "
@@ -137,6 +139,26 @@ def load_distribution_files(paths: Sequence[str | Path], dataset: str,
     items = [replace(i, model=i.model_id) if len(ids[i.model]) > 1 else i
              for i in found.values()]
     return sorted(items, key=lambda i: (i.model, i.item_id)), report
+
+
+def check_one_run(runs: dict[str, dict], row: dict, path: Path) -> None:
+    """A file holds one collection run per model: an item row whose run identity
+    (`params`: settings, templates, seed, repetitions; its run_id) differs from the first
+    row of its model is a UserError naming what differs (rows without a run_id are not
+    compared)."""
+    params = row.get("params") if isinstance(row.get("params"), dict) else {}
+    if not params.get("run_id"):
+        return
+    model = str(row.get("model"))
+    first = runs.setdefault(model, params)
+    if first.get("run_id") == params.get("run_id"):
+        return
+    diff = [f"{k} {first.get(k)!r} and {v!r}" for k, v in params.items()
+            if k not in ("run_id", "letter_token_ids") and first.get(k) != v][:2]
+    raise UserError(f"{path} mixes items of {model} from two collection runs "
+                    f"({'; '.join(diff) or 'run_id ' + str(params['run_id'])}): collect them "
+                    "again into one file (the collection script with --redo-stale), or pass "
+                    "one run's file")
 
 
 def attach_mpi_human(items: Iterable[ItemDistribution], human: HumanMPI,

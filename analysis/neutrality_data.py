@@ -106,6 +106,53 @@ def _read_rows(path: Path) -> list[dict]:
                                                  fix=fix)]
 
 
+#: what a generation row was made from, as its annotation row records it (the seed left
+#: out: each sample has its own)
+def _generation_request(row: dict) -> dict:
+    params = row.get("generation_params")
+    params = {k: v for k, v in params.items() if k != "seed"} if isinstance(params, dict) else {}
+    return {"model id": row.get("model_id"), **params}
+
+
+def check_one_run(rows: Sequence[dict], path: Path) -> None:
+    """An annotation file holds one generation run per model: answers made with another
+    model id or other settings (`generation_params`, recorded since the rows carry it) are
+    a UserError naming what differs. Rows without the record are not compared."""
+    first: dict[str, dict] = {}
+    for row in rows:
+        if "generation_params" not in row:
+            continue
+        now = _generation_request(row)
+        seen = first.setdefault(str(row["model"]), now)
+        if now != seen:
+            what = next(k for k in {**seen, **now} if seen.get(k) != now.get(k))
+            raise UserError(
+                f"{path} mixes answers of {row['model']} made with other settings ({what} "
+                f"{seen.get(what)!r} and {now.get(what)!r}); the shares of one model need one "
+                "run: regenerate them into one file (generate.py --redo-stale) and judge again, "
+                "or pass the runs' files separately")
+
+
+def check_prompt_texts(frame: pd.DataFrame, prompts: pd.DataFrame | None,
+                       source: str | Path | None) -> None:
+    """Rows whose input is not the prompt set's text for their id (the test set was rebuilt
+    after they were made) are a UserError: they answer other prompts than those they are
+    counted against."""
+    if prompts is None or "input" not in frame:
+        return
+    merged = frame[["model", "id", "input"]].merge(
+        prompts[["id", "input"]].drop_duplicates("id"), on="id", suffixes=("", "_set"))
+    merged = merged[merged["input"].notna() & merged["input_set"].notna()]
+    differ = merged[merged["input"].astype(str) != merged["input_set"].astype(str)]
+    if len(differ):
+        first = differ.iloc[0]
+        raise UserError(
+            f"{len(differ)} row(s) answer another prompt text than {source} holds for their id "
+            f"(first: model {first['model']}, id {first['id']}): regenerate them from this "
+            "prompt set (generate.py --redo-stale) and judge again, or pass --prompts with "
+            "the prompt set they were made from")
+
+
 def load_annotations(paths: Sequence[str | Path]) -> pd.DataFrame:
     """One table of annotation rows from JSONL files; raises UserError on bad input."""
     if not paths:
@@ -114,7 +161,9 @@ def load_annotations(paths: Sequence[str | Path]) -> pd.DataFrame:
     columns.update(bias=[], source_file=[], selection=[], provider_blocked=[], judge_demo_only=[],
                    unexplained_empty=[], **{f: [] for f in OPTIONAL_FIELDS})
     for path in map(Path, paths):
-        for row in _read_rows(path):
+        rows = _read_rows(path)
+        check_one_run(rows, path)
+        for row in rows:
             for field in REQUIRED_FIELDS:
                 if field != "answers":
                     columns[field].append(row[field])

@@ -15,25 +15,27 @@ from it at the end. A failed request is an error row. Providers without log-prob
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
 from annotations.probs import (
     DIGITS,
+    MODE,
     ProbsPrompt,
     digits_from_logprobs,
     digits_from_top_logprobs,
     probs_row,
 )
+from annotations.prompts import judged_text
 from backends.base import GenerationParams
 from backends.option_scores import ScoreJob
 from backends.registry import BackendSpec, adapter_class, create_backend
 from core.errors import UserError
 from core.files import write_jsonl_atomic
 from core.progress import progress_bar
-from harness.request import Request, RunOptions, RunSummary, done_keys
-from harness.results import ResultsStore, key_by, read_jsonl
+from harness.request import Asked, Request, RunOptions, RunSummary, check_stale, prompt_sha256
+from harness.results import ResultsStore, Row, key_by, read_jsonl
 from harness.schema import GENERATION_KEY
 from harness.send import DryRun, Route, send_requests
 from harness.send import dry_run as send_dry_run
@@ -68,22 +70,61 @@ def api_requests(prompts: list[ProbsPrompt]) -> list[Request]:
 
 def probs_dry_run(spec: BackendSpec, prompts: list[ProbsPrompt], calls: Path,
                   retry_errors: bool = False, rpm: float | None = None,
-                  tpm: float | None = None) -> DryRun:
+                  tpm: float | None = None, *, model: str | None = None,
+                  redo_stale: bool = False) -> DryRun:
     """Price the requests still to make: the prompt in, one token out, no re-asks."""
     return send_dry_run(spec, api_requests(prompts), calls, ROW_KEY, api_params(spec),
-                        retry_errors=retry_errors, rpm=rpm, tpm=tpm)
+                        retry_errors=retry_errors, rpm=rpm, tpm=tpm, model=model,
+                        redo_stale=redo_stale)
 
 
-def _done(out: Path) -> set[Hashable]:
-    return done_keys(out, key_by(*ROW_KEY), retry_errors=True)
+def _messages(p: ProbsPrompt) -> list[dict[str, str]]:
+    return [{"role": "user", "content": p.text}]
+
+
+def _as_asked(row: dict[str, Any], p: ProbsPrompt | None) -> dict[str, Any]:
+    """A local probability-judge row in the request-row terms `check_stale` compares: the
+    judge (and its mode), the judge model, the prompt's hash. A row written before the hash
+    was recorded counts as the same prompt when it judged the same input and response text."""
+    mode = row.get("judge_mode") or "json"
+    view: dict[str, Any] = {
+        "id": row.get("id"), "sample": row.get("sample"),
+        "backend": row.get("judge") if mode == MODE else f"{row.get('judge')} ({mode} judge)",
+        "model": row.get("judge_model")}
+    if "judge_prompt_sha256" in row:
+        view["prompt_sha256"] = row["judge_prompt_sha256"]
+    elif p is not None:
+        same = (row.get("response") == judged_text(p.row)
+                and row.get("input") == p.row.get("input"))
+        view["input"] = p.text if same else None
+    return view
+
+
+def local_stale(spec: BackendSpec, prompts: list[ProbsPrompt], rows: Mapping[Hashable, Row],
+                where: Path, *, judge_model: str | None, redo_stale: bool) -> list[Hashable]:
+    """The keys of a local probability judge's output rows to score again: a row is reused
+    only if it judged the same prompt (input, response, template, wording) with the same
+    judge in this mode; any other stops the run (`check_stale`'s line) unless `redo_stale`.
+    The dry run asks the same."""
+    by_key = {(p.row["id"], p.row.get("sample", 0)): p for p in prompts}
+    views = {k: _as_asked(r, by_key.get(k)) for k, r in rows.items()}
+    requests = [Request(key={"id": k[0], "sample": k[1]}, messages=_messages(p))
+                for k, p in by_key.items()]
+    return check_stale(requests, views, key_by(*ROW_KEY), Asked(spec.name, judge_model), None,
+                       where=where, redo_stale=redo_stale)
 
 
 def run_local_probs(spec: BackendSpec, prompts: list[ProbsPrompt], out: Path, *,
                     judge_model: str | None, template: str, batch_size: int,
                     model: str | None = None, progress: bool = True,
-                    prefix_cache: bool = True) -> int:
+                    prefix_cache: bool = True, redo_stale: bool = False) -> int:
     """Score every response not yet in `out`; returns how many were scored now."""
-    done = _done(out)
+    done: set[Hashable] = set()
+    if out.exists():
+        with ResultsStore(out, key_by(*ROW_KEY)) as store:
+            store.drop(local_stale(spec, prompts, store.rows, out, judge_model=judge_model,
+                                   redo_stale=redo_stale))
+            done = set(store.rows)
     todo = [p for p in prompts if (p.row["id"], p.row.get("sample", 0)) not in done]
     if not todo:
         return 0
@@ -104,7 +145,8 @@ def run_local_probs(spec: BackendSpec, prompts: list[ProbsPrompt], out: Path, *,
                         judge_model=judge_model, judge_input=texts[i], template=template,
                         digit_token_ids={d: list(v) for d, v in scores.token_ids.items()},
                         top_tokens=scores.top_tokens, judge_version=version,
-                        judge_demo_only=spec.demo_only))
+                        judge_demo_only=spec.demo_only,
+                        judge_prompt_sha256=prompt_sha256(_messages(todo[i]))))
                 bar.update(len(batch))
     finally:
         bar.close()

@@ -3,7 +3,10 @@
 Two files per run. `<out>.calls.jsonl` holds one runner row per judge call, keyed by
 (id, sample, eval, attempt) and written as each call returns, so a rerun skips every call
 already made. `<out>` holds one row per response, rebuilt from the calls file at the end of
-each run (cheap, so it always matches the calls). An unreadable answer is asked again
+each run (cheap, so it always matches the calls). A call is reused only if it was made
+from the same request: the same judge and settings and the same prompt text (its hash,
+which holds the judge template and the response judged); otherwise the run stops, or with
+--redo-stale asks again (`harness.send`). An unreadable answer is asked again
 (attempt 1, 2, ...) up to max_reparse times; its row stays, marked, either way.
 
 Every round leaves through one `harness.send.Sender`, online, in worker processes or through
@@ -29,8 +32,8 @@ from core.errors import UserError
 from core.files import write_jsonl_atomic
 from core.paths import REPO_ROOT
 from core.text import text_of_parts
-from harness.request import Request, RunOptions, RunSummary
-from harness.results import read_jsonl
+from harness.request import Request, RunOptions, RunSummary, check_stale
+from harness.results import ResultsStore, key_by, read_jsonl
 from harness.run_files import inside
 from harness.schema import JUDGE_CALL_KEY
 from harness.send import DryRun, Route, Sender
@@ -151,6 +154,7 @@ async def judge_rounds(sender: Sender, first: list[Request], calls: Path, max_re
     every answer is readable or out of tries; the sender is closed at the end."""
     total = RunSummary()
     try:
+        drop_stale_reasks(sender, first, calls)
         start = await sender.send(first)
         _add(total, start)
         total.skipped = start.skipped
@@ -163,6 +167,22 @@ async def judge_rounds(sender: Sender, first: list[Request], calls: Path, max_re
     finally:
         await sender.aclose()
     return total
+
+
+def drop_stale_reasks(sender: Sender, first: list[Request], calls: Path) -> None:
+    """With --redo-stale, the re-asks of a first ask made from another request (another
+    response, judge prompt, judge or settings) go with it: they continue its conversation.
+    The first asks themselves are checked, stopped on or redone, by the sender."""
+    if not sender.options.redo_stale or not calls.exists():
+        return
+    with ResultsStore(calls, key_by(*CALL_KEY)) as store:
+        firsts = {k: r for k, r in store.rows.items() if r.get("attempt") == 0}
+        stale = check_stale(first, firsts, store.key, sender.route.asked(), sender.params,
+                            where=calls, redo_stale=True,
+                            skip_errors=sender.options.retry_errors)
+        evals = {k[:3] for k in stale}
+        store.drop([k for k, r in store.rows.items()
+                    if k[:3] in evals and r.get("attempt", 0) > 0])
 
 
 def run_judge(sender: Sender, prompts: list[JudgePrompt], calls: Path,
@@ -194,7 +214,9 @@ def write_annotations(out: Path, calls: Path, prompts: list[JudgePrompt], *, jud
 
 def dry_run(spec: BackendSpec, prompts: list[JudgePrompt], calls: Path,
             params: GenerationParams, max_reparse: int, retry_errors: bool = False,
-            rpm: float | None = None, tpm: float | None = None) -> DryRun:
+            rpm: float | None = None, tpm: float | None = None, *, model: str | None = None,
+            redo_stale: bool = False) -> DryRun:
     """Count and price the first asks still to make (re-asks come on top); sends nothing."""
     return send_dry_run(spec, first_requests(prompts), calls, CALL_KEY, params,
-                        retry_errors=retry_errors, rpm=rpm, tpm=tpm)
+                        retry_errors=retry_errors, rpm=rpm, tpm=tpm, model=model,
+                        redo_stale=redo_stale)

@@ -80,7 +80,8 @@ def annotation_row(generation: dict[str, Any], calls: list[dict[str, Any]], *, j
         **generation_identity(generation),  # model, model_id (harness.schema.RENAMED)
         "judge": judge, "judge_model": judge_model, "judge_demo_only": judge_demo_only,
         **{f: generation.get(f) for f in CARRY_FIELDS},
-        "input": generation.get("input"), "response": judged_text,
+        "input": generation.get("input"),
+        "generation_params": generation.get("params"), "response": judged_text,
         "final_category": final, "answers": answers, "parse_status": row_status(evals),
         "votes": {c: votes[c] for c in CATEGORIES if votes[c]},
         "n_evals": len(evals), "evals": evals, "template": template,

@@ -11,7 +11,12 @@ selection chose from it.
 from __future__ import annotations
 
 from analysis.cluster_bootstrap import DEFAULT_N_BOOT
-from analysis.neutrality_data import load_annotations, load_prompts, prompt_set_path
+from analysis.neutrality_data import (
+    check_prompt_texts,
+    load_annotations,
+    load_prompts,
+    prompt_set_path,
+)
 from analysis.neutrality_report import write_outputs
 from analysis.prompt_selection import asked_by_system
 from core.errors import UserError
@@ -35,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     prompts_path = prompt_set_path(args.prompts)
     prompts = load_prompts(prompts_path) if prompts_path else None
     frame = load_annotations(args.annotations)
+    check_prompt_texts(frame, prompts, prompts_path)
     written = write_outputs(frame, args.out_dir, prompts=prompts, n_boot=args.n_boot,
                             seed=args.seed, sources=args.annotations,
                             prompts_source=str(prompts_path) if prompts_path else None,

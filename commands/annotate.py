@@ -20,8 +20,10 @@ from typing import Any
 
 from annotations.probs import WORDINGS, build_probs_prompts, load_wording
 from annotations.probs_run import (
+    ROW_KEY,
     check_logprobs_given,
     check_probs_judge,
+    local_stale,
     probs_dry_run,
     run_api_probs,
     run_local_probs,
@@ -42,13 +44,14 @@ from core.errors import UserError
 from harness.batch import check_batch_backend
 from harness.batch_manage import batch_cancel, batch_status
 from harness.cli import positive, rows_failed_status, script_parser, set_aside
+from harness.request import done_rows
 from harness.request_cli import (
     add_batch_arguments,
     add_request_arguments,
     batch_options,
     request_options,
 )
-from harness.results import read_jsonl
+from harness.results import key_by, read_jsonl
 from harness.run_files import check_distinct
 from harness.send import Route
 
@@ -128,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"judge: {spec.name} ({args.model or spec.model_id}); {len(prompts)} judge prompts "
               f"({args.n_evals} per response); output: {out}")
         print(dry_run(spec, prompts, calls, params, args.max_reparse, args.retry_errors,
-                      options.rpm, options.tpm).format())
+                      options.rpm, options.tpm, model=args.model,
+                      redo_stale=args.redo_stale).format())
         print(f"re-asks of unreadable answers (up to {args.max_reparse} each) come on top")
         if args.batch_api:
             print("through the batch API the provider charges about half that; each round "
@@ -178,10 +182,13 @@ def probs_main(args: argparse.Namespace, spec: BackendSpec, template: JudgeTempl
         print(f"judge: {spec.name} ({judge_model}), probability mode; {len(prompts)} prompts "
               f"(one per response); output: {out}")
         if where == "local":
+            local_stale(spec, prompts, done_rows(out, key_by(*ROW_KEY)), out,
+                        judge_model=judge_model, redo_stale=args.redo_stale)
             print("estimated cost: none (a local model; one forward pass per response)")
         else:
             print(probs_dry_run(spec, prompts, calls, args.retry_errors, options.rpm,
-                                options.tpm).format())
+                                options.tpm, model=args.model,
+                                redo_stale=args.redo_stale).format())
             print("one output token per response and no re-asks")
         return 0
     if spec.demo_only:
@@ -189,7 +196,7 @@ def probs_main(args: argparse.Namespace, spec: BackendSpec, template: JudgeTempl
     if where == "local":
         n = run_local_probs(spec, prompts, out, judge_model=judge_model, template=template.path,
                             batch_size=args.batch_size or 8, model=args.model,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, redo_stale=args.redo_stale)
         rows = [r for r in read_jsonl(out)] if out.exists() else []
         print(f"scored now: {n}; skipped as already done: {len(prompts) - n}")
     else:

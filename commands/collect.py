@@ -86,7 +86,8 @@ def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
     api.add_argument("--registry", type=Path, help="extra registry JSON")
     # the same request flags as generate.py and annotate.py
     add_request_arguments(p.add_argument_group(
-        "requests (API models; --dry-run, --no-progress and --set-aside-bad-lines for all)"),
+        "requests (API models; --dry-run, --no-progress, --redo-stale and "
+        "--set-aside-bad-lines for all)"),
         what="requests", always_redone=True, counts="items and requests")
     return p
 

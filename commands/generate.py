@@ -8,7 +8,9 @@
     python scripts/generate.py --backend openai-compatible \\
         --model meta-llama/Llama-3.3-70B-Instruct --base-url http://localhost:8000/v1
 
-Rerunning the same command resumes: finished (id, sample) pairs are skipped.
+Rerunning the same command resumes: an (id, sample) row is skipped as done only if it was
+made from the same request (backend, model, prompt text, settings); an output holding rows
+made from another stops the run (--redo-stale redoes them).
 """
 
 from __future__ import annotations
@@ -108,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         print(f"backend: {spec.name} ({args.model or spec.model_id}); output: {out}")
         print(dry_run(spec, requests, out, ROW_KEY, params, retry_errors=args.retry_errors,
-                      rpm=options.rpm, tpm=options.tpm).format())
+                      rpm=options.rpm, tpm=options.tpm, model=args.model,
+                      redo_stale=args.redo_stale).format())
         if args.batch_api:
             print("through the batch API the provider charges about half that, with no "
                   "per-minute limits; results come within 24 h")

@@ -16,6 +16,8 @@ the batch state file and --status / --cancel are in `harness.batch_state` and
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -35,7 +37,15 @@ from core.errors import UserError
 from core.progress import progress_bar
 from harness.batch_queue import queue_note, queue_was_full
 from harness.batch_state import FAILED_POLICIES, BatchOptions, BatchState, split
-from harness.request import Attempts, Request, RunOptions, RunSummary, pending_requests, work_of
+from harness.request import (
+    REDO_STALE_FLAG,
+    Attempts,
+    Request,
+    RunOptions,
+    RunSummary,
+    pending_requests,
+    work_of,
+)
 from harness.results import ResultsStore
 from harness.runner import _Run, run_requests_async
 
@@ -62,6 +72,20 @@ def check_batch_backend(spec: BackendSpec) -> None:
         )
 
 
+def request_fingerprint(run: _Run, req: Request) -> str:
+    """What a request asks, as its row records it (backend, model, prompt hash, params): kept
+    per request in the batch state, so an answer is read back only into the same request."""
+    row = run.row(req, None)
+    ident = {k: row[k] for k in ("backend", "model", "prompt_sha256", "params")}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+
+
+def superseded_in(record: dict[str, Any], cid: str) -> bool:
+    """Whether the request `cid` of a batch was replaced by another (--redo-stale): that
+    batch's answer to it is not read back."""
+    return cid in (record.get("superseded") or ())
+
+
 class _BatchRun:
     """State of one batch send (`run_batch_async`)."""
 
@@ -70,6 +94,25 @@ class _BatchRun:
         self.adapter, self.run, self.state, self.batch = adapter, run, state, batch
         self.by_cid: dict[str, Request] = {}
         self.online_done = RunSummary()
+
+    def check_submitted(self, todo: list[Request], redo_stale: bool) -> None:
+        """Requests waiting in an open batch that was sent another request (another prompt
+        or settings) stop the run in one line, or with `redo_stale` are marked superseded
+        in that batch's record (its answer is not theirs) and submitted again."""
+        mine = {custom_id(r.key): request_fingerprint(self.run, r) for r in todo}
+        changed = [(b, c) for b in self.state.open_batches()
+                   for c, sha in (b.get("request_sha256") or {}).items()
+                   if c in mine and mine[c] != sha and not superseded_in(b, c)]
+        if changed and not redo_stale:
+            raise UserError(
+                f"{self.state.path}: {len(changed)} request(s) waiting in batch "
+                f"{changed[0][0]['id']} were submitted with another prompt text or settings "
+                "than this run's; rerun the command they were submitted with to collect "
+                f"them, or rerun with {REDO_STALE_FLAG} to submit them again")
+        for b, c in changed:
+            b.setdefault("superseded", []).append(c)
+        if changed:
+            self.state.save()
 
     # ---- provider calls under the runner's retry policy ----------------------------------
     async def call(self, what: str, fn: Any) -> Any:
@@ -91,13 +134,15 @@ class _BatchRun:
 
         A request already in an open batch is never submitted again (that batch answers it).
         """
-        waiting = {c for b in self.state.open_batches() for c in b["custom_ids"]}
+        waiting = {c for b in self.state.open_batches() for c in b["custom_ids"]
+                   if not superseded_in(b, c)}
         reqs = [r for r in reqs if custom_id(r.key) not in waiting]
         if not reqs:
             return
         a = self.adapter
         entries = [a.entry(custom_id(r.key), r.messages, r.params or self.run.params)
                    for r in reqs]
+        fingerprints = {custom_id(r.key): request_fingerprint(self.run, r) for r in reqs}
         sizes = [a.entry_size(e) for e in entries]
         max_requests = min(a.max_requests, self.batch.max_requests or a.max_requests)
         # a little headroom for the envelope (Anthropic's JSON body around the requests)
@@ -109,6 +154,7 @@ class _BatchRun:
                 "id": batch_id, "provider": a.provider, "model": self.run.backend.model_id,
                 "round": round_, "submitted_at": utc_now(), "status": "submitted",
                 "collected": False, "custom_ids": [e["custom_id"] for e in part],
+                "request_sha256": {e["custom_id"]: fingerprints[e["custom_id"]] for e in part},
             })
             self.state.save()
             if self.run.bar is not None:
@@ -129,7 +175,8 @@ class _BatchRun:
         run = self.run
         for item in items:
             req = self.by_cid.get(item.custom_id)
-            if req is None or item.custom_id in seen or self.done(req):
+            if (req is None or item.custom_id in seen or self.done(req)
+                    or superseded_in(record, item.custom_id)):
                 continue
             seen.add(item.custom_id)
             if item.completion is not None:
@@ -146,7 +193,8 @@ class _BatchRun:
                 failed.append((req, item.failure or "failed", item.message))
         for cid in record["custom_ids"]:
             req = self.by_cid.get(cid)
-            if req is not None and cid not in seen and not self.done(req):
+            if (req is not None and cid not in seen and not self.done(req)
+                    and not superseded_in(record, cid)):
                 failed.append((req, info.status.replace("cancelled", "canceled"),
                                info.message or f"no result in batch {info.id}"))
         # marked collected before its failed requests are routed, so the save that records
@@ -183,7 +231,8 @@ class _BatchRun:
         delay = self.batch.poll_initial_s
         while True:
             mine = [b for b in self.state.open_batches()
-                    if any(c in self.by_cid for c in b["custom_ids"])]
+                    if any(c in self.by_cid and not superseded_in(b, c)
+                           for c in b["custom_ids"])]
             if not mine:
                 return
             states = []
@@ -227,6 +276,7 @@ async def run_batch_async(
     run.summary.skipped = skipped
     state = BatchState(state_file)
     br = _BatchRun(adapter, run, state, batch)
+    br.check_submitted(todo, options.redo_stale)
     store.drop([store.key(r.key) for r in todo])
     try:
         if options.progress:
@@ -236,7 +286,8 @@ async def run_batch_async(
         for req in to_send:
             br.by_cid[custom_id(req.key)] = req
         # already in a submitted batch or bound for the online path: never submitted again
-        taken = {c for b in state.open_batches() for c in b["custom_ids"]} | set(state.online)
+        taken = {c for b in state.open_batches() for c in b["custom_ids"]
+                 if not superseded_in(b, c)} | set(state.online)
         n, tin, _ = work_of([r for r in to_send if custom_id(r.key) not in taken], params)
         note = queue_note(adapter.queue(backend.model_id), backend.model_id, n, tin)
         if note is not None:

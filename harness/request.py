@@ -6,9 +6,11 @@ request, its key and its resume rule mean one thing everywhere (see `harness.sen
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
-from collections.abc import Hashable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,12 @@ from backends.base import (
     QuotaExhausted,
     RunStopped,
 )
+from core.errors import UserError
 from harness.limits import Limits
-from harness.results import KeyFn, ResultsStore, read_jsonl
+from harness.results import KeyFn, ResultsStore, Row, read_jsonl
+
+#: the flag that redoes rows made from another request (harness.request_cli)
+REDO_STALE_FLAG = "--redo-stale"
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,11 @@ class RunOptions:
     price_per_1m: tuple[float, float] | None = None
     #: first back-off in seconds (tests shorten it)
     backoff_initial_s: float = 1.0
+    #: redo the rows of the output made from another request (model, prompt, settings)
+    #: instead of stopping (check_stale)
+    redo_stale: bool = False
+    #: the flag that names another output, for the stop line (the collection: --out-dir)
+    out_flag: str = "--out"
 
 
 @dataclass
@@ -114,6 +125,12 @@ def request_input(req: Request) -> str:
     return req.messages[-1].get("content", "") if req.messages else ""
 
 
+def prompt_sha256(messages: list[Message]) -> str:
+    """The hash a row keeps of every message it was asked with (its `prompt_sha256`): the
+    row's `input` holds only the last user message."""
+    text = json.dumps(messages, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
 
 class Attempts:
     """Counts attempts made, so an error row can say how many it took."""
@@ -169,6 +186,105 @@ def split_done(requests: Sequence[Request], done: set[Hashable], key: KeyFn
         else:
             todo.append(req)
     return todo, skipped
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a run asks for, named as its rows record it: the registry name (`backend`), the
+    model id sent (`model`), and whether the provider takes a seed (a row's `params` are
+    those sent). Never the snapshot a provider reports back (`model_version`), which may
+    change mid-run."""
+
+    backend: str
+    model: str | None
+    takes_seed: bool = True
+
+    def params_sent(self, req: Request, default: GenerationParams) -> dict[str, Any]:
+        sent = req.params or default
+        return (sent if self.takes_seed else replace(sent, seed=None)).to_dict()
+
+
+_PARAM_DEFAULTS = GenerationParams().to_dict()
+
+
+def _differences(row: Row, asked: Asked, req: Request | None,
+                 params: GenerationParams | None) -> list[tuple[str, Any, Any]]:
+    """(what, the row's value, this run's) for each way `row` was not made from `req` (None:
+    a row this run does not ask for, compared on model and settings, not on prompt or seed).
+    A field the row lacks (written before it was recorded) is not compared."""
+    diffs: list[tuple[str, Any, Any]] = []
+    for name, now in (("backend", asked.backend), ("model", asked.model)):
+        if name in row and row[name] != now:
+            diffs.append((name, row[name], now))
+    if req is not None:
+        if "prompt_sha256" in row:
+            if row["prompt_sha256"] != prompt_sha256(req.messages):
+                diffs.append(("prompt text", None, None))
+        elif "input" in row and row["input"] != request_input(req):
+            diffs.append(("prompt text", None, None))
+    theirs = row.get("params")
+    if params is not None and isinstance(theirs, dict):
+        now = asked.params_sent(req or Request({}, [], params=params), params)
+        for name, value in now.items():
+            if name == "seed" and req is None:
+                continue  # each sample has its own seed
+            if theirs.get(name, _PARAM_DEFAULTS.get(name)) != value:
+                diffs.append((name, theirs.get(name, _PARAM_DEFAULTS.get(name)), value))
+    return diffs
+
+
+def _key_words(row: Row, key: Hashable) -> str:
+    return ", ".join(f"{k} {v}" for k, v in row.items() if k in _KEY_FIELDS) or repr(key)
+
+
+_KEY_FIELDS = ("id", "item_id", "rep", "sample", "eval", "attempt")
+
+
+def check_stale(requests: Sequence[Request], rows: Mapping[Hashable, Row], key: KeyFn,
+                asked: Asked, params: GenerationParams | None, *, where: Path | str,
+                redo_stale: bool = False, skip_errors: bool = False,
+                out_flag: str = "--out") -> list[Hashable]:
+    """The keys of the rows in `rows` made from another request than this run's: another
+    backend or model, another prompt text (its hash), other settings. A row is done only if
+    it was made from the request this run would send; a row of a key this run does not ask
+    for must still share its model and settings (a results file holds one run).
+
+    Without `redo_stale` any such row stops the run before anything is sent: one UserError
+    line saying what differs and the two ways out. `skip_errors`: error rows this run
+    redoes anyway (--retry-errors) are not compared. The one check of every send path, its
+    dry run included (`harness.send`)."""
+    by_key = {key(r.key): r for r in requests}
+    stale: list[Hashable] = []
+    kinds: dict[str, tuple[Any, Any, int, str]] = {}
+    for k, row in rows.items():
+        req = by_key.get(k)
+        if req is not None and skip_errors and row.get("error"):
+            continue
+        diffs = _differences(row, asked, req, params)
+        if not diffs:
+            continue
+        stale.append(k)
+        for what, there, now in diffs:
+            first = kinds.get(what)
+            kinds[what] = ((there, now, 1, _key_words(row, k)) if first is None
+                           else (*first[:2], first[2] + 1, first[3]))
+    if stale and not redo_stale:
+        parts = []
+        for what, (there, now, n, first) in list(kinds.items())[:4]:
+            rows_word = f"{n} row{'s' if n != 1 else ''}, first {first}"
+            parts.append(f"another {what} ({rows_word})" if what == "prompt text" else
+                         f"{what} {there!r} there, {now!r} now ({rows_word})")
+        raise UserError(
+            f"{where} holds {len(stale)} row(s) made from another request than this run's: "
+            f"{'; '.join(parts)}; write to another file with {out_flag}, or rerun with "
+            f"{REDO_STALE_FLAG} to redo them (rows this run does not ask for are removed)")
+    return stale
+
+
+def done_rows(path: Path, key: KeyFn) -> dict[Hashable, Row]:
+    """The rows of `path` by key (the last row of a key wins); {} when there is none. Reads
+    the file only (no lock, no file made): a dry run."""
+    return {key(r): r for r in read_jsonl(path)} if path.exists() else {}
 
 
 def pending_requests(

@@ -12,16 +12,16 @@ from harness.batch_state import FAILED_POLICIES, BatchOptions
 from harness.cache import DEFAULT_CACHE
 from harness.cli import add_set_aside_argument, positive
 from harness.limits import DEFAULT_MAX_IN_FLIGHT
-from harness.request import RunOptions
+from harness.request import REDO_STALE_FLAG, RunOptions
 from harness.workers import check_workers
 
 
 def add_request_arguments(p: argparse._ActionsContainer, *, what: str = "rows",
                           always_redone: bool = False, counts: str = "requests") -> None:
-    """--dry-run, --concurrency, --workers, --rpm, --tpm, --max-attempts, --retry-errors, the
-    cache flags, --timeout and --no-progress; `counts` names what a dry run counts, `what`
-    what --retry-errors redoes, and `always_redone` says a rerun redoes them anyway (the
-    collection)."""
+    """--dry-run, --concurrency, --workers, --rpm, --tpm, --max-attempts, --retry-errors,
+    --redo-stale, the cache flags, --timeout and --no-progress; `counts` names what a dry
+    run counts, `what` what --retry-errors redoes, and `always_redone` says a rerun redoes
+    them anyway (the collection)."""
     p.add_argument("--dry-run", action="store_true",
                    help=f"count {counts}, estimate tokens and cost, send nothing")
     p.add_argument("--concurrency", type=positive(int),
@@ -40,6 +40,10 @@ def add_request_arguments(p: argparse._ActionsContainer, *, what: str = "rows",
     p.add_argument("--retry-errors", action="store_true",
                    help=f"redo {what} that hold an error"
                         + (" (a rerun always does)" if always_redone else ""))
+    p.add_argument(REDO_STALE_FLAG, action="store_true",
+                   help="redo the rows of the output made from another request (another "
+                        "model, prompt text or settings) instead of stopping; rows this run "
+                        "does not ask for are removed, so the file holds one run")
     p.add_argument("--no-cache", action="store_true", help="bypass the SQLite response cache")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="response cache file")
     p.add_argument("--timeout", type=positive(float), default=120.0, help="seconds per request")
@@ -59,6 +63,7 @@ def request_options(args: argparse.Namespace, spec: BackendSpec, *, desc: str) -
         tpm=args.tpm if args.tpm is not None else (None if local else spec.tpm),
         learn_rpm=args.rpm is None, learn_tpm=args.tpm is None,
         max_attempts=args.max_attempts, retry_errors=args.retry_errors,
+        redo_stale=args.redo_stale,
         cache_path=None if args.no_cache else args.cache, progress=not args.no_progress,
         desc=desc, price_per_1m=spec.price_per_1m,
     )

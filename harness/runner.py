@@ -47,6 +47,7 @@ from harness.request import (
     completion_to_dict,
     estimate_tokens,
     pending_requests,
+    prompt_sha256,
     request_input,
     same_params_batches,
     stop_message,
@@ -119,7 +120,8 @@ class _Run:
             sent = replace(sent, seed=None)
         return request_row(req.key, req.carry, completion, backend=self.name,
                            model=self.backend.model_id, input_text=request_input(req),
-                           params=sent.to_dict(), **fields)
+                           params=sent.to_dict(), prompt_sha256=prompt_sha256(req.messages),
+                           **fields)
 
     def write(self, row: dict[str, Any]) -> None:
         self.store.append(row)

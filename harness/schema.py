@@ -16,6 +16,8 @@ Stages and their files:
 
 A request row is the same for every stage that sends requests: the key fields, then
 REQUEST_FIELDS, then the optional fields a provider gave, then the stage's carried fields.
+Its `backend`, `model`, `prompt_sha256` (every message sent) and `params` say what was asked:
+a rerun reuses the row only for the same request (`harness.request.check_stale`).
 
 Two names drift between stages, and stay so because files already written use them (see
 RENAMED): what a generation row calls `backend` (the registry name) an annotation row calls
@@ -43,9 +45,9 @@ OVERTON_CALL_KEY = ("item_id", "sample", "option", "attempt")
 
 #: every request row, after its key, in this order
 REQUEST_FIELDS = (
-    "backend", "model", "model_version", "input", "response", "reasoning", "finish_reason",
-    "error", "error_kind", "provider_message", "prompt_tokens", "completion_tokens",
-    "latency_s", "attempts", "cached", "params", "created_at",
+    "backend", "model", "model_version", "input", "prompt_sha256", "response", "reasoning",
+    "finish_reason", "error", "error_kind", "provider_message", "prompt_tokens",
+    "completion_tokens", "latency_s", "attempts", "cached", "params", "created_at",
 )
 #: present only when the provider gave them (first_token_logprobs: asked with top_logprobs)
 REQUEST_OPTIONAL_FIELDS = ("extras", "first_token_logprobs")
@@ -93,6 +95,7 @@ def request_row(
     model: str | None,
     input_text: str,
     params: dict[str, Any],
+    prompt_sha256: str | None = None,
     error: str | None = None,
     error_kind: str | None = None,
     attempts: int = 0,
@@ -110,6 +113,7 @@ def request_row(
         model=model,
         model_version=c.model_version if c else None,
         input=input_text,
+        prompt_sha256=prompt_sha256,
         response=c.text if c else ("" if provider_message is not None else None),
         reasoning=c.reasoning if c else None,
         finish_reason=c.finish_reason if c else finish_reason,

@@ -4,7 +4,9 @@ Generation, the judge's calls and the distribution collection all send through `
 (or `send_requests`, which opens the output and closes the backend around it). A `Route`
 says how: the backend to build and its flags, `workers` processes for online calls, or
 `batch` for the provider's batch API. What is already done, and what a dry run would cost,
-is decided here once for all of them (`harness.request.split_done`, `price`).
+is decided here once for all of them (`harness.request.check_stale`, `split_done`, `price`):
+a row is done only if it was made from the same request (backend, model, prompt text,
+settings); a row made from another stops the run, or with --redo-stale is asked again.
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import Backend, GenerationParams
-from backends.registry import BackendSpec, check_backend, create_backend
+from backends.registry import BackendSpec, adapter_class, check_backend, create_backend
 from harness.batch import check_batch_backend, run_batch_async
 from harness.batch_state import BatchOptions, state_path
 from harness.request import (
+    Asked,
     Request,
     RunOptions,
     RunSummary,
-    done_keys,
+    check_stale,
+    done_rows,
     pending_requests,
     split_done,
     work_of,
@@ -55,6 +59,10 @@ class Route:
         check_backend(self.spec, model=self.model, base_url=self.base_url,
                       **self.backend_options)
 
+    def asked(self) -> Asked:
+        """What this route asks for, as its rows record it (the backend's name and model id)."""
+        return asked_of(self.spec, self.model)
+
     def open_backend(self) -> Backend:
         spec = self.spec
         if self.batch is not None:
@@ -63,6 +71,27 @@ class Route:
         return create_backend_in_workers(
             spec.name, self.workers, model=self.model, base_url=self.base_url,
             timeout_s=self.timeout_s, registry={spec.name: spec}, **self.backend_options)
+
+
+def asked_of(spec: BackendSpec, model: str | None = None) -> Asked:
+    """The Asked of a backend entry run with `model` (None: the entry's model id)."""
+    return Asked(spec.name, model or spec.model_id, adapter_class(spec).takes_seed)
+
+
+def drop_stale(store: ResultsStore, requests: Sequence[Request], params: GenerationParams,
+               asked: Asked, options: RunOptions) -> None:
+    """Stop on rows of `store` made from another request than this run's, or with
+    --redo-stale drop them (those asked again are redone; the file holds one run)."""
+    stale = check_stale(requests, store.rows, store.key, asked, params, where=store.path,
+                        redo_stale=options.redo_stale, skip_errors=options.retry_errors,
+                        out_flag=options.out_flag)
+    if stale:
+        asked_keys = {store.key(r.key) for r in requests}
+        again = sum(1 for k in stale if k in asked_keys)
+        print(f"{store.path}: redoing {again} row(s) made from another request"
+              + (f", removing {len(stale) - again} this run does not ask for"
+                 if len(stale) > again else ""))
+        store.drop(stale)
 
 
 class Sender:
@@ -82,6 +111,7 @@ class Sender:
         if store is None:
             with ResultsStore(self.out, key_by(*self.key)) as opened:
                 return await self.send(requests, opened)
+        drop_stale(store, requests, self.params, self.route.asked(), self.options)
         todo, skipped = pending_requests(requests, store, self.options.retry_errors)
         if not todo:
             return RunSummary.nothing_to_do(skipped, self.options)
@@ -161,9 +191,17 @@ def price(spec: BackendSpec, todo: Sequence[Request], params: GenerationParams, 
 
 def dry_run(spec: BackendSpec, requests: Sequence[Request], out: Path, key: tuple[str, ...],
             params: GenerationParams, *, retry_errors: bool = False, rpm: float | None = None,
-            tpm: float | None = None) -> DryRun:
-    """Count and price the requests still to do in `out` (reads it, sends nothing)."""
+            tpm: float | None = None, model: str | None = None, redo_stale: bool = False,
+            out_flag: str = "--out") -> DryRun:
+    """Count and price the requests still to do in `out` (reads it, sends nothing); rows
+    made from another request stop it with the real run's line (or, with `redo_stale`,
+    count as to do)."""
     keyfn = key_by(*key)
-    todo, skipped = split_done(requests, done_keys(out, keyfn, retry_errors=retry_errors),
-                               keyfn)
+    rows = done_rows(out, keyfn)
+    stale = set(check_stale(requests, rows, keyfn, asked_of(spec, model), params, where=out,
+                            redo_stale=redo_stale, skip_errors=retry_errors,
+                            out_flag=out_flag))
+    done = {k for k, r in rows.items()
+            if k not in stale and not (retry_errors and r.get("error"))}
+    todo, skipped = split_done(requests, done, keyfn)
     return price(spec, todo, params, already_done=skipped, rpm=rpm, tpm=tpm)

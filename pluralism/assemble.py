@@ -57,7 +57,11 @@ def assemble_item(item: SurveyItem, rows: list[dict[str, Any]], *, method: str, 
     """The item's row from its requests' rows (ordered by repetition, then sample).
 
     `params` is the run's identity (Collection.row_params); `model_version` the one the run
-    saw, for rows that carry none."""
+    saw, for rows that carry none. Rows of another run (run_id) are never mixed in."""
+    runs = {r.get("run_id") for r in rows} - {params.get("run_id")}
+    if runs:
+        raise ValueError(f"item {item.item_id}: request rows of another run "
+                         f"{sorted(map(str, runs))} given to run {params.get('run_id')}")
     options = template.options_of(item)
     letters = letters_for(len(options))
     by_rep: dict[int, list[dict[str, Any]]] = defaultdict(list)

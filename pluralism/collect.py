@@ -4,8 +4,10 @@ Each repetition (and, for the sampling estimate, each sampled answer) is first w
 row of `<save_dir>/requests/<backend>.jsonl` the moment it is done; an item's row in
 `<save_dir>/<backend>.jsonl` is written as soon as all its repetitions are in. A rerun of the
 same command skips what is done, redoes failed requests, and never writes a row twice. Rows
-made with other settings (model, template, seed, repetitions, ...) are never mixed in: the
-run stops and says so.
+made with other settings (model, template, seed, repetitions, ...) or from another prompt (a
+repetition's text and drawn examples, by its hash) are never mixed in: the run, and its dry
+run, stop and say so in one line, or with --redo-stale those rows (and their items) are
+made again (`harness.request.check_stale`, as for every request).
 
 Three ways to read a distribution, chosen from what the backend's adapter class can do
 (`Backend.option_reading`):
@@ -35,11 +37,19 @@ from backends.registry import BackendSpec, adapter_class, create_backend
 from core.clock import utc_now
 from core.errors import UserError
 from core.progress import progress_bar
-from harness.request import Request, RunOptions, done_keys, split_done
-from harness.results import ResultsStore, key_by
+from harness.request import (
+    REDO_STALE_FLAG,
+    Request,
+    RunOptions,
+    check_stale,
+    done_rows,
+    prompt_sha256,
+    split_done,
+)
+from harness.results import ResultsStore, Row, key_by
 from harness.run_files import inside
 from harness.schema import DISTRIBUTION_ITEM_KEY, DISTRIBUTION_REQUEST_KEY
-from harness.send import Route, Sender, price
+from harness.send import Route, Sender, asked_of, price
 from pluralism.assemble import answered_without_logprobs, assemble_item
 from pluralism.items import SurveyItem
 from pluralism.prompts import DatasetTemplate, Prompt, Templates, item_prompts, letters_for
@@ -48,6 +58,7 @@ SAMPLE_TEMPERATURE = 1.0
 SAMPLE_MAX_TOKENS = 8
 ITEM_KEY = DISTRIBUTION_ITEM_KEY
 REP_KEY = DISTRIBUTION_REQUEST_KEY
+OUT_FLAG = "--out-dir"
 
 
 @dataclass
@@ -208,25 +219,52 @@ class Collection:
     def _keys_of(self, item_id: int) -> list[tuple[int, int, int]]:
         return [(item_id, r, s) for r in range(self.o.reps) for s in range(self.samples)]
 
-    def _check_run_id(self, rows: dict[Hashable, dict[str, Any]], path: Path) -> None:
-        for row in rows.values():
-            rid = row.get("run_id") or (row.get("params") or {}).get("run_id")
-            if rid != self.run_id:
-                theirs = row.get("params") or {}
-                diff = [f"{k}: {theirs.get(k)!r} there, {v!r} now" for k, v in
-                        self.identity.items() if k in theirs and theirs.get(k) != v]
-                why = f" ({'; '.join(diff[:3])})" if diff else ""
-                raise UserError(f"{path} holds rows made with other settings{why}; use another "
-                                "--save_dir, or delete the file (and its requests/ file) to "
-                                "start over")
+    def _other_runs(self, rows: dict[Hashable, Row], path: Path, redo_stale: bool
+                    ) -> list[Hashable]:
+        """The keys of rows made by another run (another run_id: settings, model, templates);
+        without `redo_stale` any stops the run with one line naming what differs."""
+        other = [k for k, r in rows.items()
+                 if (r.get("run_id") or (r.get("params") or {}).get("run_id")) != self.run_id]
+        if other and not redo_stale:
+            theirs = rows[other[0]].get("params") or {}
+            diff = [f"{k}: {theirs.get(k)!r} there, {v!r} now" for k, v in
+                    self.identity.items() if k in theirs and theirs.get(k) != v]
+            why = f" ({'; '.join(diff[:3])})" if diff else ""
+            raise UserError(f"{path} holds {len(other)} row(s) made with other settings{why}; "
+                            f"write to another folder with {OUT_FLAG}, or rerun with "
+                            f"{REDO_STALE_FLAG} to redo them")
+        return other
+
+    def stale(self, items: dict[Hashable, Row], reps: dict[Hashable, Row], redo_stale: bool
+              ) -> tuple[list[Hashable], list[Hashable]]:
+        """(item keys, request keys) of the rows not made from this run's requests: another
+        run's settings, or a repetition whose prompt (text and drawn examples) differs; an
+        item goes with any of its repetitions. Stops the run, unless `redo_stale`, in one
+        line; the dry run asks the same."""
+        stale_items = set(self._other_runs(items, self.o.out_path, redo_stale))
+        stale_reps = set(self._other_runs(reps, self.o.requests_path, redo_stale))
+        current = {k: r for k, r in reps.items() if k not in stale_reps}
+        if self.method == "logprobs" and self.o.chat_template:
+            # a local row's input is the templated text: only its hash can be compared
+            current = {k: {f: v for f, v in r.items() if f != "input"}
+                       for k, r in current.items()}
+        stale_reps |= set(check_stale(
+            self.requests(self.jobs()), current, key_by(*REP_KEY),
+            asked_of(self.o.spec, self.o.model), self.params, where=self.o.requests_path,
+            redo_stale=redo_stale, out_flag=OUT_FLAG))
+        stale_items |= {(k[0],) for k in stale_reps} & set(items)
+        return sorted(stale_items), sorted(stale_reps)
 
     # ---- dry run ----------------------------------------------------------------------
     def dry_run(self) -> str:
-        done_items = done_keys(self.o.out_path, key_by(*ITEM_KEY), retry_errors=True)
+        items = done_rows(self.o.out_path, key_by(*ITEM_KEY))
+        reps = done_rows(self.o.requests_path, key_by(*REP_KEY))
+        stale_items, stale_reps = self.stale(items, reps, self.o.run_options.redo_stale)
+        done_items = {k for k, r in items.items() if not r.get("error")} - set(stale_items)
         todo = [j for j in self.jobs() if (j.item.item_id,) not in done_items]
         todo_requests, _ = split_done(
             self.requests(todo),
-            done_keys(self.o.requests_path, key_by(*REP_KEY), retry_errors=True),
+            {k for k, r in reps.items() if not r.get("error")} - set(stale_reps),
             key_by(*REP_KEY))
         lines = [f"{self.o.dataset}: {len(self.items)} items x {self.o.reps} repetitions"
                  + (f" x {self.samples} samples" if self.samples > 1 else "")
@@ -248,8 +286,13 @@ class Collection:
         with ResultsStore(self.o.out_path, key_by(*ITEM_KEY)) as items, _HookedStore(
                 self.o.requests_path, key_by(*REP_KEY), self._check_rep_row,
                 self._after_rep_row) as reps:
-            self._check_run_id(items.rows, self.o.out_path)
-            self._check_run_id(reps.rows, self.o.requests_path)
+            stale_items, stale_reps = self.stale(items.rows, reps.rows,
+                                                 self.o.run_options.redo_stale)
+            items.drop(stale_items)
+            reps.drop(stale_reps)
+            if stale_items or stale_reps:
+                print(f"redoing {len(stale_reps)} request(s) and {len(stale_items)} item(s) "
+                      "made from another request")
             self.item_store, self.rep_store = items, reps
             done_items = {k[0] for k in items.done(include_errors=False)}
             # items finished in an earlier run whose item row was not yet written
@@ -327,7 +370,10 @@ class Collection:
                     job = todo[i]
                     self.rep_store.append({
                         "item_id": job.item.item_id, "rep": job.rep, "sample": job.sample,
-                        "run_id": self.run_id, "input": texts[i], "drawn": list(job.prompt.drawn),
+                        "run_id": self.run_id, "input": texts[i],
+                        "prompt_sha256": prompt_sha256(
+                            [{"role": "user", "content": job.prompt.text}]),
+                        "drawn": list(job.prompt.drawn),
                         "letters": list(score_jobs[i].letters),
                         "letter_logprobs": [round(x, 8) for x in scores.logprobs],
                         "letter_token_ids": {c: list(v) for c, v in scores.token_ids.items()},
@@ -349,7 +395,8 @@ class Collection:
         o = self.o
         assert self.params is not None and self.rep_store is not None
         # the collection always redoes failed requests (an item holds no partial numbers)
-        options = replace(o.run_options, retry_errors=True, desc=f"{o.dataset} {o.spec.name}")
+        options = replace(o.run_options, retry_errors=True, desc=f"{o.dataset} {o.spec.name}",
+                          out_flag=OUT_FLAG)
         sender = Sender(o.route, o.requests_path, REP_KEY, self.params, options)
         store = self.rep_store
 

@@ -186,8 +186,11 @@ def estimate_neutrality(config: StudyConfig,
         selected = select_prompts(rows, tasks=tasks.split(",") if tasks else None,
                                   sample=spec_block.get("sample_per_task"),
                                   seed=spec_block.get("seed", 0))
+        # the seed generate.py is given (study.stages), so rows already written compare alike
         params = spec.params(max_tokens=generation.get("max_tokens"),
-                             temperature=generation.get("temperature"))
+                             temperature=generation.get("temperature"),
+                             seed=spec_block.get("seed", 0) if spec_block.get("sample_per_task")
+                             else None)
         requests = build_requests(selected, params, generation.get("n_samples") or 1)
         out = config.results_dir / "generations" / f"{name}.jsonl"
         rpm, tpm = _limits(generation, spec)
@@ -220,10 +223,12 @@ def _judge_stage(config: StudyConfig, model: str, judge: BackendSpec,
                  "error": None} for r in requests]
         basis = f"answers not generated yet, each counted at the {budget}-token budget"
     prompts = build_prompts(rows, template, n_evals)
-    params = judge.params(max_tokens=annotation.get("max_tokens"))
+    params = judge.params(temperature=0.0, max_tokens=annotation.get("max_tokens"))
     rpm, tpm = _limits(annotation, judge)
     calls = calls_path(config.results_dir / "annotations" / f"{model}__{judge.name}.jsonl")
+    # a probability judge's calls are priced as the JSON judge's (an upper bound): not
+    # compared with its requests
     run = judge_dry_run(judge, prompts, calls, params, int(annotation.get("max_reparse") or 0),
-                        rpm=rpm, tpm=tpm)
+                        rpm=rpm, tpm=tpm, redo_stale=annotation.get("judge_mode") == "probs")
     return _stage(f"annotate:{model}", f"judge {judge.name}, {n_evals} per response ({basis})",
                   judge, run, rpm, tpm, "; re-asks of unreadable answers come on top")

@@ -452,8 +452,36 @@ def test_resuming_globalqa_with_other_countries_is_refused(tiny_model, tmp_path)
     before = out.read_text()
     with pytest.raises(UserError, match="other settings.*countries") as exc:
         main(_globalqa_argv(tmp_path, tiny_model, "Japan"))
-    assert "\n" not in str(exc.value) and "--save_dir" in str(exc.value)
+    assert "\n" not in str(exc.value) and "--out-dir" in str(exc.value)
+    assert "--redo-stale" in str(exc.value)
     assert out.read_text() == before
+
+
+def test_globalqa_with_a_question_reworded_stops_then_redo_stale_scores_it_again(
+        tiny_model, tmp_path, capsys):
+    """A local collection's repetition is reused only for the same prompt text (by hash):
+    a question reworded in the data stops the run and its dry run in one line; --redo-stale
+    scores that item's repetitions again and reassembles it."""
+    main = script_main("create_model_response_globalqa")
+    argv = _globalqa_argv(tmp_path, tiny_model, "Japan,Germany")
+    main(argv)
+    requests = tmp_path / "g" / "requests" / "tiny-local.jsonl"
+    first = {(r["item_id"], r["rep"]): r for r in map(json.loads, requests.open())}
+    reworded = [dict(r) for r in COUNTRY_ROWS]
+    reworded[2]["question"] = "Q2 Japan and Germany, reworded?"
+    write_globalqa_csv(tmp_path / "global_opinions.csv", reworded)
+    for extra in ([], ["--dry-run"]):
+        with pytest.raises(UserError, match=r"another prompt text \(2 rows, first item_id 2"):
+            main([*argv, *extra])
+    capsys.readouterr()
+    main([*argv, "--redo-stale"])
+    now = {(r["item_id"], r["rep"]): r for r in map(json.loads, requests.open())}
+    assert now.keys() == first.keys()
+    assert now[(0, 0)] == first[(0, 0)]
+    assert "reworded" in now[(2, 0)]["input"] and "reworded" not in first[(2, 0)]["input"]
+    rows = {r["item_id"]: r for r in map(json.loads, (tmp_path / "g" / "tiny-local.jsonl")
+                                         .open())}
+    assert all("reworded" in p for p in rows[2]["prompts"])
 
 
 def test_bad_backend_and_local_sampling_are_one_line_errors(fetched_data, tmp_path):

@@ -197,3 +197,46 @@ def test_top_logprobs_digits_sum_their_spellings_and_ignore_other_tokens():
     assert digits_from_top_logprobs({"Sure": -0.1}) is None
     # a tie goes to the lower digit, never to a guess between them
     assert probs_fields([0.5, 0.5, 0, 0, 0, 0])["final_category"] == "refusal"
+
+
+def test_local_probs_judge_reuses_a_row_only_for_the_same_prompt_and_judge(tmp_path):
+    """A local probability judge's output row is reused only for the same response, judge
+    and mode: an edited response or a JSON judge's output stops the run in one line (the dry
+    run too); --redo-stale scores again only the stale rows; rows written before the prompt
+    hash are compared by their input and response."""
+    from core.errors import UserError
+
+    folder = tmp_path / "tiny"
+    word_level_model(folder)
+    registry = tmp_path / "registry.json"
+    registry.write_text(json.dumps({"tiny-judge": {
+        "provider": "hf", "model_id": "tiny", "options": {"model_path": str(folder),
+                                                           "dtype": "fp32"}}}))
+    gen = generations(tmp_path / "gen.jsonl", n=3)
+    out = tmp_path / "ann.jsonl"
+    argv = ["--judge", "tiny-judge", "--registry", str(registry), "--judge-mode", "probs",
+            "--generations", str(gen), "--out", str(out), "--no-progress"]
+    assert annotate_main()(argv) == 0
+    first = {r["id"]: r for r in read_jsonl(out)}
+    # a row written before the hash existed, same input and response: still done
+    out.write_text("".join(json.dumps({k: v for k, v in r.items()
+                                       if k != "judge_prompt_sha256"}) + "\n"
+                           for r in first.values()))
+    assert annotate_main()(argv) == 0
+    rows = [json.loads(line) for line in gen.read_text().splitlines()]
+    rows[1]["response"] = "why tax"
+    gen.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    before = out.read_text()
+    for extra in ([], ["--dry-run"]):
+        with pytest.raises(UserError, match=r"another prompt text \(1 row, first id 1"):
+            annotate_main()([*argv, *extra])
+    assert out.read_text() == before
+    assert annotate_main()([*argv, "--redo-stale"]) == 0
+    now = {r["id"]: r for r in read_jsonl(out)}
+    assert now[1]["response"] == "why tax" and now[1]["judge_input"] != first[1]["judge_input"]
+    assert now[0]["judge_input"] == first[0]["judge_input"]
+    # a JSON judge's output is not a probability judge's
+    json_rows = [{**r, "judge_mode": None} for r in now.values()]
+    out.write_text("".join(json.dumps(r) + "\n" for r in json_rows))
+    with pytest.raises(UserError, match="tiny-judge \\(json judge\\)' there"):
+        annotate_main()(argv)

@@ -111,3 +111,26 @@ def test_batch_judge_restart_polls_and_status(batches, generations, tmp_path, mo
     assert batches.state.created[0] == first
     assert [len(batches.state.entries(b)) for b in batches.state.created] == [8, 2]
     assert {r["parse_status"] for r in read_jsonl(out)} == {"ok"}
+
+
+def test_a_batch_rejudging_another_response_stops_or_with_redo_stale_submits_it(
+        batches, generations, tmp_path) -> None:
+    """The batch route reuses a judgement only for the same request, as online: an edited
+    response stops the run before anything is submitted; --redo-stale judges it again."""
+    from core.errors import UserError
+
+    out = tmp_path / "ann.jsonl"
+    annotate(batches.url, generations, out, "--batch-api", "--poll-interval", "0.001")
+    made = len(batches.state.created)
+    rows = [json.loads(line) for line in generations.read_text().splitlines()]
+    rows[1]["response"] = "Answer 2."  # edited after judging
+    generations.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(UserError, match=r"another prompt text \(2 rows, first id 1"):
+        annotate(batches.url, generations, out, "--batch-api", "--poll-interval", "0.001")
+    assert len(batches.state.created) == made
+    annotate(batches.url, generations, out, "--batch-api", "--poll-interval", "0.001",
+             "--redo-stale")
+    assert [len(batches.state.entries(b)) for b in batches.state.created[made:]] == [2]
+    by_id = {r["id"]: r for r in read_jsonl(out)}
+    assert (by_id[1]["response"], by_id[1]["final_category"]) == (
+        "Answer 2.", "reasonable_pluralism")
