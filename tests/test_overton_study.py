@@ -8,9 +8,10 @@ import re
 
 import yaml
 
+from pluralism.overton import load_overton_prompts
 from study.estimate_overton import estimate_overton
 from study.stages import load_config, pluralism_stages
-from tests.overton_helpers import write_overton_csv
+from tests.overton_helpers import OVERTON_ROWS, write_overton_csv
 from tests.script_entry import script_main
 
 
@@ -60,8 +61,12 @@ def test_the_judge_is_priced_from_real_answers_once_they_exist(tmp_path):
     before = estimate_overton(config).stages[-1]
     answers = tmp_path / "results/overton/gpt-4o-mini.jsonl"
     answers.parent.mkdir(parents=True)
-    answers.write_text(json.dumps({"item_id": 0, "sample": 0, "question": "Q?",
-                                   "options": ["Yes", "No"], "human": {}, "input": "Q?",
+    # one answer, made from the request the stage sends for item 0 (a row made from another
+    # prompt would stop the dry run as stale)
+    question = OVERTON_ROWS[0]["question"]
+    answers.write_text(json.dumps({"item_id": 0, "sample": 0, "question": question,
+                                   "options": ["Yes", "No"], "human": {},
+                                   "input": load_overton_prompts().question(question),
                                    "response": "Short.", "error": None}) + "\n")
     after = estimate_overton(config).stages[-1]
     assert "3 requests" in after.detail and "1 answers in" in after.detail
