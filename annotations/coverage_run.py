@@ -17,7 +17,7 @@ import asyncio
 import math
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,15 @@ from core.errors import UserError
 from core.files import write_jsonl_atomic
 from core.paths import REPO_ROOT
 from core.progress import progress_bar
-from harness.request import Request, RunOptions, RunSummary, done_keys
-from harness.results import ResultsStore, key_by, read_jsonl
+from harness.request import (
+    Asked,
+    Request,
+    RunOptions,
+    RunSummary,
+    check_stale,
+    prompt_sha256,
+)
+from harness.results import ResultsStore, Row, key_by, read_jsonl
 from harness.run_files import inside
 from harness.schema import OVERTON_CALL_KEY, generation_identity
 from harness.send import DryRun, Route, Sender, send_requests
@@ -106,11 +113,46 @@ def run_api_probs(route: Route, prompts: Sequence[CoveragePrompt], calls: Path,
                          api_params(route.spec), options)
 
 
+def _as_asked(row: Row, prompt: CoveragePrompt | None) -> dict[str, Any]:
+    """A local probability judge's call row in the request-row terms `check_stale` compares:
+    the judge (a row another mode wrote, without `yes_no_probs`, is another judge here), its
+    model, the prompt's hash. A row written before the hash was recorded counts as the same
+    prompt when its chat-templated input holds this prompt's text."""
+    view = {k: row.get(k) for k in CALL_KEY}
+    backend = row.get("backend")
+    view["backend"] = backend if "yes_no_probs" in row else f"{backend} (json judge)"
+    view["model"] = row.get("model")
+    if "prompt_sha256" in row:
+        view["prompt_sha256"] = row["prompt_sha256"]
+    elif prompt is not None:
+        view["input"] = prompt.text if prompt.text in str(row.get("input") or "") else None
+    return view
+
+
+def local_stale(spec: BackendSpec, prompts: Sequence[CoveragePrompt], rows: Mapping[Hashable, Row],
+                where: Path, *, model: str | None, redo_stale: bool) -> list[Hashable]:
+    """The keys of a local probability judge's calls to make again: a call is reused only if
+    it judged the same prompt (response text, rubric wording, mode) with the same judge and
+    model; any other stops the run (`check_stale`'s line) unless `redo_stale`. The dry run
+    asks the same."""
+    requests = first_requests(prompts)
+    by_key = {(*p.key.values(), 0): p for p in prompts}
+    views = {k: _as_asked(r, by_key.get(k)) for k, r in rows.items()}
+    return check_stale(requests, views, key_by(*CALL_KEY),
+                       Asked(spec.name, model or spec.model_id), None, where=where,
+                       redo_stale=redo_stale)
+
+
 def run_local_probs(spec: BackendSpec, prompts: Sequence[CoveragePrompt], calls: Path, *,
                     model: str | None = None, batch_size: int = 8, progress: bool = True,
-                    prefix_cache: bool = True) -> int:
+                    prefix_cache: bool = True, redo_stale: bool = False) -> int:
     """Score every prompt not yet in the calls file; returns how many were scored now."""
-    done = done_keys(calls, key_by(*CALL_KEY), retry_errors=True)
+    done: set[Hashable] = set()
+    if calls.exists():
+        with ResultsStore(calls, key_by(*CALL_KEY)) as store:
+            store.drop(local_stale(spec, prompts, store.rows, calls, model=model,
+                                   redo_stale=redo_stale))
+            done = {k for k, r in store.rows.items() if not r.get("error")}
     todo = [p for p in prompts if (*p.key.values(), 0) not in done]
     if not todo:
         return 0
@@ -129,7 +171,10 @@ def run_local_probs(spec: BackendSpec, prompts: Sequence[CoveragePrompt], calls:
                     store.append({
                         **todo[i].key, "attempt": 0, "backend": spec.name,
                         "model": model or spec.model_id, "model_version": version,
-                        "input": texts[i], "error": None,
+                        "input": texts[i],
+                        "prompt_sha256": prompt_sha256(
+                            [{"role": "user", "content": todo[i].text}]),
+                        "error": None,
                         "yes_no_probs": [math.exp(lp) for lp in scores.logprobs],
                         "answer_token_ids": {w: list(v) for w, v in scores.token_ids.items()},
                         "top_tokens": scores.top_tokens})
@@ -141,10 +186,13 @@ def run_local_probs(spec: BackendSpec, prompts: Sequence[CoveragePrompt], calls:
 
 def dry_run(spec: BackendSpec, prompts: Sequence[CoveragePrompt], calls: Path,
             params: GenerationParams, *, retry_errors: bool = False, rpm: float | None = None,
-            tpm: float | None = None) -> DryRun:
-    """Count and price the first asks still to make; sends nothing."""
+            tpm: float | None = None, model: str | None = None,
+            redo_stale: bool = False) -> DryRun:
+    """Count and price the first asks still to make; sends nothing. Calls made from another
+    request stop it as they stop the run (or, with `redo_stale`, count as to do)."""
     return send_dry_run(spec, first_requests(prompts), calls, CALL_KEY, params,
-                        retry_errors=retry_errors, rpm=rpm, tpm=tpm)
+                        retry_errors=retry_errors, rpm=rpm, tpm=tpm, model=model,
+                        redo_stale=redo_stale)
 
 
 # ---- rows ---------------------------------------------------------------------------------

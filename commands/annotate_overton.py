@@ -21,11 +21,13 @@ from pathlib import Path
 
 from annotations.coverage import MODES, build_coverage_prompts, load_rubric
 from annotations.coverage_run import (
+    CALL_KEY,
     NOT_SCORED,
     calls_path,
     default_out,
     dry_run,
     load_responses,
+    local_stale,
     run_api_probs,
     run_json_judge,
     run_local_probs,
@@ -37,12 +39,14 @@ from core.errors import UserError
 from harness.batch import check_batch_backend
 from harness.batch_manage import batch_cancel, batch_status
 from harness.cli import positive, rows_failed_status, script_parser, set_aside
+from harness.request import done_rows
 from harness.request_cli import (
     add_batch_arguments,
     add_request_arguments,
     batch_options,
     request_options,
 )
+from harness.results import key_by
 from harness.run_files import check_distinct
 from harness.send import Route
 
@@ -131,10 +135,13 @@ def run(args: argparse.Namespace) -> int:
               "judge calls (one per option, and one per answer asking whether it refuses); "
               f"output: {out}")
         if where == "local":
+            local_stale(spec, prompts, done_rows(calls, key_by(*CALL_KEY)), calls,
+                        model=args.model, redo_stale=args.redo_stale)
             print("estimated cost: none (a local model; one forward pass per call)")
         else:
             print(dry_run(spec, prompts, calls, params, retry_errors=args.retry_errors,
-                          rpm=options.rpm, tpm=options.tpm).format())
+                          rpm=options.rpm, tpm=options.tpm, model=args.model,
+                          redo_stale=args.redo_stale).format())
             if not probs:
                 print(f"re-asks of unreadable answers (up to {args.max_reparse} each) come on "
                       "top")
@@ -144,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
     local = adapter_class(spec).local
     if where == "local":
         n = run_local_probs(spec, prompts, calls, model=args.model,
-                            batch_size=args.batch_size or 8, progress=not args.no_progress)
+                            batch_size=args.batch_size or 8, progress=not args.no_progress,
+                            redo_stale=args.redo_stale)
         print(f"scored now: {n}; skipped as already done: {len(prompts) - n}")
     else:
         route = Route(spec, model=args.model, base_url=args.base_url, timeout_s=args.timeout,

@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"backend: {spec.name} ({args.model or spec.model_id}); {len(items)} questions "
               f"asked without their options; output: {out}")
         print(dry_run(spec, requests, out, ROW_KEY, params, retry_errors=args.retry_errors,
-                      rpm=options.rpm, tpm=options.tpm).format())
+                      rpm=options.rpm, tpm=options.tpm, model=args.model,
+                      redo_stale=args.redo_stale).format())
         if args.batch_api:
             print("through the batch API the provider charges about half that, with no "
                   "per-minute limits; results come within 24 h")

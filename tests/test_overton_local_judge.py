@@ -81,3 +81,53 @@ def test_local_coverage_judge_equals_a_full_forward_pass(tmp_path):
     before = (tmp_path / "coverage.calls.jsonl").read_text()
     assert script_main("annotate_overton")(argv) == 0
     assert (tmp_path / "coverage.calls.jsonl").read_text() == before
+
+
+def test_local_coverage_judge_reuses_a_call_only_for_the_same_answer_and_judge(tmp_path):
+    """A local coverage judgement is reused only for the same answer text, judge and mode: an
+    answer edited after judging, another judge or a JSON judge's calls stop the run in one
+    line (the dry run too); --redo-stale scores again only the stale calls."""
+    from core.errors import UserError
+
+    model_dir = build_letter_model(tmp_path / "model")
+    registry = tiny_registry(tmp_path / "reg.json", model_dir)
+    other = tiny_registry(tmp_path / "other.json", model_dir, name="tiny-other")
+    rows = [{"item_id": i, "sample": 0, "backend": "m", "model": "m", "error": None,
+             "provider_message": None, "question": "Do you cook ?", "options": ["Yes", "No"],
+             "human": {"Japan": [0.5, 0.5]}, "input": "Do you cook ?",
+             "response": ["Yes", "No you do"][i]} for i in range(2)]
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "coverage.jsonl"
+    calls = tmp_path / "coverage.calls.jsonl"
+    argv = ["--registry", str(registry), "--responses", str(answers), "--out", str(out),
+            "--judge-mode", "probs", "--no-progress"]
+    judge = script_main("annotate_overton")
+    assert judge(["--judge", "tiny-local", *argv]) == 0
+    first = {(c["item_id"], c["option"]): c for c in read_jsonl(calls)}
+    assert len(first) == 6
+
+    rows[1]["response"] = "Yes you do"
+    answers.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    before = calls.read_text()
+    for extra in ([], ["--dry-run"]):
+        with pytest.raises(UserError, match=r"another prompt text \(3 rows, first item_id 1"):
+            judge(["--judge", "tiny-local", *argv, *extra])
+    assert calls.read_text() == before
+    assert judge(["--judge", "tiny-local", *argv, "--redo-stale", "--dry-run"]) == 0
+    assert calls.read_text() == before
+    assert judge(["--judge", "tiny-local", *argv, "--redo-stale"]) == 0
+    now = {(c["item_id"], c["option"]): c for c in read_jsonl(calls)}
+    assert all(now[k] == first[k] for k in first if k[0] == 0)  # kept as they were
+    assert all("Yes you do" in now[k]["input"] and "Yes you do" not in first[k]["input"]
+               for k in first if k[0] == 1)
+    assert next(r for r in read_jsonl(out) if r["item_id"] == 1)["response"] == "Yes you do"
+
+    # another judge, or a JSON judge's calls, are not this judge's
+    with pytest.raises(UserError, match="backend 'tiny-local' there, 'tiny-other' now"):
+        judge(["--judge", "tiny-other", *[a if a != str(registry) else str(other)
+                                          for a in argv]])
+    calls.write_text("".join(json.dumps({k: v for k, v in c.items() if k != "yes_no_probs"})
+                             + "\n" for c in now.values()))
+    with pytest.raises(UserError, match=r"tiny-local \(json judge\)' there"):
+        judge(["--judge", "tiny-local", *argv, "--dry-run"])

@@ -4,6 +4,7 @@ without the options, the coverage judge in both modes, and reruns that send noth
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,24 @@ def test_open_answers_are_asked_without_options_and_resume(fake, tmp_path, capsy
 
     # a rerun sends nothing
     assert respond(fake, data, out) == 0
+    assert len(fake.state.requests) == 3
+
+
+def test_open_answers_of_another_model_stop_the_dry_run_as_they_stop_the_run(fake, tmp_path,
+                                                                              capsys):
+    from core.errors import UserError
+
+    data = write_overton_csv(tmp_path / "global_opinions.csv")
+    out = tmp_path / "answers.jsonl"
+    assert respond(fake, data, out) == 0
+    for extra in ([], ["--dry-run"]):
+        with pytest.raises(UserError, match="model 'gpt-4o-mini-2024-07-18' there, "
+                                            "'gpt-4o-mini-2099' now"):
+            respond(fake, data, out, "--model", "gpt-4o-mini-2099", *extra)
+    capsys.readouterr()
+    assert respond(fake, data, out, "--model", "gpt-4o-mini-2099", "--redo-stale",
+                   "--dry-run") == 0
+    assert "requests to send: 3 (0 already done)" in capsys.readouterr().out
     assert len(fake.state.requests) == 3
 
 
@@ -212,3 +231,36 @@ def test_answers_and_json_judge_through_the_batch_api(api_keys, tmp_path):
         assert rows[5]["status"] == "refused"
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("mode", ["json", "probs"])
+def test_coverage_judge_reuses_a_call_only_for_the_same_answer_and_judge(fake, tmp_path,
+                                                                         capsys, mode):
+    """An answer edited after judging, or another judge model, stops the run and its dry run
+    in one line; --redo-stale (dry run included) asks only the edited answer's calls again."""
+    from annotations.coverage import load_rubric
+    from core.errors import UserError
+
+    answers = write_answers(tmp_path / "answers.jsonl")
+    fake.state.logprobs = {"Yes": math.log(0.6), "No": math.log(0.4)}
+    fake.state.reply = (ScriptedCoverageJudge(load_rubric().reask) if mode == "json"
+                        else lambda p, prompt: "Yes")
+    out = tmp_path / "coverage.jsonl"
+    flags = ("--judge-mode", mode, "--max-reparse", "0")
+    assert judge(fake, answers, out, *flags) == 0
+    sent = len(fake.state.requests)
+    rows = answer_rows()
+    rows[1]["response"] = "VIEWS Less"  # item 3: a refusal question and 3 options
+    answers.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for extra in ([], ["--dry-run"]):
+        with pytest.raises(UserError, match=r"another prompt text \(4 rows, first item_id 3"):
+            judge(fake, answers, out, *flags, *extra)
+    with pytest.raises(UserError, match="model 'gpt-4o-2024-08-06' there, 'gpt-4o-2099' now"):
+        judge(fake, answers, out, *flags, "--dry-run", "--model", "gpt-4o-2099")
+    capsys.readouterr()
+    assert judge(fake, answers, out, *flags, "--dry-run", "--redo-stale") == 0
+    assert "requests to send: 4 (6 already done)" in capsys.readouterr().out
+    assert len(fake.state.requests) == sent
+    assert judge(fake, answers, out, *flags, "--redo-stale") == 0
+    assert len(fake.state.requests) == sent + 4
+    assert {r["item_id"]: r for r in read_jsonl(out)}[3]["response"] == "VIEWS Less"
