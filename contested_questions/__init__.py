@@ -6,6 +6,15 @@
     frame = cq.load_results(judged.out)
 """
 
-from contested_questions.api import Run, annotate, collect, generate, load_results
+from contested_questions.api import (
+    Run,
+    annotate,
+    annotate_overton,
+    collect,
+    generate,
+    load_results,
+    overton_responses,
+)
 
-__all__ = ["Run", "annotate", "collect", "generate", "load_results"]
+__all__ = ["Run", "annotate", "annotate_overton", "collect", "generate", "load_results",
+           "overton_responses"]

@@ -1,4 +1,5 @@
-"""Run a generation, an annotation or a distribution collection from Python; load any results.
+"""Run a generation, an annotation, a distribution collection or the Overton stage from Python;
+load any results.
 
 Each run function takes its command's flags as keyword arguments (`max_tokens=200` is
 `--max-tokens 200`, `dry_run=True` is `--dry-run`, a list is joined with commas) and runs that
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from annotations.coverage_run import default_out as coverage_out
+from annotations.coverage_run import load_responses
 from annotations.run import default_out as annotations_out
 from annotations.run import load_generations
 from backends.registry import get_spec, load_registry
@@ -23,6 +26,7 @@ from harness.export import restore_formula_text, rows_to_frame
 from harness.results import read_jsonl
 from neutrality.generate import default_out as generations_out
 from pluralism.collect import CollectOptions
+from pluralism.overton import default_out as overton_out
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -125,6 +129,34 @@ def collect(dataset: str, backend: str = DEFAULT_BACKEND, **options: Any) -> Run
              if k in CollectOptions.__dataclass_fields__ and hasattr(args, k)}
     out = CollectOptions(dataset=dataset, spec=spec, save_dir=save_dir, **named).out_path
     return Run(out, _run(script.main, [*argv, "--out-dir", str(save_dir)], command))
+
+
+def overton_responses(backend: str = DEFAULT_BACKEND, **options: Any) -> Run:
+    """`backend`'s open answers to the GlobalOpinionQA questions, asked without their
+    options, as `contested overton-responses` (resumes)."""
+    from commands import create_overton_responses as script
+
+    argv = ["--backend", backend, *flags(options)]
+    args = _parsed(script.parse_args, argv, "overton-responses")
+    out = Path(args.out or overton_out(_spec_name(args.backend, args.registry), args.model))
+    return Run(out, _run(script.main, [*argv, "--out", str(out)], "overton-responses"))
+
+
+def annotate_overton(judge: str, responses: str | Path, **options: Any) -> Run:
+    """Which answer options each open answer in `responses` presents, judged by `judge`, as
+    `contested annotate-overton` (resumes); `out` is the file of one row per answer."""
+    from commands import annotate_overton as script
+
+    argv = ["--judge", judge, "--responses", str(responses), *flags(options)]
+    args = _parsed(script.build_parser().parse_args, argv, "annotate-overton")
+    out = args.out
+    if out is None:  # the command's own default, from the answers it judges
+        rows = sorted(load_responses(args.responses),
+                      key=lambda r: (r["item_id"], r.get("sample", 0)))
+        out = coverage_out(rows[:args.limit] if args.limit else rows, args.responses,
+                           _spec_name(args.judge, args.registry), args.judge_mode)
+    out = Path(out)
+    return Run(out, _run(script.main, [*argv, "--out", str(out)], "annotate-overton"))
 
 
 def load_results(path: str | Path) -> pd.DataFrame:

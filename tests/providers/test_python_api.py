@@ -143,3 +143,32 @@ def test_generate_and_annotate_name_the_file_they_wrote(fake: FakeServer, prompt
     assert judged.out == (tmp_path / "a" / "ann.jsonl" if given
                           else tmp_path / "annotations" / "gpt-4o__gpt-4o.jsonl")
     assert sorted(judged.load()["id"]) == [0, 1]
+
+
+def test_overton_answers_and_judge_name_and_load_the_file_they_wrote(fake: FakeServer,
+                                                                       tmp_path, monkeypatch):
+    """Each Overton call, by default and with out=, names the file it wrote; an earlier run
+    in the default folder is not what a run elsewhere loads."""
+    from tests.overton_helpers import write_overton_csv
+
+    monkeypatch.setattr("pluralism.overton.OVERTON_DIR", tmp_path / "overton")
+    monkeypatch.setattr("annotations.coverage_run.COVERAGE_DIR", tmp_path / "coverage")
+    fake.state.reply = lambda provider, prompt: (  # every view presented, no refusal
+        '{"answer": "yes"}' if 'View: "' in prompt else '{"answer": "no"}'
+        if 'Answer: "' in prompt else "Some say yes, some say no.")
+    common = {"base_url": fake.url + "/v1", "cache": tmp_path / "cache.sqlite", **FAST}
+    data = write_overton_csv(tmp_path / "global_opinions.csv")
+    first = cq.overton_responses("gpt-4o-mini", data_dir=data, limit=1, **common)
+    assert first.out == tmp_path / "overton" / "gpt-4o-mini.jsonl" and first.complete
+    second = cq.overton_responses("gpt-4o-mini", data_dir=data, limit=2,
+                                  out=tmp_path / "nb" / "answers.jsonl", **common)
+    assert second.out == tmp_path / "nb" / "answers.jsonl" and second.complete
+    assert len(second.load()) == 2 and len(first.load()) == 1
+
+    judged = cq.annotate_overton("gpt-4o", first.out, **common)
+    assert judged.out == tmp_path / "coverage" / "gpt-4o-mini__gpt-4o.jsonl"
+    assert judged.complete and list(judged.load()["status"]) == ["ok"]
+    elsewhere = cq.annotate_overton("gpt-4o", second.out, judge_mode="json",
+                                    out=tmp_path / "nb" / "coverage.jsonl", **common)
+    assert elsewhere.out == tmp_path / "nb" / "coverage.jsonl" and elsewhere.complete
+    assert len(elsewhere.load()) == 2 and len(judged.load()) == 1
