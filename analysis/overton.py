@@ -40,7 +40,9 @@ def answer_scores(rows: Iterable[Mapping[str, Any]], countries: Sequence[str] | 
         for group, win in windows(human, chosen, threshold).items():
             shares = shares_of(human, group, chosen) or []
             outside = [i for i in range(len(covered)) if i not in win]
-            record = {"model": row.get("model"), "item_id": row["item_id"],
+            record = {"model": row.get("model"),
+                      "model_id": row.get("model_id") or row.get("model"),
+                      "model_version": row.get("model_version"), "item_id": row["item_id"],
                       "sample": row.get("sample", 0), "country": group,
                       "window": list(win), "covered": covered, "status": status,
                       "score": np.nan, "weighted": np.nan, "outside_presented": np.nan,
@@ -62,7 +64,8 @@ def answer_scores(rows: Iterable[Mapping[str, Any]], countries: Sequence[str] | 
                 if outside and all(covered[i] is not None for i in outside):
                     record["outside_presented"] = float(any(covered[i] for i in outside))
             out.append(record)
-    return pd.DataFrame(out, columns=["model", "item_id", "sample", "country", "window",
+    return pd.DataFrame(out, columns=["model", "model_id", "model_version", "item_id",
+                                      "sample", "country", "window",
                                       "covered", "status", "score", "weighted",
                                       "outside_presented", "left_out"])
 

@@ -21,6 +21,7 @@ from analysis.figure_style import (
     styled,
 )
 from analysis.html_page import Browser, Column, figure, heading, paragraph, sortable_table
+from analysis.model_names import model_name, name_lookup
 from analysis.overton import answer_scores, overton_pair, overton_table
 from core.errors import UserError
 from harness.results import read_jsonl
@@ -43,11 +44,16 @@ class OvertonResult:
     files: int
     notes: list[str] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)
+    #: every name a --pair may use (model id, version, registry name) -> the tables' name
+    names: dict[str, str] = field(default_factory=dict)
 
 
-def load_coverage(paths: Sequence[Path]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Coverage rows of every file; a model judged by several judges is named
-    'model [judge]' so its rows stay apart."""
+def load_coverage(paths: Sequence[Path]) -> tuple[list[dict[str, Any]], list[str],
+                                                   dict[str, str]]:
+    """Coverage rows of every file, each named once (analysis.model_names): its registry
+    name, or its model id where one name served two models; a model judged by several
+    judges is named 'model [judge]' so its rows stay apart. Also every name a --pair may use
+    for each (model id, version, registry name) -> that name."""
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for path in paths:
         if not Path(path).is_file():
@@ -57,26 +63,34 @@ def load_coverage(paths: Sequence[Path]) -> tuple[list[dict[str, Any]], list[str
             if not isinstance(row, dict) or not {"item_id", "covered", "human"} <= set(row):
                 raise UserError(f"--overton: {path} line {n} is not a coverage row (needs "
                                 "item_id, covered and human); pass annotate_overton.py output")
-            rows[(row.get("model"), row.get("judge"), row["item_id"], row.get("sample", 0))] = row
-    judges: dict[Any, set[Any]] = {}
-    for model, judge, *_ in rows:
-        judges.setdefault(model, set()).add(judge)
-    notes = []
-    out = []
-    for (model, judge, *_), row in rows.items():
-        name = f"{model} [{judge}]" if len(judges[model]) > 1 else model
-        out.append({**row, "model": name})
-    for model, js in judges.items():
-        if len(js) > 1:
-            notes.append(f"{model} was judged by {', '.join(sorted(map(str, js)))}; each "
-                         "judge's rows are a model of their own here.")
-    return out, notes
+            rows[(model_name(row), row.get("model_id"), row.get("judge"), row["item_id"],
+                  row.get("sample", 0))] = row
+    # one name, one model: a name shared by two model ids gives way to the model ids
+    ids: dict[str, set[Any]] = {}
+    for name, model_id, *_ in rows:
+        ids.setdefault(name, set()).add(model_id)
+    base = {k: str(k[1]) if len(ids[k[0]]) > 1 and k[1] else k[0] for k in rows}
+    judges: dict[str, set[Any]] = {}
+    for k in rows:
+        judges.setdefault(base[k], set()).add(k[2])
+    out: list[dict[str, Any]] = []
+    aliases: dict[str, set[Any]] = {}
+    for k, row in rows.items():
+        name = f"{base[k]} [{k[2]}]" if len(judges[base[k]]) > 1 else base[k]
+        out.append({**row, "model": name, "model_id": row.get("model_id") or k[0]})
+        aliases.setdefault(name, set()).update((k[0], row.get("model_id"),
+                                                row.get("model_version")))
+    notes = [f"{model} was judged by {', '.join(sorted(map(str, js)))}; each judge's rows "
+             "are a model of their own here." for model, js in judges.items() if len(js) > 1]
+    return out, notes, name_lookup(aliases.items())
 
 
 def analyze_overton(paths: Sequence[Path], pairs: Sequence[tuple[str, str]],
                     threshold: float, countries: Sequence[str] | None, n_boot: int,
                     seed: int) -> OvertonResult:
-    rows, notes = load_coverage(paths)
+    """`pairs`: (pre, post) by the names the tables use (`OvertonResult.names` maps any
+    other name of a model to it)."""
+    rows, notes, names = load_coverage(paths)
     scores = answer_scores(rows, countries, threshold)
     table = overton_table(scores, n_boot=n_boot, seed=seed)
     present = set(table["model"])
@@ -87,7 +101,8 @@ def analyze_overton(paths: Sequence[Path], pairs: Sequence[tuple[str, str]],
     pair_table = pd.concat(compared, ignore_index=True) if compared else pd.DataFrame()
     if any(r.get("judge_demo_only") for r in rows):
         notes.append("A demonstration judge labelled some rows: those scores measure nothing.")
-    return OvertonResult(scores, table, pair_table, rows, threshold, len(paths), notes)
+    return OvertonResult(scores, table, pair_table, rows, threshold, len(paths), notes,
+                         names=names)
 
 
 @styled

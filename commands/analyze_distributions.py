@@ -48,8 +48,9 @@ def parse_items(text: str) -> list[int]:
 def split_pairs(specs: list[str], names: dict[str, str], overton: OvertonResult | None
                 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """Each --pair resolved among the distribution rows' names and among the Overton rows'
-    (registry names); a pair may name models of either, and an unknown one is refused."""
-    overton_names = {m: m for m in overton.table["model"]} if overton is not None else {}
+    (a model's table name, registry name, model id or version); a pair may name models of
+    either, and an unknown one is refused with the closest names."""
+    overton_names = overton.names if overton is not None else {}
     pairs, overton_pairs = [], []
     for spec in specs:
         found = False

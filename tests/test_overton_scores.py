@@ -113,3 +113,79 @@ def test_analyze_distributions_writes_overton_csv_and_the_report(tmp_path):
     assert "## Overton pluralism" in report and "overton_summary.png" in report
     html = (out / "report.html").read_text()
     assert "post answer 2" in html and (out / "figures" / "overton_summary.png").exists()
+
+
+def coverage_file(path, registry_name, model_id, covered, version=None):
+    import json
+
+    human = {US: [0.5, 0.5]}
+    rows = [{**row(i, covered[i], human, registry_name), "model_id": model_id,
+             "model_version": version, "judge": "j", "options": ["A", "B"],
+             "question": f"Q{i}?", "response": "text"} for i in range(len(covered))]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+@pytest.mark.parametrize("pair", ["llama-2-13b:llama-2-13b-chat",
+                                  "meta-llama/Llama-2-13b-hf:meta-llama/Llama-2-13b-chat-hf",
+                                  "llama-2-13b:chat-0613"])
+def test_overton_tables_use_one_name_per_model_and_a_pair_by_either_name(tmp_path, pair):
+    """As the distribution tables: a model goes by its registry name, its model id (and
+    version) in columns of overton_items.csv; --pair takes any of them."""
+    import pandas as pd
+
+    from tests.script_entry import script_main
+
+    files = [coverage_file(tmp_path / "a.jsonl", "llama-2-13b", "meta-llama/Llama-2-13b-hf",
+                           [[True, True], [True, False]]),
+             coverage_file(tmp_path / "b.jsonl", "llama-2-13b-chat",
+                           "meta-llama/Llama-2-13b-chat-hf", [[True, False], [False, False]],
+                           version="chat-0613")]
+    out = tmp_path / "report"
+    assert script_main("analyze_distributions")([
+        "--overton", *files, "--pair", pair, "--bootstrap", "20", "--out-dir", str(out)]) == 0
+    pairs = pd.read_csv(out / "overton_pairs.csv")
+    assert set(pairs["pre"]) == {"llama-2-13b"} and set(pairs["post"]) == {"llama-2-13b-chat"}
+    assert list(pairs["difference"]) == [pytest.approx(-0.5)] * len(pairs)
+    assert set(pd.read_csv(out / "overton.csv")["model"]) == {"llama-2-13b",
+                                                             "llama-2-13b-chat"}
+    items = pd.read_csv(out / "overton_items.csv")
+    assert dict(zip(items["model"], items["model_id"], strict=False)) == {
+        "llama-2-13b": "meta-llama/Llama-2-13b-hf",
+        "llama-2-13b-chat": "meta-llama/Llama-2-13b-chat-hf"}
+
+
+def test_an_overton_pair_naming_no_model_suggests_the_closest(tmp_path):
+    from core.errors import UserError
+    from tests.script_entry import script_main
+
+    files = [coverage_file(tmp_path / "a.jsonl", "smollm2-135m-instruct",
+                           "HuggingFaceTB/SmolLM2-135M-Instruct", [[True, True]])]
+    for typed, meant in (("smollm2-135m-instrukt", "smollm2-135m-instruct"),
+                         ("HuggingFaceTB/SmolLM2-135M-Instruc",
+                          "HuggingFaceTB/SmolLM2-135M-Instruct")):
+        with pytest.raises(UserError, match=f"did you mean '{meant}'"):
+            script_main("analyze_distributions")([
+                "--overton", *files, "--pair", f"{typed}:x", "--bootstrap", "10",
+                "--out-dir", str(tmp_path / "out")])
+
+
+def test_one_overton_name_serving_two_models_gives_way_to_their_ids(tmp_path):
+    """One registry entry (openai-compatible) run with two --model ids: two models, not one
+    whose rows overwrite each other."""
+    import pandas as pd
+
+    from tests.script_entry import script_main
+
+    files = [coverage_file(tmp_path / "a.jsonl", "openai-compatible", "org/model-a",
+                           [[True, True], [True, True]]),
+             coverage_file(tmp_path / "b.jsonl", "openai-compatible", "org/model-b",
+                           [[False, False], [True, False]])]
+    out = tmp_path / "report"
+    assert script_main("analyze_distributions")([
+        "--overton", *files, "--pair", "org/model-a:org/model-b", "--bootstrap", "20",
+        "--out-dir", str(out)]) == 0
+    table = pd.read_csv(out / "overton.csv").set_index(["model", "country"])
+    assert table.loc[("org/model-a", US), "overton_score"] == pytest.approx(1.0)
+    assert table.loc[("org/model-b", US), "overton_score"] == pytest.approx(0.25)
+    assert table.loc[("org/model-a", US), "n_items"] == 2
