@@ -3,7 +3,8 @@
 A template has the layout of the study's `annotation` part: instructions, then one example
 variant for each of the six categories, then questions, answer format, follow-up and the
 input/output block. Which variant each prompt shows is drawn from one `random.Random(1)`
-stream, exactly as the study drew them, so its judge prompts are reproduced word for word.
+stream indexed by the prompt's id, exactly as the study drew them over its prompt set in
+order, so its judge prompts are reproduced word for word.
 """
 
 from __future__ import annotations
@@ -138,15 +139,28 @@ class JudgePrompt:
 
 def build_prompts(rows: list[dict[str, Any]], template: JudgeTemplate,
                   k: int) -> list[JudgePrompt]:
-    """K prompts per generation row. Draws cover every row of the file in (id, sample) order,
-    failed ones included, so a row's prompts depend only on which rows the file holds."""
-    ordered = sorted(rows, key=lambda r: (r["id"], r.get("sample", 0)))
-    choices = draw_choices(template, len(ordered), k)
+    """K prompts per generation row. A row's variants are the draws at its id's place in
+    one random.Random(1) stream over the ids 0, 1, 2, ... (sample 0; each later sample has a
+    stream of its own), as the study drew them over its whole prompt set in order. So a
+    row's judge prompts depend only on its id and sample, never on which other rows the
+    file holds: a sampled run gets the full run's prompts, and adding answers to a file
+    leaves the prompts of those already judged as they were."""
+    by_sample: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["id"] < 0:
+            raise UserError(f"generation row id {row['id']} is negative; the judge's draws "
+                            "are indexed by id, so ids must be 0 or more")
+        by_sample.setdefault(row.get("sample", 0), []).append(row)
+    drawn: dict[tuple[int, int], list[tuple[str, ...]]] = {}
+    for sample, group in by_sample.items():
+        seed = SEED if sample == 0 else SEED * 1_000_003 + sample
+        choices = draw_choices(template, max(r["id"] for r in group) + 1, k, seed)
+        drawn.update(((r["id"], sample), choices[r["id"]]) for r in group)
     out = []
-    for row, chosen in zip(ordered, choices, strict=True):
+    for row in sorted(rows, key=lambda r: (r["id"], r.get("sample", 0))):
         if row.get("error"):
             continue
-        for e, choice in enumerate(chosen):
+        for e, choice in enumerate(drawn[(row["id"], row.get("sample", 0))]):
             out.append(JudgePrompt(row, e, template.render(choice, row.get("input") or "",
                                                            judged_text(row))))
     return out

@@ -134,3 +134,24 @@ def test_bad_template_files_are_one_line_errors(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"instructions": "x"}))
     with pytest.raises(UserError, match="lacks"):
         load_judge_template(bad)
+
+
+def test_a_rows_judge_prompts_depend_on_its_id_not_on_the_other_rows_in_the_file() -> None:
+    template = load_judge_template()
+    full = {(p.row["id"], p.eval): p.text for p in build_prompts(gen_rows(40), template, 3)}
+    # a sampled run (ids 7, 23, 31) gets the full run's prompts for those ids
+    sampled = build_prompts([r for r in gen_rows(40) if r["id"] in (7, 23, 31)], template, 3)
+    assert {(p.row["id"], p.eval): p.text for p in sampled} == \
+        {k: v for k, v in full.items() if k[0] in (7, 23, 31)}
+    # answers added to the file later leave the earlier rows' prompts as they were
+    grown = build_prompts([r for r in gen_rows(40) if r["id"] in (3, 7, 23, 31)], template, 3)
+    assert [p.text for p in grown if p.row["id"] != 3] == [p.text for p in sampled]
+
+
+def test_a_later_sample_of_an_id_is_drawn_from_its_own_stream() -> None:
+    template = load_judge_template()
+    rows = gen_rows(5) + [{**r, "sample": 1} for r in gen_rows(5)]
+    prompts = build_prompts(rows, template, 2)
+    first = [p.text for p in prompts if p.row["sample"] == 0]
+    assert first == [p.text for p in build_prompts(gen_rows(5), template, 2)]
+    assert first != [p.text for p in prompts if p.row["sample"] == 1]
