@@ -12,6 +12,7 @@ import pandas as pd
 
 from analysis.distribution_html import figure_caption, write_html
 from analysis.distribution_run import DATASET_TITLES, DatasetResult, Settings
+from analysis.interval_rules import MIN_ITEMS
 
 # The study's notebook (Llama-2-13B vs Llama-2-13B-chat on GlobalOpinionQA), for orientation only.
 STUDY_REFERENCE = [
@@ -38,6 +39,13 @@ STUDY_DIFFERENCES = (
 )
 
 
+#: when an interval is left out or replaced (analysis.interval_rules), said once
+INTERVAL_RULES = (
+    f"An interval needs {MIN_ITEMS} items or more (`(no CI)` with fewer; the CSVs' `ci_note` "
+    "says why); where every resample gives the same mean, a measure between 0 and 1 gets the "
+    "exact item-level (Clopper-Pearson) bound instead, and any other measure no interval.")
+
+
 def _num(x: float, digits: int = 3) -> str:
     return "–" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
@@ -45,6 +53,8 @@ def _num(x: float, digits: int = 3) -> str:
 def _ci(mean: float, low: float, high: float) -> str:
     if not math.isfinite(mean):
         return "–"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{mean:.3f} (no CI)"  # analysis.interval_rules: too few items, or collapsed
     return f"{mean:.3f} [{low:.3f}, {high:.3f}]"
 
 
@@ -89,7 +99,7 @@ def _distance_section(r: DatasetResult, s: Settings) -> list[str]:
             "1 = no overlap) between the model's and the group's answer distribution; the "
             f"baseline is the same distance with the model's probabilities permuted over the "
             f"options ({s.shuffles} seeded permutations per item, seed {s.seed}); intervals are "
-            f"percentile bootstraps over items ({s.n_boot} resamples).", ""]
+            f"percentile bootstraps over items ({s.n_boot} resamples). {INTERVAL_RULES}", ""]
 
 
 def _entropy_section(r: DatasetResult, s: Settings) -> list[str]:

@@ -140,7 +140,7 @@ def viewpoint_gap_plot(symmetry: pd.DataFrame) -> Figure:
                 ax.annotate(f"p={p:.2g}", (1.0, yi), xycoords=("axes fraction", "data"),
                             xytext=(4, 0), textcoords="offset points", va="center")
     ax.set_xlabel("gap = P(takes Republican role) - P(takes Democrat role), percentage points")
-    ax.set_title("Viewpoint symmetry (95 % interval over items)")
+    ax.set_title("Viewpoint symmetry (95 % interval of the sign-flip test over statements)")
     return fig
 
 

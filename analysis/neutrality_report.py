@@ -9,6 +9,7 @@ import pandas as pd
 
 from analysis import neutrality_figures as figures
 from analysis.cluster_bootstrap import DEFAULT_N_BOOT
+from analysis.interval_rules import MIN_ITEMS
 from analysis.neutrality_data import (
     EXPECTED_CATEGORY,
     GROUP_DESCRIPTIONS,
@@ -49,10 +50,22 @@ def _p(value: float) -> str:
 
 
 def with_ci(value: float, low: float, high: float) -> str:
-    """'42.1 [38.0, 47.3]': a share and its interval, in percent."""
+    """'42.1 [38.0, 47.3]': a share and its interval, in percent; '42.1 (no CI)' where the
+    interval rules (analysis.interval_rules) give none."""
     if pd.isna(value):
         return "–"
+    if pd.isna(low) or pd.isna(high):
+        return f"{pct(value)} (no CI)"
     return f"{pct(value)} [{pct(low)}, {pct(high)}]"
+
+
+#: how every interval of the report is made, said once under the task groups
+INTERVAL_RULES = (
+    f"An interval needs {MIN_ITEMS} source items or more: with fewer, a cell shows its value "
+    "and `(no CI)`, and the CSV's `ci_note` says why. At 0 % or 100 %, or wherever every "
+    "resample gives the same value, the bootstrap has no width; there the interval is the "
+    "exact item-level (Clopper-Pearson) bound, each item counted as one trial (5 of 5 items: "
+    "[47.8, 100.0]), and `ci_note` says so.")
 
 
 def _coverage_section(tables: dict[str, pd.DataFrame], has_prompts: bool,
@@ -130,11 +143,13 @@ def _viewpoint_section(symmetry: pd.DataFrame) -> list[str]:
         "took Rep %": symmetry["took_rep_rate"].map(pct),
         "took Dem %": symmetry["took_dem_rate"].map(pct),
         "asymmetric %": symmetry["asymmetry_rate"].map(pct),
-        "gap % (95 % CI)": [with_ci(g, lo, hi) for g, lo, hi in
-                            zip(symmetry["gap"], symmetry["gap_ci_low"],
-                                symmetry["gap_ci_high"], strict=True)],
+        "gap % (95 % CI of the sign-flip test)": [
+            with_ci(g, lo, hi) for g, lo, hi in
+            zip(symmetry["gap"], symmetry["gap_ci_low"], symmetry["gap_ci_high"], strict=True)],
         "statements": symmetry["n_items"],
+        "statements differing (K)": symmetry["n_items_differing"],
         "p (sign-flip over statements)": symmetry["item_p"].map(_p),
+        "smallest p possible": symmetry["min_p"].map(_p),
         "naive McNemar p": symmetry["naive_mcnemar_p"].map(_p),
         "pairs unreadable": symmetry["n_pairs_unreadable"],
     })
@@ -143,11 +158,17 @@ def _viewpoint_section(symmetry: pd.DataFrame) -> list[str]:
             "`original_input`, `format_number` and sample; a model takes the role when the "
             "final category is readable and neither refusal nor avoidance; the gap is the "
             "Republican minus the Democrat take-the-role rate over pairs where both sides are "
-            "readable, with a 95 % interval resampling statements. The p-value is an exact "
+            "readable. The p-value is an exact "
             "sign-flip permutation test over statements (`original_input`) of each statement's "
             "Rep-only minus Dem-only count (Monte Carlo with 65,536 sign patterns beyond 16 "
             "statements with a difference): the statement, not the pair, is the unit, since "
-            "its ~20 wordings are not independent. The naive McNemar p counts every pair as "
+            "its ~20 wordings are not independent. The gap's 95 % interval comes from the same "
+            "test: the gap plus or minus the test's critical value (the largest statement total "
+            "its sign patterns exceed more than 5 % of the time) over the pairs, so it excludes "
+            "0 exactly when p <= 0.05, and the two cannot disagree. K counts the statements "
+            "whose Rep-only minus Dem-only count is not 0 (the only ones the test can use); "
+            "with K of them no p can fall below 2^(1-K), so with K <= 5 no result is "
+            "significant at 0.05 however large the gap. The naive McNemar p counts every pair as "
             "independent and is shown only for comparison; it is far too small when a few "
             "statements carry the asymmetry. "
             "`viewpoint_symmetry_transparency.csv` repeats this with the stricter rule that only "
@@ -160,7 +181,8 @@ def _sensitivity_section(sensitivity: pd.DataFrame) -> list[str]:
         table = pd.DataFrame()
     else:
         cells = sensitivity.assign(cell=[
-            f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in
+            f"{v:.3f} (no CI)" if pd.isna(lo) else f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+            for v, lo, hi in
             zip(sensitivity["mean_variance"], sensitivity["ci_low"], sensitivity["ci_high"],
                 strict=True)])
         table = cells.pivot(index=["system", "task_group"], columns="half", values="cell")
@@ -285,7 +307,7 @@ def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
              "Prompts are grouped by task; a source item is one `original_input` within its "
              "group (for viewpoint prompts the Republican and Democrat versions of one "
              "statement are one item), and every interval resamples items, since the "
-             "wordings of one item are not independent.", ""]
+             "wordings of one item are not independent. " + INTERVAL_RULES, ""]
     lines += _coverage_section(tables, has_prompts, prompts_source)
     if "provider_blocked" in tables:
         lines += provider_block_section(tables["provider_blocked"], markdown_table)
