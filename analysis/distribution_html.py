@@ -82,10 +82,12 @@ def dataset_body(r: DatasetResult) -> list[str]:
     return body
 
 
-def write_html(results: Sequence[DatasetResult], out_dir: Path) -> Path:
-    """Write report.html beside report.md."""
-    body = [paragraph("Figures and tables per dataset (click a column heading to sort), then "
-                      "every item's distributions: search the questions, filter by dataset.")]
+def write_html(results: Sequence[DatasetResult], out_dir: Path,
+               notice: str | None = None) -> Path:
+    """Write report.html beside report.md; `notice` (a demonstration) heads it."""
+    body = [paragraph(notice, "note")] if notice else []
+    body += [paragraph("Figures and tables per dataset (click a column heading to sort), then "
+                       "every item's distributions: search the questions, filter by dataset.")]
     rows: list[dict[str, Any]] = []
     for r in results:
         body += dataset_body(r)

@@ -21,9 +21,13 @@ from neutrality.task_names import SIDES, split_task  # noqa: F401 (SIDES: part o
 CATEGORIES = (
     "refusal", "avoidance", "reasonable_pluralism", "transparency", "no_approximation", "bias",
 )
-# A null final_category is kept as its own category so no row disappears from a share.
+# A null final_category is kept as its own category so no row disappears from a share:
+# unreadable when the judge answered but no answer could be read, judge_failed when its
+# calls failed (parse_status "error": a provider error, to redo with --retry-errors).
 UNREADABLE = "unreadable"
-SHARE_CATEGORIES = (*CATEGORIES, UNREADABLE)
+JUDGE_FAILED = "judge_failed"
+NOT_JUDGED = (UNREADABLE, JUDGE_FAILED)
+SHARE_CATEGORIES = (*CATEGORIES, *NOT_JUDGED)
 
 # The prompt label names the technique the study expected; only one label differs from its category.
 EXPECTED_CATEGORY = {
@@ -70,7 +74,7 @@ REQUIRED_FIELDS = (
 #: kept when a row has them, for report.html's table of every response
 #: judge_probs: the probability judge's distribution (annotate.py --judge-mode probs)
 OPTIONAL_FIELDS = ("parse_status", "input", "response", "evals", "votes", "judge_probs",
-                   "digit_mass")
+                   "digit_mass", "judge_mode")
 PROMPT_COLUMNS = ("id", "input", "label", "task", "original_input", "format_number")
 #: the full prompt set scripts/create_test_dataset.py builds, the default for missing rows
 DEFAULT_PROMPTS = Path(__file__).resolve().parents[1] / "Data" / "test_input.csv"
@@ -162,7 +166,8 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     frame["base_task"] = split.str[0]
     frame["side"] = split.str[1]
     frame["task_group"] = frame["task"].map(task_group)
-    frame["category"] = frame["final_category"].fillna(UNREADABLE)
+    failed = frame["final_category"].isna() & frame["parse_status"].eq("error")
+    frame["category"] = frame["final_category"].fillna(UNREADABLE).mask(failed, JUDGE_FAILED)
     frame["expected"] = frame["label"].map(EXPECTED_CATEGORY)
     frame["match"] = frame["final_category"] == frame["expected"]
     frame["halved"] = frame["task_group"].isin(HALVED_GROUPS)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from analysis import neutrality_figures as figures
 from analysis.cluster_bootstrap import DEFAULT_N_BOOT
+from analysis.figure_style import figure_notice
 from analysis.interval_rules import MIN_ITEMS
 from analysis.neutrality_data import (
     EXPECTED_CATEGORY,
@@ -19,6 +20,7 @@ from analysis.neutrality_data import (
 from analysis.neutrality_expected import expected_section, expected_shares
 from analysis.neutrality_html import figure_captions, write_html
 from analysis.neutrality_tables import all_tables
+from analysis.prompt_selection import describe, selections_by_system
 from analysis.provider_blocks import provider_block_section, provider_block_table
 from core.errors import UserError
 
@@ -71,10 +73,12 @@ INTERVAL_RULES = (
 def _coverage_section(tables: dict[str, pd.DataFrame], has_prompts: bool,
                       prompts_source: str | None) -> list[str]:
     cover = tables["coverage_by_model"].rename(columns={"system": "model"})
-    lines = ["## Coverage: rows, unreadable and missing", "", markdown_table(cover), ""]
+    lines = ["## Coverage: rows, unreadable, failed and missing", "", markdown_table(cover), ""]
     method = ("Rows are annotation rows (one per response); `unreadable` rows have no final "
-              "category (the judge's answers could not be read) and are kept in every share "
-              "below as the category `unreadable`, never dropped.")
+              "category because the judge's answers could not be read, `judge_failed` rows "
+              "because every judge call for them failed (a provider error: "
+              "`annotate.py --retry-errors` redoes them). Both are kept in every share below as "
+              "categories of their own, never dropped.")
     if has_prompts:
         where = f"`{prompts_source}`" if prompts_source else "the full prompt set given"
         method += (f" Prompt set: {where}. `expected` counts the prompts each model was asked "
@@ -131,7 +135,7 @@ def _match_section(matches: pd.DataFrame) -> list[str]:
     return ["## Expected-technique match", "", markdown_table(table), "",
             "The percentage of responses whose final category is the technique the prompt's "
             f"label calls for (the label names the category, except {expected}); unreadable "
-            "rows count as no match; 95 % intervals resample source items.", "",
+            "and judge_failed rows count as no match; 95 % intervals resample source items.", "",
             "![match heatmap](figures/match_heatmap.png)", ""]
 
 
@@ -275,23 +279,59 @@ def demonstration_judges(frame: pd.DataFrame) -> list[str]:
     return sorted(frame.loc[frame["judge_demo_only"], "judge"].astype(str).unique())
 
 
-def _judges_lines(judges: Sequence[str], demo: Sequence[str] = ()) -> list[str]:
+def judge_modes(frame: pd.DataFrame) -> dict[str, str]:
+    """Judge -> 'probs' when its rows came from the probability judge, else 'json'."""
+    modes = frame["judge_mode"] if "judge_mode" in frame.columns else pd.Series(
+        None, index=frame.index)
+    return {str(j): ("probs" if (m == "probs").any() else "json")
+            for j, m in modes.groupby(frame["judge"].astype(str))}
+
+
+def _demo_caveat(mode: str) -> str:
+    if mode == "probs":
+        return ("(as a probability judge it always gives a verdict, the category whose digit "
+                "it finds most probable, however slightly it prefers it)")
+    return "(as a JSON judge, many of its answers may be unreadable)"
+
+
+def _judges_lines(judges: Sequence[str], demo: Sequence[str] = (),
+                  modes: dict[str, str] | None = None) -> list[str]:
     lines = [f"Judge(s): {', '.join(judges) or 'unknown'}.", ""]
     if demo:
+        caveats = sorted({_demo_caveat((modes or {}).get(j, "json")) for j in demo})
         lines += [f"> **A demonstration, not a measurement.** {', '.join(demo)} judged these "
                   "responses: a model this small cannot tell the techniques apart reliably "
-                  "(as a JSON judge, most of its answers may be unreadable). The numbers below "
+                  f"{' '.join(caveats)}. The numbers below "
                   "show that the pipeline runs end to end; for findings, judge with a strong model "
                   "(the study used GPT-4o).", ""]
     return lines
 
 
+def run_notice(frame: pd.DataFrame, demo: Sequence[str]) -> str | None:
+    """One line for the CSVs and figures of a demonstration or a sampled run (None for a
+    full run judged by a real judge), so that a table or figure taken out of the report
+    still says what it is."""
+    parts = []
+    if demo:
+        parts.append(f"A demonstration, not a measurement: {', '.join(demo)} judged these "
+                     "responses, a model too small to tell the techniques apart.")
+    sampled = selections_by_system(frame)
+    chosen = {system: "; ".join(describe(s) for s in picks)
+              for system, picks in sampled.items() if any(s is not None for s in picks)}
+    if chosen:
+        parts.append("A sample, not the whole prompt set: " + "; ".join(
+            f"{system} ({how})" for system, how in sorted(chosen.items())) + ".")
+    return " ".join(parts) or None
+
+
 def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
                     has_prompts: bool, n_boot: int, seed: int,
                     judges: Sequence[str] = (), demo_judges: Sequence[str] = (),
-                    prompts_source: str | None = None) -> str:
+                    prompts_source: str | None = None,
+                    judge_modes: dict[str, str] | None = None) -> str:
     """The report's Markdown text from the tables of `all_tables`; `prompts_source` names
-    the prompt set missing rows were counted against."""
+    the prompt set missing rows were counted against; `judge_modes` says which judges were
+    probability judges (judge_modes())."""
     shares = tables["category_shares"]
     systems = sorted(shares["system"].unique())
     n_rows = int(tables["coverage_by_model"]["rows"].sum())
@@ -302,7 +342,7 @@ def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
              f"{n_rows} annotated responses of {len(systems)} model(s) "
              f"({', '.join(systems)}) from {len(sources)} file(s); intervals from {n_boot} "
              f"cluster-bootstrap draws (seed {seed}).", "",
-             *_judges_lines(judges, demo_judges),
+             *_judges_lines(judges, demo_judges, judge_modes),
              "## Task groups", "", markdown_table(group_table), "",
              "Prompts are grouped by task; a source item is one `original_input` within its "
              "group (for viewpoint prompts the Republican and Democrat versions of one "
@@ -350,26 +390,29 @@ def write_outputs(frame: pd.DataFrame, out_dir: str | Path, *, prompts: pd.DataF
     if not expected.empty:  # probability-judge rows: their mean probabilities too
         tables["expected_shares"] = expected
     written = []
-    for name, table in tables.items():
-        path = out_dir / f"{name}.csv"
-        table.to_csv(path, index=False)
-        written.append(path)
-    pngs = {}
-    for name, (table_name, draw) in FIGURES.items():
-        paths = figures.save_figure(draw(tables[table_name]), out_dir, name)
-        pngs[name] = paths[0]
-        written += paths
-    if not sources and "source_file" in frame.columns:
-        sources = sorted(frame["source_file"].unique())
     judges = sorted(frame["judge"].astype(str).unique())
     demo = demonstration_judges(frame)
+    modes = judge_modes(frame)
+    notice = run_notice(frame, demo)
+    for name, table in tables.items():
+        path = out_dir / f"{name}.csv"
+        (table.assign(notice=notice) if notice else table).to_csv(path, index=False)
+        written.append(path)
+    pngs = {}
+    with figure_notice(notice):
+        for name, (table_name, draw) in FIGURES.items():
+            paths = figures.save_figure(draw(tables[table_name]), out_dir, name)
+            pngs[name] = paths[0]
+            written += paths
+    if not sources and "source_file" in frame.columns:
+        sources = sorted(frame["source_file"].unique())
     markdown = render_markdown(tables, sources=sources, has_prompts=prompts is not None,
                                n_boot=n_boot, seed=seed, judges=judges, demo_judges=demo,
-                               prompts_source=prompts_source)
+                               prompts_source=prompts_source, judge_modes=modes)
     report = out_dir / "report.md"
     report.write_text(markdown, encoding="utf-8")
     summary = markdown.split("\n")[2]  # the line that counts rows, models and files
-    notes = [line.lstrip("> ").replace("**", "") for line in _judges_lines(judges, demo)
+    notes = [line.lstrip("> ").replace("**", "") for line in _judges_lines(judges, demo, modes)
              if line.startswith(">")]
     written += [report, write_html(out_dir / "report.html", tables, frame, pngs, summary, notes)]
     return written

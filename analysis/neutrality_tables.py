@@ -28,7 +28,13 @@ from analysis.interval_rules import (
     item_exact_interval,
 )
 from analysis.item_tests import SignFlip, sign_flip_test
-from analysis.neutrality_data import SHARE_CATEGORIES, UNREADABLE, group_order
+from analysis.neutrality_data import (
+    JUDGE_FAILED,
+    NOT_JUDGED,
+    SHARE_CATEGORIES,
+    UNREADABLE,
+    group_order,
+)
 from analysis.prompt_selection import sample_table
 
 DECLINED = ("refusal", "avoidance")
@@ -180,10 +186,10 @@ def viewpoint_pairs(frame: pd.DataFrame, rule: str = "answered") -> pd.DataFrame
     pairs = pd.concat([rep, dem], axis=1, join="inner").reset_index()
     for side in ("rep", "dem"):
         category = pairs[f"{side}_category"]
-        pairs[f"{side}_took"] = (~category.isin([*DECLINED, UNREADABLE]) if rule == "answered"
+        pairs[f"{side}_took"] = (~category.isin([*DECLINED, *NOT_JUDGED]) if rule == "answered"
                                  else category == "transparency")
-    pairs["readable"] = (pairs["rep_category"] != UNREADABLE) & (
-        pairs["dem_category"] != UNREADABLE)
+    pairs["readable"] = (~pairs["rep_category"].isin(NOT_JUDGED)) & (
+        ~pairs["dem_category"].isin(NOT_JUDGED))
     return pairs
 
 
@@ -376,7 +382,8 @@ def _difference_interval(row: dict, low: float, high: float, n_items: int, level
 
 def coverage(frame: pd.DataFrame, prompts: pd.DataFrame | None = None,
              asked: dict[str, set[int]] | None = None) -> pd.DataFrame:
-    """Rows per model and task: present, unreadable and, given the prompt set, missing.
+    """Rows per model and task: present, unreadable, judge_failed and, given the prompt set,
+    missing.
 
     `expected` = the prompt ids of the task the model was asked for: all of the prompt set, or
     for a sampled model (`asked`, from analysis.prompt_selection) those its selection chose.
@@ -386,6 +393,7 @@ def coverage(frame: pd.DataFrame, prompts: pd.DataFrame | None = None,
     counts = frame.groupby(["system", "task"]).agg(
         rows=("id", "size"), prompts_answered=("id", "nunique"),
         unreadable=("category", lambda c: int((c == UNREADABLE).sum())),
+        judge_failed=("category", lambda c: int((c == JUDGE_FAILED).sum())),
         partial=("parse_status", lambda s: int((s == "partial").sum())))
     if prompts is None:
         return counts.reset_index()
@@ -405,6 +413,7 @@ def coverage(frame: pd.DataFrame, prompts: pd.DataFrame | None = None,
                         "rows": int(got["rows"]) if got is not None else 0,
                         "prompts_answered": int(got["prompts_answered"]) if got is not None else 0,
                         "unreadable": int(got["unreadable"]) if got is not None else 0,
+                        "judge_failed": int(got["judge_failed"]) if got is not None else 0,
                         "partial": int(got["partial"]) if got is not None else 0,
                         "expected": int(expected.get(task, 0)),
                         "missing": int(expected.get(task, 0) - answered.get(task, 0)),
@@ -414,8 +423,8 @@ def coverage(frame: pd.DataFrame, prompts: pd.DataFrame | None = None,
 
 def coverage_by_system(cover: pd.DataFrame) -> pd.DataFrame:
     """The coverage table summed over tasks, one row per model."""
-    numeric = [c for c in ("rows", "prompts_answered", "unreadable", "partial", "expected",
-                           "missing", "extra") if c in cover.columns]
+    numeric = [c for c in ("rows", "prompts_answered", "unreadable", "judge_failed", "partial",
+                           "expected", "missing", "extra") if c in cover.columns]
     return cover.groupby("system", as_index=False)[numeric].sum()
 
 

@@ -24,6 +24,7 @@ from analysis.distribution_inputs import (
 from analysis.distribution_report import write_report
 from analysis.distribution_run import Settings, analyze_dataset, write_outputs
 from analysis.distributions import groups_of
+from backends.registry import load_registry
 from core.errors import UserError
 from core.paths import DATA_DIR
 from harness.cli import script_parser
@@ -65,6 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
                    default=Path("reports/distributions"),
                    help="report folder (--out: the old name, still accepted)")
     return p
+
+
+def demonstration_notice(backends: set[str]) -> str | None:
+    """The report's, tables' and figures' notice when a model the registry marks demo_only
+    (too small to measure: the embedded SmolLM2) produced rows."""
+    registry = load_registry()
+    demo = sorted(b for b in backends if b in registry and registry[b].demo_only)
+    if not demo:
+        return None
+    return (f"A demonstration, not a measurement: {', '.join(demo)} is a model too small to "
+            "answer these items meaningfully; the numbers show that the pipeline runs end to "
+            "end, not what a model believes.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,14 +127,15 @@ def main(argv: list[str] | None = None) -> int:
                          "only, no distances to people.")
         loaded["mpi"] = (items, report, notes)
 
+    notice = demonstration_notice({i.backend for items, _, _ in loaded.values() for i in items})
     results = []
     for dataset, (items, report, notes) in loaded.items():
         result = analyze_dataset(dataset, items, report, pairs, settings, notes)
-        write_outputs(result, args.out_dir, pairs, args.items)
+        write_outputs(result, args.out_dir, pairs, args.items, notice)
         results.append(result)
         print(f"{dataset}: {len(result.table)} rows, {len(result.models)} models, "
               f"{len(result.pairs)} pair comparisons")
-    path = write_report(results, settings, args.out_dir)
+    path = write_report(results, settings, args.out_dir, notice)
     print(f"report written to {path} and {path.with_suffix('.html')}")
     return 0
 
