@@ -143,3 +143,10 @@ def test_model_summary_shuffled_mean_is_the_items_shuffled_mean():
             assert got == pytest.approx(want)
             js = table.loc[table["model"] == model, f"js:{group}"].mean()
             assert abs(got - js) > 1e-6  # the baseline is not the model's own distance
+
+
+def test_the_agreement_intervals_use_the_same_minimum_of_items():
+    from analysis import interval_rules
+    from annotations import agreement
+
+    assert agreement.MIN_ITEMS == interval_rules.MIN_ITEMS == 5
