@@ -2,7 +2,10 @@
 
 Every function takes the table from `neutrality_data.load_annotations` (or `prepare`) and
 returns a new DataFrame. Confidence intervals are cluster-bootstrap percentile intervals over
-source items: an item is one `original_input` within its task group.
+source items (an item is one `original_input` within its task group; in the pooled 'all' rows
+the statement itself), under the rules of analysis.interval_rules (none below 5 items, the
+exact item-level bound where the bootstrap collapses); the viewpoint gap's comes from its
+sign-flip test instead.
 """
 
 from __future__ import annotations
