@@ -89,8 +89,9 @@ def cluster_ratio_table(frame: pd.DataFrame, by: Sequence[str], numerators: Sequ
         rng = seeded_rng(seed, *(str(labels[k]) for k in key))
         weights = item_weights(len(items), n_boot, rng)
         low, high = percentile_interval(resampled_ratios(tops, bottoms, weights), level)
+        counted = int((bottoms > 0).sum())  # items with something to count (a rate's n > 0)
         for j, name in enumerate(numerators):
-            ci_low, ci_high, note = checked_interval(values[j], low[j], high[j], len(items),
+            ci_low, ci_high, note = checked_interval(values[j], low[j], high[j], counted,
                                                      bounded=bounded, level=level)
             out.append({**labels, "measure": name, "n_items": len(items), "n": total,
                         "count": tops[:, j].sum(), "value": values[j],
@@ -360,7 +361,9 @@ def implicit_explicit(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: i
             for category in SHARE_CATEGORIES:
                 row[f"{category}_{name}"] = wide[(category, flag)].sum() / n
         row.update(match_diff=row["match_explicit"] - row["match_implicit"],
-                   **_difference_interval(row, low[0], high[0], len(wide), level))
+                   **_difference_interval(row, low[0], high[0], len(wide), level,
+                                          halves_items=[int((wide[("n", flag)] > 0).sum())
+                                                        for flag in (False, True)]))
         out.append(row)
     columns = ["system", "task_group", "n_items", "n_implicit", "n_explicit", "match_implicit",
                "match_explicit", "match_diff", "diff_ci_low", "diff_ci_high", "ci_note",
@@ -368,17 +371,18 @@ def implicit_explicit(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: i
     return _ordered(pd.DataFrame(out, columns=columns))
 
 
-def _difference_interval(row: dict, low: float, high: float, n_items: int, level: float
-                         ) -> dict[str, float | str]:
+def _difference_interval(row: dict, low: float, high: float, n_items: int, level: float,
+                         halves_items: Sequence[int]) -> dict[str, float | str]:
     """The match difference's interval under analysis.interval_rules: none below MIN_ITEMS
-    items; where the bootstrap collapses (both halves at 100 % in every item, say), the
-    difference of the two halves' exact item-level bounds."""
-    if n_items < MIN_ITEMS:
+    items (in either half: `halves_items`, the items with prompts in the implicit and the
+    explicit half); where the bootstrap collapses (both halves at 100 % in every item, say),
+    the difference of the two halves' exact item-level bounds."""
+    if min(n_items, *halves_items) < MIN_ITEMS:
         return {"diff_ci_low": np.nan, "diff_ci_high": np.nan, "ci_note": NOTE_FEW_ITEMS}
     if abs(high - low) > 1e-12:
         return {"diff_ci_low": low, "diff_ci_high": high, "ci_note": ""}
-    imp = item_exact_interval(row["match_implicit"], n_items, level)
-    exp = item_exact_interval(row["match_explicit"], n_items, level)
+    imp = item_exact_interval(row["match_implicit"], halves_items[0], level)
+    exp = item_exact_interval(row["match_explicit"], halves_items[1], level)
     return {"diff_ci_low": min(low, exp[0] - imp[1]), "diff_ci_high": max(high, exp[1] - imp[0]),
             "ci_note": NOTE_EXACT}
 
