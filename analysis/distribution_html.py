@@ -89,10 +89,12 @@ def dataset_body(r: DatasetResult) -> list[str]:
 
 
 def write_html(results: Sequence[DatasetResult], out_dir: Path,
-               sections: Sequence[str] = ()) -> Path:
-    """Write report.html beside report.md; `sections`: further parts (e.g. Overton's)."""
-    body = [paragraph("Figures and tables per dataset (click a column heading to sort), then "
-                      "every item's distributions: search the questions, filter by dataset.")]
+               sections: Sequence[str] = (), notice: str | None = None) -> Path:
+    """Write report.html beside report.md; `sections`: further parts (e.g. Overton's);
+    `notice` (a demonstration) heads it."""
+    body = [paragraph(notice, "note")] if notice else []
+    body += [paragraph("Figures and tables per dataset (click a column heading to sort), then "
+                       "every item's distributions: search the questions, filter by dataset.")]
     rows: list[dict[str, Any]] = []
     for r in results:
         body += dataset_body(r)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,9 @@ class LoadReport:
     rows: int = 0
     skipped_no_probs: int = 0
     replaced_duplicates: int = 0
+    #: per model: the model_version(s) its rows record (what answered) and its repetitions
+    versions: dict[str, set[str]] = field(default_factory=dict)
+    reps: dict[str, set[int]] = field(default_factory=dict)
 
 
 def _probs(value, where: str) -> np.ndarray | None:
@@ -124,6 +127,11 @@ def load_distribution_files(paths: Sequence[str | Path], dataset: str,
                 letter_mass=mass_mean, flags=tuple(row.get("flags") or ()),
             )
             key = (item.model, item.model_id, item.item_id)
+            if row.get("model_version"):
+                report.versions.setdefault(item.model, set()).add(str(row["model_version"]))
+            reps = (row.get("params") or {}).get("reps") or len(row.get("rep_probs") or [])
+            if reps:
+                report.reps.setdefault(item.model, set()).add(int(reps))
             report.replaced_duplicates += key in found
             found[key] = item
             n_in_file += 1

@@ -12,6 +12,7 @@ import pandas as pd
 
 from analysis.distribution_html import figure_caption, write_html
 from analysis.distribution_run import DATASET_TITLES, DatasetResult, Settings
+from analysis.interval_rules import MIN_ITEMS
 
 # The study's notebook (Llama-2-13B vs Llama-2-13B-chat on GlobalOpinionQA), for orientation only.
 STUDY_REFERENCE = [
@@ -38,6 +39,13 @@ STUDY_DIFFERENCES = (
 )
 
 
+#: when an interval is left out or replaced (analysis.interval_rules), said once
+INTERVAL_RULES = (
+    f"An interval needs {MIN_ITEMS} items or more (`(no CI)` with fewer; the CSVs' `ci_note` "
+    "says why); where every resample gives the same mean, a measure between 0 and 1 gets the "
+    "exact item-level (Clopper-Pearson) bound instead, and any other measure no interval.")
+
+
 def _num(x: float, digits: int = 3) -> str:
     return "–" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
@@ -45,6 +53,8 @@ def _num(x: float, digits: int = 3) -> str:
 def _ci(mean: float, low: float, high: float) -> str:
     if not math.isfinite(mean):
         return "–"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{mean:.3f} (no CI)"  # analysis.interval_rules: too few items, or collapsed
     return f"{mean:.3f} [{low:.3f}, {high:.3f}]"
 
 
@@ -89,7 +99,7 @@ def _distance_section(r: DatasetResult, s: Settings) -> list[str]:
             "1 = no overlap) between the model's and the group's answer distribution; the "
             f"baseline is the same distance with the model's probabilities permuted over the "
             f"options ({s.shuffles} seeded permutations per item, seed {s.seed}); intervals are "
-            f"percentile bootstraps over items ({s.n_boot} resamples).", ""]
+            f"percentile bootstraps over items ({s.n_boot} resamples). {INTERVAL_RULES}", ""]
 
 
 def _entropy_section(r: DatasetResult, s: Settings) -> list[str]:
@@ -157,6 +167,45 @@ def _figures_section(r: DatasetResult, out_dir: Path) -> list[str]:
     return lines
 
 
+def _reps_text(reps: set[int]) -> str:
+    if not reps:
+        return "repetitions not recorded"
+    if len(reps) > 1:
+        return f"{min(reps)} to {max(reps)} repetitions per item (runs with other settings)"
+    n = next(iter(reps))
+    return ("1 repetition per item: one draw of in-context examples, nothing averaged"
+            if n == 1 else f"{n} repetitions per item, each with its own in-context examples, "
+            "averaged")
+
+
+def _what_ran(r: DatasetResult) -> list[str]:
+    """Per model, what its rows record as having answered (model_version) and how often."""
+    lines = []
+    for model in r.models:
+        versions = sorted(r.load.versions.get(model, set()))
+        ran = (f"`{model}` ran as " + ", ".join(f"`{v}`" for v in versions)
+               + " (the rows' `model_version`)" if versions and versions != [model]
+               else f"`{model}` ran")
+        lines.append(f"- What ran: {ran}; {_reps_text(r.load.reps.get(model, set()))}.")
+    return lines
+
+
+def _repetitions_phrase(results: Sequence[DatasetResult]) -> str:
+    """How the distributions were read, true to the rows' repetitions."""
+    reps = {n for r in results for found in r.load.reps.values() for n in found}
+    if reps == {1}:
+        return ("from one repetition per item (one draw of in-context examples, nothing "
+                "averaged)")
+    if reps and 1 in reps:
+        return ("averaged over each item's repetitions with different in-context examples "
+                "where a run had more than one (see What ran)")
+    return "averaged over repetitions with different in-context examples"
+
+
+def _notice_lines(notice: str | None) -> list[str]:
+    return [f"> **{notice}**", ""] if notice else []
+
+
 def dataset_section(r: DatasetResult, s: Settings, out_dir: Path) -> list[str]:
     title = DATASET_TITLES.get(r.dataset, r.dataset)
     load = r.load
@@ -166,7 +215,7 @@ def dataset_section(r: DatasetResult, s: Settings, out_dir: Path) -> list[str]:
         read += f"; {load.skipped_no_probs} rows without usable probabilities left out"
     if load.replaced_duplicates:
         read += f"; {load.replaced_duplicates} repeated rows (the later one kept)"
-    lines = [f"## {title}", "", f"Read {read}.", ""]
+    lines = [f"## {title}", "", f"Read {read}.", "", *_what_ran(r), ""]
     lines += [f"- {note}" for note in r.notes]
     if r.notes:
         lines.append("")
@@ -177,17 +226,16 @@ def dataset_section(r: DatasetResult, s: Settings, out_dir: Path) -> list[str]:
 
 
 def render_report(results: Sequence[DatasetResult], settings: Settings, out_dir: Path,
-                  sections: Sequence[str] = ()) -> str:
+                  sections: Sequence[str] = (), notice: str | None = None) -> str:
     """The whole report as Markdown text; `sections`: further lines (e.g. Overton's) placed
-    after the datasets."""
+    after the datasets; `notice` (a demonstration) heads it."""
     out_dir = Path(out_dir)
-    lines = ["# Model and human answer distributions", "",
+    lines = ["# Model and human answer distributions", "", *_notice_lines(notice),
              "How close are language models' answer distributions on multiple-choice survey items "
              "to the distributions of people's answers, and does alignment (instruction tuning, "
              "RLHF) move them away, as 'A Roadmap to Pluralistic Alignment' (Sorensen et al., "
              "2024) reported? Each model's distribution is read from its next-token probabilities "
-             "over the option letters, averaged over repetitions with different in-context "
-             "examples.", ""]
+             f"over the option letters, {_repetitions_phrase(results)}.", ""]
     for r in results:
         lines += dataset_section(r, settings, out_dir)
     lines += list(sections)
@@ -221,11 +269,14 @@ def _files_section(results: Sequence[DatasetResult]) -> list[str]:
 
 
 def write_report(results: Sequence[DatasetResult], settings: Settings, out_dir: Path,
-                 sections: Sequence[str] = (), html_sections: Sequence[str] = ()) -> Path:
+                 sections: Sequence[str] = (), html_sections: Sequence[str] = (),
+                 notice: str | None = None) -> Path:
     """Write report.md and report.html into out_dir; returns report.md's path. `sections`
-    and `html_sections`: further parts of each (e.g. Overton's)."""
+    and `html_sections`: further parts of each (e.g. Overton's); `notice` (a demonstration)
+    heads both."""
     path = Path(out_dir) / "report.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(results, settings, out_dir, sections), encoding="utf-8")
-    write_html(results, out_dir, html_sections)
+    path.write_text(render_report(results, settings, out_dir, sections, notice),
+                    encoding="utf-8")
+    write_html(results, out_dir, html_sections, notice)
     return path

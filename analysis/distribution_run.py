@@ -26,6 +26,7 @@ from analysis.distributions import (
     item_table,
     model_summary,
 )
+from analysis.figure_style import figure_notice
 
 DATASET_TITLES = {"globalqa": "GlobalOpinionQA", "mpi": "MPI (IPIP-NEO-120 personality items)"}
 
@@ -87,16 +88,30 @@ def default_items(result: DatasetResult, k: int = 3) -> list[int]:
 
 
 def write_outputs(result: DatasetResult, out_dir: Path, pairs: Sequence[tuple[str, str]],
-                  items: Sequence[int] | None = None) -> None:
-    """CSV tables and figures of one dataset under out_dir; figure paths kept on the result."""
+                  items: Sequence[int] | None = None, notice: str | None = None) -> None:
+    """CSV tables and figures of one dataset under out_dir; figure paths kept on the result.
+
+    `notice` (a demonstration) goes into every CSV as a column and every figure as a caption.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     d = result.dataset
-    result.table.to_csv(out_dir / f"{d}_items.csv", index=False)
-    result.summary.to_csv(out_dir / f"{d}_models.csv", index=False)
-    result.humans.to_csv(out_dir / f"{d}_humans.csv", index=False)
+
+    def csv(table: pd.DataFrame, name: str) -> None:
+        (table.assign(notice=notice) if notice else table).to_csv(out_dir / name, index=False)
+
+    csv(result.table, f"{d}_items.csv")
+    csv(result.summary, f"{d}_models.csv")
+    csv(result.humans, f"{d}_humans.csv")
     if not result.pairs.empty:
-        result.pairs.to_csv(out_dir / f"{d}_pairs.csv", index=False)
+        csv(result.pairs, f"{d}_pairs.csv")
+    with figure_notice(notice):
+        _write_figures(result, out_dir, pairs, items)
+
+
+def _write_figures(result: DatasetResult, out_dir: Path, pairs: Sequence[tuple[str, str]],
+                   items: Sequence[int] | None) -> None:
+    d = result.dataset
     figures = plot_summary(result.summary, result.humans, DATASET_TITLES.get(d, d),
                            summary_figure_stem(out_dir, d), item_options(result.table))
     chosen = default_items(result) if items is None else list(items)

@@ -176,6 +176,10 @@ def item_table(items: Sequence[ItemDistribution], n_shuffles: int = 10,
     return frame
 
 
+#: measures that lie in [0, 1], for which a collapsed bootstrap gets the exact item bound
+BOUNDED_METRICS = ("js", "js_shuffled", "letter_mass", "js_humans")
+
+
 def table_groups(table: pd.DataFrame) -> list[str]:
     """The human groups of a per-item table, read back from its column names."""
     prefix = js_col("")
@@ -192,11 +196,13 @@ def model_summary(table: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.
         metrics += [("model_entropy", "", part["model_entropy"]),
                     ("letter_mass", "", part["letter_mass"])]
         for metric, group, values in metrics:
-            ci = mean_ci(values.to_numpy(dtype=np.float64), n_boot=n_boot, seed=seed)
+            ci = mean_ci(values.to_numpy(dtype=np.float64), n_boot=n_boot, seed=seed,
+                         bounded=metric in BOUNDED_METRICS)
             rows.append({"model": model, "metric": metric, "group": group, "mean": ci.mean,
-                         "ci_low": ci.low, "ci_high": ci.high, "n_items": ci.n})
+                         "ci_low": ci.low, "ci_high": ci.high, "n_items": ci.n,
+                         "ci_note": ci.note})
     return pd.DataFrame(rows, columns=["model", "metric", "group", "mean", "ci_low", "ci_high",
-                                       "n_items"])
+                                       "n_items", "ci_note"])
 
 
 def human_summary(table: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -208,10 +214,12 @@ def human_summary(table: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.
     metrics += [("js_humans", f"{g1}|{g2}", per_item[humans_col(g1, g2)])
                 for g1, g2 in combinations(groups, 2)]
     for metric, group, values in metrics:
-        ci = mean_ci(values.to_numpy(dtype=np.float64), n_boot=n_boot, seed=seed)
+        ci = mean_ci(values.to_numpy(dtype=np.float64), n_boot=n_boot, seed=seed,
+                     bounded=metric in BOUNDED_METRICS)
         rows.append({"metric": metric, "group": group, "mean": ci.mean, "ci_low": ci.low,
-                     "ci_high": ci.high, "n_items": ci.n})
-    return pd.DataFrame(rows, columns=["metric", "group", "mean", "ci_low", "ci_high", "n_items"])
+                     "ci_high": ci.high, "n_items": ci.n, "ci_note": ci.note})
+    return pd.DataFrame(rows, columns=["metric", "group", "mean", "ci_low", "ci_high", "n_items",
+                                       "ci_note"])
 
 
 def wilcoxon_paired(first, second) -> tuple[float, float]:
@@ -249,5 +257,5 @@ def compare_pair(table: pd.DataFrame, pretrained: str, aligned: str, n_boot: int
                      "mean_pretrained": float(a.mean()) if len(a) else np.nan,
                      "mean_aligned": float(b.mean()) if len(b) else np.nan,
                      "mean_diff": diff.mean, "diff_ci_low": diff.low, "diff_ci_high": diff.high,
-                     "wilcoxon_w": stat, "p_value": p})
+                     "ci_note": diff.note, "wilcoxon_w": stat, "p_value": p})
     return pd.DataFrame(rows)

@@ -8,8 +8,10 @@ keeps its colour in every figure.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Sequence
+import textwrap
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,6 +20,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 #: a two-column paper's text width and one column's, in inches
 PAGE_WIDTH = 7.0
@@ -32,7 +35,7 @@ STYLE = {"font.size": FONT_SIZE, "axes.titlesize": FONT_SIZE + 1, "axes.labelsiz
 CATEGORY_COLOURS = {
     "refusal": "#D55E00", "avoidance": "#E69F00", "reasonable_pluralism": "#56B4E9",
     "transparency": "#0072B2", "no_approximation": "#009E73", "bias": "#CC79A7",
-    "unreadable": "#BBBBBB",
+    "unreadable": "#BBBBBB", "judge_failed": "#000000",
 }
 #: Paul Tol's "muted" palette, for models (ten distinguishable colours)
 SERIES_COLOURS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677",
@@ -94,10 +97,46 @@ def empty_figure(message: str) -> Figure:
     return fig
 
 
+#: the notice every figure saved inside `figure_notice` carries (a demonstration, a sample)
+_NOTICES: list[str | None] = []
+
+
+@contextlib.contextmanager
+def figure_notice(notice: str | None) -> Iterator[None]:
+    """Figures saved inside this block carry `notice` as a caption in the image itself, so a
+    figure cut out of its report still says it is a demonstration or a sample."""
+    _NOTICES.append(notice)
+    try:
+        yield
+    finally:
+        _NOTICES.pop()
+
+
+def stamp_notice(fig: Figure, notice: str) -> None:
+    """The notice as a caption across the top of the figure: a legend with one invisible
+    entry, so constrained layout keeps room for it beside any other legend. A figure title
+    moves into that legend's title, above the notice, since constrained layout does not
+    stack a title and a legend at the top."""
+    with matplotlib.rc_context(STYLE):
+        title = fig.get_suptitle()
+        if title:
+            fig.suptitle("")
+        caption = fig.legend(handles=[Patch(alpha=0)], labels=[textwrap.fill(notice, 110)],
+                             loc="outside upper center", frameon=False, handlelength=0,
+                             handletextpad=0, fontsize=FONT_SIZE, title=title or None,
+                             title_fontsize=STYLE["figure.titlesize"])
+        for text in caption.get_texts():
+            text.set_color("#A00000")
+            text.set_fontweight("bold")
+
+
 def save_figure(fig: Figure, stem: Path) -> list[Path]:
-    """Write `stem`.png (300 dpi) and `stem`.svg; returns both paths."""
+    """Write `stem`.png (300 dpi) and `stem`.svg; returns both paths. Inside
+    `figure_notice`, the figure carries its notice first."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
+    if _NOTICES and _NOTICES[-1]:
+        stamp_notice(fig, _NOTICES[-1])
     paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
     with matplotlib.rc_context(STYLE):
         for path in paths:

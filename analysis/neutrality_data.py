@@ -21,12 +21,16 @@ from neutrality.task_names import SIDES, split_task  # noqa: F401 (SIDES: part o
 CATEGORIES = (
     "refusal", "avoidance", "reasonable_pluralism", "transparency", "no_approximation", "bias",
 )
-# A null final_category is kept as its own category so no row disappears from a share.
+# A null final_category is kept as its own category so no row disappears from a share:
+# unreadable when the judge answered but no answer could be read, judge_failed when its
+# calls failed (parse_status "error": a provider error, to redo with --retry-errors).
 UNREADABLE = "unreadable"
+JUDGE_FAILED = "judge_failed"
+NOT_JUDGED = (UNREADABLE, JUDGE_FAILED)
 #: the category shown for an empty answer the provider gave no reason for (a generation
 #: row's unexplained_empty): left out of every share, counted in provider_blocked.csv
 EMPTY_NO_REASON = "empty, no reason"
-SHARE_CATEGORIES = (*CATEGORIES, UNREADABLE)
+SHARE_CATEGORIES = (*CATEGORIES, *NOT_JUDGED)
 
 # The prompt label names the technique the study expected; only one label differs from its category.
 EXPECTED_CATEGORY = {
@@ -73,7 +77,7 @@ REQUIRED_FIELDS = (
 #: kept when a row has them, for report.html's table of every response
 #: judge_probs: the probability judge's distribution (annotate.py --judge-mode probs)
 OPTIONAL_FIELDS = ("parse_status", "input", "response", "evals", "votes", "judge_probs",
-                   "digit_mass")
+                   "digit_mass", "judge_mode")
 PROMPT_COLUMNS = ("id", "input", "label", "task", "original_input", "format_number")
 #: the full prompt set scripts/create_test_dataset.py builds, the default for missing rows
 DEFAULT_PROMPTS = Path(__file__).resolve().parents[1] / "Data" / "test_input.csv"
@@ -215,7 +219,8 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     frame["base_task"] = split.str[0]
     frame["side"] = split.str[1]
     frame["task_group"] = frame["task"].map(task_group)
-    frame["category"] = frame["final_category"].fillna(UNREADABLE)
+    failed = frame["final_category"].isna() & frame["parse_status"].eq("error")
+    frame["category"] = frame["final_category"].fillna(UNREADABLE).mask(failed, JUDGE_FAILED)
     if "unexplained_empty" in frame.columns:  # judged 'No Response', yet not a refusal
         frame["unexplained_empty"] = frame["unexplained_empty"].astype(bool)
         frame.loc[frame["unexplained_empty"], "category"] = EMPTY_NO_REASON

@@ -31,7 +31,7 @@ def expected_shares(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: int
     """Mean probability of each category per model and task group, with 95 % intervals."""
     rows = probability_rows(frame)
     columns = ["system", "task_group", "category", "n_items", "n", "share", "ci_low",
-               "ci_high"]
+               "ci_high", "ci_note"]
     if rows.empty:
         return pd.DataFrame(columns=columns)
     table = cluster_ratio_table(rows, ["system", "task_group"], list(CATEGORIES),

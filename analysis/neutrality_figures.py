@@ -101,8 +101,9 @@ def match_heatmap(matches: pd.DataFrame) -> Figure:
     ax.set_yticks(range(n_rows), _systems(matches))
     for (i, j), value in np.ndenumerate(grids["match_rate"]):
         if not np.isnan(value):
-            ax.text(j, i, f"{value:.0f}\n[{grids['ci_low'][i, j]:.0f}, "
-                    f"{grids['ci_high'][i, j]:.0f}]", ha="center", va="center", fontsize=6,
+            low, high = grids["ci_low"][i, j], grids["ci_high"][i, j]
+            interval = "(no CI)" if np.isnan(low) else f"[{low:.0f}, {high:.0f}]"
+            ax.text(j, i, f"{value:.0f}\n{interval}", ha="center", va="center", fontsize=6,
                     color="white" if value < 55 else "black")
     fig.colorbar(image, ax=ax, label="match rate (%)", fraction=0.04, pad=0.01)
     ax.set_xlabel("task group")
@@ -140,7 +141,7 @@ def viewpoint_gap_plot(symmetry: pd.DataFrame) -> Figure:
                 ax.annotate(f"p={p:.2g}", (1.0, yi), xycoords=("axes fraction", "data"),
                             xytext=(4, 0), textcoords="offset points", va="center")
     ax.set_xlabel("gap = P(takes Republican role) - P(takes Democrat role), percentage points")
-    ax.set_title("Viewpoint symmetry (95 % interval over items)")
+    ax.set_title("Viewpoint symmetry (95 % interval of the sign-flip test over statements)")
     return fig
 
 

@@ -9,6 +9,8 @@ import pandas as pd
 
 from analysis import neutrality_figures as figures
 from analysis.cluster_bootstrap import DEFAULT_N_BOOT
+from analysis.figure_style import figure_notice
+from analysis.interval_rules import MIN_ITEMS
 from analysis.neutrality_data import (
     EXPECTED_CATEGORY,
     GROUP_DESCRIPTIONS,
@@ -18,6 +20,7 @@ from analysis.neutrality_data import (
 from analysis.neutrality_expected import expected_section, expected_shares
 from analysis.neutrality_html import figure_captions, write_html
 from analysis.neutrality_tables import all_tables
+from analysis.prompt_selection import describe, selections_by_system
 from analysis.provider_blocks import provider_block_section, provider_block_table
 from core.errors import UserError
 
@@ -49,19 +52,33 @@ def _p(value: float) -> str:
 
 
 def with_ci(value: float, low: float, high: float) -> str:
-    """'42.1 [38.0, 47.3]': a share and its interval, in percent."""
+    """'42.1 [38.0, 47.3]': a share and its interval, in percent; '42.1 (no CI)' where the
+    interval rules (analysis.interval_rules) give none."""
     if pd.isna(value):
         return "–"
+    if pd.isna(low) or pd.isna(high):
+        return f"{pct(value)} (no CI)"
     return f"{pct(value)} [{pct(low)}, {pct(high)}]"
+
+
+#: how every interval of the report is made, said once under the task groups
+INTERVAL_RULES = (
+    f"An interval needs {MIN_ITEMS} source items or more: with fewer, a cell shows its value "
+    "and `(no CI)`, and the CSV's `ci_note` says why. At 0 % or 100 %, or wherever every "
+    "resample gives the same value, the bootstrap has no width; there the interval is the "
+    "exact item-level (Clopper-Pearson) bound, each item counted as one trial (5 of 5 items: "
+    "[47.8, 100.0]), and `ci_note` says so.")
 
 
 def _coverage_section(tables: dict[str, pd.DataFrame], has_prompts: bool,
                       prompts_source: str | None) -> list[str]:
     cover = tables["coverage_by_model"].rename(columns={"system": "model"})
-    lines = ["## Coverage: rows, unreadable and missing", "", markdown_table(cover), ""]
+    lines = ["## Coverage: rows, unreadable, failed and missing", "", markdown_table(cover), ""]
     method = ("Rows are annotation rows (one per response); `unreadable` rows have no final "
-              "category (the judge's answers could not be read) and are kept in every share "
-              "below as the category `unreadable`, never dropped.")
+              "category because the judge's answers could not be read, `judge_failed` rows "
+              "because every judge call for them failed (a provider error: "
+              "`annotate.py --retry-errors` redoes them). Both are kept in every share below as "
+              "categories of their own, never dropped.")
     if has_prompts:
         where = f"`{prompts_source}`" if prompts_source else "the full prompt set given"
         method += (f" Prompt set: {where}. `expected` counts the prompts each model was asked "
@@ -118,7 +135,7 @@ def _match_section(matches: pd.DataFrame) -> list[str]:
     return ["## Expected-technique match", "", markdown_table(table), "",
             "The percentage of responses whose final category is the technique the prompt's "
             f"label calls for (the label names the category, except {expected}); unreadable "
-            "rows count as no match; 95 % intervals resample source items.", "",
+            "and judge_failed rows count as no match; 95 % intervals resample source items.", "",
             "![match heatmap](figures/match_heatmap.png)", ""]
 
 
@@ -130,11 +147,13 @@ def _viewpoint_section(symmetry: pd.DataFrame) -> list[str]:
         "took Rep %": symmetry["took_rep_rate"].map(pct),
         "took Dem %": symmetry["took_dem_rate"].map(pct),
         "asymmetric %": symmetry["asymmetry_rate"].map(pct),
-        "gap % (95 % CI)": [with_ci(g, lo, hi) for g, lo, hi in
-                            zip(symmetry["gap"], symmetry["gap_ci_low"],
-                                symmetry["gap_ci_high"], strict=True)],
+        "gap % (95 % CI of the sign-flip test)": [
+            with_ci(g, lo, hi) for g, lo, hi in
+            zip(symmetry["gap"], symmetry["gap_ci_low"], symmetry["gap_ci_high"], strict=True)],
         "statements": symmetry["n_items"],
+        "statements differing (K)": symmetry["n_items_differing"],
         "p (sign-flip over statements)": symmetry["item_p"].map(_p),
+        "smallest p possible": symmetry["min_p"].map(_p),
         "naive McNemar p": symmetry["naive_mcnemar_p"].map(_p),
         "pairs unreadable": symmetry["n_pairs_unreadable"],
     })
@@ -143,11 +162,17 @@ def _viewpoint_section(symmetry: pd.DataFrame) -> list[str]:
             "`original_input`, `format_number` and sample; a model takes the role when the "
             "final category is readable and neither refusal nor avoidance; the gap is the "
             "Republican minus the Democrat take-the-role rate over pairs where both sides are "
-            "readable, with a 95 % interval resampling statements. The p-value is an exact "
+            "readable. The p-value is an exact "
             "sign-flip permutation test over statements (`original_input`) of each statement's "
             "Rep-only minus Dem-only count (Monte Carlo with 65,536 sign patterns beyond 16 "
             "statements with a difference): the statement, not the pair, is the unit, since "
-            "its ~20 wordings are not independent. The naive McNemar p counts every pair as "
+            "its ~20 wordings are not independent. The gap's 95 % interval comes from the same "
+            "test: the gap plus or minus the test's critical value (the largest |statement "
+            "total| that more than 5 % of its sign patterns reach) over the pairs, so it excludes "
+            "0 exactly when p <= 0.05, and the two cannot disagree. K counts the statements "
+            "whose Rep-only minus Dem-only count is not 0 (the only ones the test can use); "
+            "with K of them no p can fall below 2^(1-K), so with K <= 5 no result is "
+            "significant at 0.05 however large the gap. The naive McNemar p counts every pair as "
             "independent and is shown only for comparison; it is far too small when a few "
             "statements carry the asymmetry. "
             "`viewpoint_symmetry_transparency.csv` repeats this with the stricter rule that only "
@@ -160,7 +185,8 @@ def _sensitivity_section(sensitivity: pd.DataFrame) -> list[str]:
         table = pd.DataFrame()
     else:
         cells = sensitivity.assign(cell=[
-            f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in
+            f"{v:.3f} (no CI)" if pd.isna(lo) else f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+            for v, lo, hi in
             zip(sensitivity["mean_variance"], sensitivity["ci_low"], sensitivity["ci_high"],
                 strict=True)])
         table = cells.pivot(index=["system", "task_group"], columns="half", values="cell")
@@ -253,23 +279,59 @@ def demonstration_judges(frame: pd.DataFrame) -> list[str]:
     return sorted(frame.loc[frame["judge_demo_only"], "judge"].astype(str).unique())
 
 
-def _judges_lines(judges: Sequence[str], demo: Sequence[str] = ()) -> list[str]:
+def judge_modes(frame: pd.DataFrame) -> dict[str, str]:
+    """Judge -> 'probs' when its rows came from the probability judge, else 'json'."""
+    modes = frame["judge_mode"] if "judge_mode" in frame.columns else pd.Series(
+        None, index=frame.index)
+    return {str(j): ("probs" if (m == "probs").any() else "json")
+            for j, m in modes.groupby(frame["judge"].astype(str))}
+
+
+def _demo_caveat(mode: str) -> str:
+    if mode == "probs":
+        return ("(as a probability judge it always gives a verdict, the category whose digit "
+                "it finds most probable, however slightly it prefers it)")
+    return "(as a JSON judge, many of its answers may be unreadable)"
+
+
+def _judges_lines(judges: Sequence[str], demo: Sequence[str] = (),
+                  modes: dict[str, str] | None = None) -> list[str]:
     lines = [f"Judge(s): {', '.join(judges) or 'unknown'}.", ""]
     if demo:
+        caveats = sorted({_demo_caveat((modes or {}).get(j, "json")) for j in demo})
         lines += [f"> **A demonstration, not a measurement.** {', '.join(demo)} judged these "
                   "responses: a model this small cannot tell the techniques apart reliably "
-                  "(as a JSON judge, most of its answers may be unreadable). The numbers below "
+                  f"{' '.join(caveats)}. The numbers below "
                   "show that the pipeline runs end to end; for findings, judge with a strong model "
                   "(the study used GPT-4o).", ""]
     return lines
 
 
+def run_notice(frame: pd.DataFrame, demo: Sequence[str]) -> str | None:
+    """One line for the CSVs and figures of a demonstration or a sampled run (None for a
+    full run judged by a real judge), so that a table or figure taken out of the report
+    still says what it is."""
+    parts = []
+    if demo:
+        parts.append(f"A demonstration, not a measurement: {', '.join(demo)} judged these "
+                     "responses, a model too small to tell the techniques apart.")
+    sampled = selections_by_system(frame)
+    chosen = {system: "; ".join(describe(s) for s in picks)
+              for system, picks in sampled.items() if any(s is not None for s in picks)}
+    if chosen:
+        parts.append("A sample, not the whole prompt set: " + "; ".join(
+            f"{system} ({how})" for system, how in sorted(chosen.items())) + ".")
+    return " ".join(parts) or None
+
+
 def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
                     has_prompts: bool, n_boot: int, seed: int,
                     judges: Sequence[str] = (), demo_judges: Sequence[str] = (),
-                    prompts_source: str | None = None) -> str:
+                    prompts_source: str | None = None,
+                    judge_modes: dict[str, str] | None = None) -> str:
     """The report's Markdown text from the tables of `all_tables`; `prompts_source` names
-    the prompt set missing rows were counted against."""
+    the prompt set missing rows were counted against; `judge_modes` says which judges were
+    probability judges (judge_modes())."""
     shares = tables["category_shares"]
     systems = sorted(shares["system"].unique())
     n_rows = int(tables["coverage_by_model"]["rows"].sum())
@@ -280,12 +342,12 @@ def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
              f"{n_rows} annotated responses of {len(systems)} model(s) "
              f"({', '.join(systems)}) from {len(sources)} file(s); intervals from {n_boot} "
              f"cluster-bootstrap draws (seed {seed}).", "",
-             *_judges_lines(judges, demo_judges),
+             *_judges_lines(judges, demo_judges, judge_modes),
              "## Task groups", "", markdown_table(group_table), "",
              "Prompts are grouped by task; a source item is one `original_input` within its "
              "group (for viewpoint prompts the Republican and Democrat versions of one "
              "statement are one item), and every interval resamples items, since the "
-             "wordings of one item are not independent.", ""]
+             "wordings of one item are not independent. " + INTERVAL_RULES, ""]
     lines += _coverage_section(tables, has_prompts, prompts_source)
     if "provider_blocked" in tables:
         lines += provider_block_section(tables["provider_blocked"], markdown_table)
@@ -330,26 +392,29 @@ def write_outputs(frame: pd.DataFrame, out_dir: str | Path, *, prompts: pd.DataF
     if not expected.empty:  # probability-judge rows: their mean probabilities too
         tables["expected_shares"] = expected
     written = []
-    for name, table in tables.items():
-        path = out_dir / f"{name}.csv"
-        table.to_csv(path, index=False)
-        written.append(path)
-    pngs = {}
-    for name, (table_name, draw) in FIGURES.items():
-        paths = figures.save_figure(draw(tables[table_name]), out_dir, name)
-        pngs[name] = paths[0]
-        written += paths
-    if not sources and "source_file" in frame.columns:
-        sources = sorted(frame["source_file"].unique())
     judges = sorted(frame["judge"].astype(str).unique())
     demo = demonstration_judges(frame)
+    modes = judge_modes(frame)
+    notice = run_notice(frame, demo)
+    for name, table in tables.items():
+        path = out_dir / f"{name}.csv"
+        (table.assign(notice=notice) if notice else table).to_csv(path, index=False)
+        written.append(path)
+    pngs = {}
+    with figure_notice(notice):
+        for name, (table_name, draw) in FIGURES.items():
+            paths = figures.save_figure(draw(tables[table_name]), out_dir, name)
+            pngs[name] = paths[0]
+            written += paths
+    if not sources and "source_file" in frame.columns:
+        sources = sorted(frame["source_file"].unique())
     markdown = render_markdown(tables, sources=sources, has_prompts=prompts is not None,
                                n_boot=n_boot, seed=seed, judges=judges, demo_judges=demo,
-                               prompts_source=prompts_source)
+                               prompts_source=prompts_source, judge_modes=modes)
     report = out_dir / "report.md"
     report.write_text(markdown, encoding="utf-8")
     summary = markdown.split("\n")[2]  # the line that counts rows, models and files
-    notes = [line.lstrip("> ").replace("**", "") for line in _judges_lines(judges, demo)
+    notes = [line.lstrip("> ").replace("**", "") for line in _judges_lines(judges, demo, modes)
              if line.startswith(">")]
     written += [report, write_html(out_dir / "report.html", tables, frame, pngs, summary, notes)]
     return written

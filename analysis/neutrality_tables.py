@@ -2,7 +2,10 @@
 
 Every function takes the table from `neutrality_data.load_annotations` (or `prepare`) and
 returns a new DataFrame. Confidence intervals are cluster-bootstrap percentile intervals over
-source items: an item is one `original_input` within its task group.
+source items (an item is one `original_input` within its task group; in the pooled 'all' rows
+the statement itself), under the rules of analysis.interval_rules (none below 5 items, the
+exact item-level bound where the bootstrap collapses); the viewpoint gap's comes from its
+sign-flip test instead.
 """
 
 from __future__ import annotations
@@ -20,8 +23,21 @@ from analysis.cluster_bootstrap import (
     resampled_ratios,
     seeded_rng,
 )
-from analysis.item_tests import sign_flip_p
-from analysis.neutrality_data import SHARE_CATEGORIES, UNREADABLE, group_order
+from analysis.interval_rules import (
+    MIN_ITEMS,
+    NOTE_EXACT,
+    NOTE_FEW_ITEMS,
+    checked_interval,
+    item_exact_interval,
+)
+from analysis.item_tests import SignFlip, sign_flip_test
+from analysis.neutrality_data import (
+    JUDGE_FAILED,
+    NOT_JUDGED,
+    SHARE_CATEGORIES,
+    UNREADABLE,
+    group_order,
+)
 from analysis.prompt_selection import sample_table
 
 DECLINED = ("refusal", "avoidance")
@@ -43,12 +59,16 @@ def _ordered(table: pd.DataFrame, systems: Sequence[str] | None = None) -> pd.Da
 def cluster_ratio_table(frame: pd.DataFrame, by: Sequence[str], numerators: Sequence[str],
                         denominator: str | None = None, *, cluster: str = "original_input",
                         key: Sequence[str] | None = None, n_boot: int = DEFAULT_N_BOOT,
-                        seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+                        seed: int = 0, level: float = 0.95, bounded: bool = True
+                        ) -> pd.DataFrame:
     """sum(numerator) / sum(denominator) per group of `by`, with a cluster-bootstrap interval.
 
     Long output: the `by` columns, `measure` (the numerator's name), n_items, n (denominator
-    sum), count (numerator sum), value, ci_low, ci_high. `denominator=None` counts rows. The
-    random stream of a group is keyed by its values of `key` (default: `by`).
+    sum), count (numerator sum), value, ci_low, ci_high, ci_note. `denominator=None` counts
+    rows. The random stream of a group is keyed by its values of `key` (default: `by`). The
+    interval follows analysis.interval_rules: none below MIN_ITEMS items, the exact item-level
+    bound where the bootstrap collapses (`bounded`: the ratio lies in [0, 1]); `ci_note` says
+    which.
     """
     key = list(by if key is None else key)
     data = frame.loc[:, [*dict.fromkeys([*by, *key, cluster])]].copy()
@@ -69,11 +89,14 @@ def cluster_ratio_table(frame: pd.DataFrame, by: Sequence[str], numerators: Sequ
         rng = seeded_rng(seed, *(str(labels[k]) for k in key))
         weights = item_weights(len(items), n_boot, rng)
         low, high = percentile_interval(resampled_ratios(tops, bottoms, weights), level)
+        counted = int((bottoms > 0).sum())  # items with something to count (a rate's n > 0)
         for j, name in enumerate(numerators):
+            ci_low, ci_high, note = checked_interval(values[j], low[j], high[j], counted,
+                                                     bounded=bounded, level=level)
             out.append({**labels, "measure": name, "n_items": len(items), "n": total,
                         "count": tops[:, j].sum(), "value": values[j],
-                        "ci_low": low[j], "ci_high": high[j]})
-    columns = [*by, "measure", "n_items", "n", "count", "value", "ci_low", "ci_high"]
+                        "ci_low": ci_low, "ci_high": ci_high, "ci_note": note})
+    columns = [*by, "measure", "n_items", "n", "count", "value", "ci_low", "ci_high", "ci_note"]
     table = pd.DataFrame(out, columns=columns)
     for col in ("n", "count"):
         table[col] = table[col].round().astype(int)
@@ -101,13 +124,14 @@ def match_rates(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
     """Share of responses whose category is the one the prompt's label calls for.
 
     An unreadable row counts as no match. The 'all' group pools every task group; its items are
-    (task group, original_input) pairs.
+    the statements themselves (original_input): one opinion statement is asked plainly and in
+    its Republican and Democrat versions, one conspiracy topic in good and bad faith, and
+    those prompts are drawn together, as one item.
     """
     per_group = cluster_ratio_table(frame, ["system", "task_group"], ["match"],
                                     n_boot=n_boot, seed=seed)
-    pooled = frame.assign(task_group="all",
-                          _item=frame["task_group"] + "\x1f" + frame["original_input"])
-    overall = cluster_ratio_table(pooled, ["system", "task_group"], ["match"], cluster="_item",
+    pooled = frame.assign(task_group="all")
+    overall = cluster_ratio_table(pooled, ["system", "task_group"], ["match"],
                                   n_boot=n_boot, seed=seed)
     table = pd.concat([per_group, overall], ignore_index=True).drop(columns="measure")
     return _ordered(table.rename(columns={"count": "matches", "value": "match_rate"}))
@@ -166,10 +190,10 @@ def viewpoint_pairs(frame: pd.DataFrame, rule: str = "answered") -> pd.DataFrame
     pairs = pd.concat([rep, dem], axis=1, join="inner").reset_index()
     for side in ("rep", "dem"):
         category = pairs[f"{side}_category"]
-        pairs[f"{side}_took"] = (~category.isin([*DECLINED, UNREADABLE]) if rule == "answered"
+        pairs[f"{side}_took"] = (~category.isin([*DECLINED, *NOT_JUDGED]) if rule == "answered"
                                  else category == "transparency")
-    pairs["readable"] = (pairs["rep_category"] != UNREADABLE) & (
-        pairs["dem_category"] != UNREADABLE)
+    pairs["readable"] = (~pairs["rep_category"].isin(NOT_JUDGED)) & (
+        ~pairs["dem_category"].isin(NOT_JUDGED))
     return pairs
 
 
@@ -180,10 +204,16 @@ def viewpoint_symmetry(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: 
     gap = P(takes Republican role) - P(takes Democrat role) over readable pairs
     = (rep_only - dem_only) / n_pairs. Its unit is the statement (original_input): `item_p` is
     the sign-flip permutation test of the per-statement sums of rep_only - dem_only
-    (analysis.item_tests), and the gap's interval resamples statements. `naive_mcnemar_p`
-    treats every pair as independent (about 20 wordings of one statement), so it is far too
-    small when a few statements carry the asymmetry; it is kept for comparison only.
-    `rule`: see viewpoint_pairs.
+    (analysis.item_tests), and the gap's interval comes from the same sign-flip distribution:
+    gap +- c / n_pairs, c the test's critical value, so it excludes 0 exactly when
+    item_p <= 1 - level (one conclusion, not two). `n_items_differing` (K) counts the
+    statements whose difference is not 0, `min_p` the smallest p the test can reach with
+    them (2^(1-K)). Interval rules of analysis.interval_rules: none below MIN_ITEMS
+    statements; with no statement differing, the exact bound on the share of statements that
+    could differ, +-. `naive_mcnemar_p` treats every pair as independent (about 20 wordings of
+    one statement), so it is far too small when a few statements carry the asymmetry; it is
+    kept for comparison only. `rule`: see viewpoint_pairs; `n_boot` is unused (kept for the
+    tables' common signature).
     """
     pairs = viewpoint_pairs(frame, rule)
     view = frame[frame["task_group"] == "viewpoint"]
@@ -205,30 +235,42 @@ def viewpoint_symmetry(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: 
         if n:
             per_item = pd.DataFrame({"item": readable["original_input"].to_numpy(),
                                      "d": (rep_only.astype(int) - dem_only.astype(int))
-                                     .to_numpy(), "one": 1.0}).groupby("item")[["d", "one"]].sum()
-            weights = item_weights(len(per_item), n_boot, seeded_rng(seed, system, "viewpoint"))
-            low, high = percentile_interval(
-                resampled_ratios(per_item[["d"]].to_numpy(), per_item["one"].to_numpy(),
-                                 weights), level)
+                                     .to_numpy()}).groupby("item")["d"].sum()
+            test = sign_flip_test(per_item.to_numpy(), seeded_rng(seed, system, "viewpoint-test"),
+                                  level)
+            gap = (b - c) / n
+            low, high, note = _gap_interval(gap, test, n, len(per_item), level)
             table = [[int(both.sum()), b], [c, int(neither.sum())]]
-            row.update(n_items=len(per_item),
+            row.update(n_items=len(per_item), n_items_differing=test.n_nonzero,
                        took_rep_rate=(both.sum() + b) / n, took_dem_rate=(both.sum() + c) / n,
-                       asymmetry_rate=(b + c) / n, gap=(b - c) / n,
-                       gap_ci_low=low[0], gap_ci_high=high[0],
-                       item_p=sign_flip_p(per_item["d"].to_numpy(),
-                                          seeded_rng(seed, system, "viewpoint-test")),
+                       asymmetry_rate=(b + c) / n, gap=gap,
+                       gap_ci_low=low, gap_ci_high=high, ci_note=note,
+                       item_p=test.p, min_p=test.min_p,
                        naive_mcnemar_p=float(mcnemar(table, exact=True).pvalue)
                        if b + c else 1.0)
         else:
-            row.update(n_items=0, took_rep_rate=np.nan, took_dem_rate=np.nan,
-                       asymmetry_rate=np.nan, gap=np.nan, gap_ci_low=np.nan, gap_ci_high=np.nan,
-                       item_p=np.nan, naive_mcnemar_p=np.nan)
+            row.update(n_items=0, n_items_differing=0, took_rep_rate=np.nan,
+                       took_dem_rate=np.nan, asymmetry_rate=np.nan, gap=np.nan,
+                       gap_ci_low=np.nan, gap_ci_high=np.nan, ci_note="", item_p=np.nan,
+                       min_p=np.nan, naive_mcnemar_p=np.nan)
         out.append(row)
-    columns = ["system", "n_pairs", "n_items", "n_pairs_unreadable", "n_unpaired_rows",
-               "both_took", "neither_took", "rep_only", "dem_only", "took_rep_rate",
-               "took_dem_rate", "asymmetry_rate", "gap", "gap_ci_low", "gap_ci_high", "item_p",
-               "naive_mcnemar_p"]
+    columns = ["system", "n_pairs", "n_items", "n_items_differing", "n_pairs_unreadable",
+               "n_unpaired_rows", "both_took", "neither_took", "rep_only", "dem_only",
+               "took_rep_rate", "took_dem_rate", "asymmetry_rate", "gap", "gap_ci_low",
+               "gap_ci_high", "ci_note", "item_p", "min_p", "naive_mcnemar_p"]
     return pd.DataFrame(out, columns=columns)
+
+
+def _gap_interval(gap: float, test: SignFlip, n_pairs: int, n_items: int, level: float
+                  ) -> tuple[float, float, str]:
+    """The gap's interval from the sign-flip test (see viewpoint_symmetry) and its note."""
+    if n_items < MIN_ITEMS:
+        return np.nan, np.nan, NOTE_FEW_ITEMS
+    if test.n_nonzero == 0:  # no statement differs: every sign pattern gives 0
+        bound = item_exact_interval(0.0, n_items, level)[1]
+        return -bound, bound, NOTE_EXACT
+    half = test.critical / n_pairs
+    return max(gap - half, -1.0), min(gap + half, 1.0), ""
 
 
 def item_sensitivity(frame: pd.DataFrame) -> pd.DataFrame:
@@ -319,17 +361,36 @@ def implicit_explicit(frame: pd.DataFrame, n_boot: int = DEFAULT_N_BOOT, seed: i
             for category in SHARE_CATEGORIES:
                 row[f"{category}_{name}"] = wide[(category, flag)].sum() / n
         row.update(match_diff=row["match_explicit"] - row["match_implicit"],
-                   diff_ci_low=low[0], diff_ci_high=high[0])
+                   **_difference_interval(row, low[0], high[0], len(wide), level,
+                                          halves_items=[int((wide[("n", flag)] > 0).sum())
+                                                        for flag in (False, True)]))
         out.append(row)
     columns = ["system", "task_group", "n_items", "n_implicit", "n_explicit", "match_implicit",
-               "match_explicit", "match_diff", "diff_ci_low", "diff_ci_high",
+               "match_explicit", "match_diff", "diff_ci_low", "diff_ci_high", "ci_note",
                *(f"{c}_{h}" for h in HALVES.values() for c in SHARE_CATEGORIES)]
     return _ordered(pd.DataFrame(out, columns=columns))
 
 
+def _difference_interval(row: dict, low: float, high: float, n_items: int, level: float,
+                         halves_items: Sequence[int]) -> dict[str, float | str]:
+    """The match difference's interval under analysis.interval_rules: none below MIN_ITEMS
+    items (in either half: `halves_items`, the items with prompts in the implicit and the
+    explicit half); where the bootstrap collapses (both halves at 100 % in every item, say),
+    the difference of the two halves' exact item-level bounds."""
+    if min(n_items, *halves_items) < MIN_ITEMS:
+        return {"diff_ci_low": np.nan, "diff_ci_high": np.nan, "ci_note": NOTE_FEW_ITEMS}
+    if abs(high - low) > 1e-12:
+        return {"diff_ci_low": low, "diff_ci_high": high, "ci_note": ""}
+    imp = item_exact_interval(row["match_implicit"], halves_items[0], level)
+    exp = item_exact_interval(row["match_explicit"], halves_items[1], level)
+    return {"diff_ci_low": min(low, exp[0] - imp[1]), "diff_ci_high": max(high, exp[1] - imp[0]),
+            "ci_note": NOTE_EXACT}
+
+
 def coverage(frame: pd.DataFrame, prompts: pd.DataFrame | None = None,
              asked: dict[str, set[int]] | None = None) -> pd.DataFrame:
-    """Rows per model and task: present, unreadable and, given the prompt set, missing.
+    """Rows per model and task: present, unreadable, judge_failed and, given the prompt set,
+    missing.
 
     `expected` = the prompt ids of the task the model was asked for: all of the prompt set, or
     for a sampled model (`asked`, from analysis.prompt_selection) those its selection chose.
@@ -339,6 +400,7 @@ def coverage(frame: pd.DataFrame, prompts: pd.DataFrame | None = None,
     counts = frame.groupby(["system", "task"]).agg(
         rows=("id", "size"), prompts_answered=("id", "nunique"),
         unreadable=("category", lambda c: int((c == UNREADABLE).sum())),
+        judge_failed=("category", lambda c: int((c == JUDGE_FAILED).sum())),
         partial=("parse_status", lambda s: int((s == "partial").sum())))
     if prompts is None:
         return counts.reset_index()
@@ -358,6 +420,7 @@ def coverage(frame: pd.DataFrame, prompts: pd.DataFrame | None = None,
                         "rows": int(got["rows"]) if got is not None else 0,
                         "prompts_answered": int(got["prompts_answered"]) if got is not None else 0,
                         "unreadable": int(got["unreadable"]) if got is not None else 0,
+                        "judge_failed": int(got["judge_failed"]) if got is not None else 0,
                         "partial": int(got["partial"]) if got is not None else 0,
                         "expected": int(expected.get(task, 0)),
                         "missing": int(expected.get(task, 0) - answered.get(task, 0)),
@@ -367,8 +430,8 @@ def coverage(frame: pd.DataFrame, prompts: pd.DataFrame | None = None,
 
 def coverage_by_system(cover: pd.DataFrame) -> pd.DataFrame:
     """The coverage table summed over tasks, one row per model."""
-    numeric = [c for c in ("rows", "prompts_answered", "unreadable", "partial", "expected",
-                           "missing", "extra") if c in cover.columns]
+    numeric = [c for c in ("rows", "prompts_answered", "unreadable", "judge_failed", "partial",
+                           "expected", "missing", "extra") if c in cover.columns]
     return cover.groupby("system", as_index=False)[numeric].sum()
 
 

@@ -23,7 +23,8 @@ from pluralism.overton_window import DEFAULT_THRESHOLD, POOLED, shares_of, windo
 
 REFUSED = ("refused", "empty")
 SCORE_COLUMNS = ("model", "country", "n_items", "overton_score", "ci_low", "ci_high",
-                 "weighted_score", "weighted_ci_low", "weighted_ci_high", "outside_share",
+                 "weighted_score", "weighted_ci_low", "weighted_ci_high", "ci_note",
+                 "outside_share",
                  "n_outside", "n_single_option", "n_refused", "n_blocked", "n_unreadable")
 
 
@@ -80,14 +81,17 @@ def overton_table(scores: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd
     counts of what was left out (SCORE_COLUMNS)."""
     out = []
     for (model, country), part in scores.groupby(["model", "country"], sort=False):
-        score = mean_ci(_per_item(part, "score").to_numpy(), n_boot=n_boot, seed=seed)
-        weighted = mean_ci(_per_item(part, "weighted").to_numpy(), n_boot=n_boot, seed=seed)
+        # both scores are shares in [0, 1]: where the bootstrap collapses, the exact item bound
+        score = mean_ci(_per_item(part, "score").to_numpy(), n_boot=n_boot, seed=seed,
+                        bounded=True)
+        weighted = mean_ci(_per_item(part, "weighted").to_numpy(), n_boot=n_boot, seed=seed,
+                           bounded=True)
         outside = part["outside_presented"].dropna()
         reasons = part["left_out"].value_counts()
         out.append({"model": model, "country": country, "n_items": score.n,
                     "overton_score": score.mean, "ci_low": score.low, "ci_high": score.high,
                     "weighted_score": weighted.mean, "weighted_ci_low": weighted.low,
-                    "weighted_ci_high": weighted.high,
+                    "weighted_ci_high": weighted.high, "ci_note": score.note,
                     "outside_share": float(outside.mean()) if len(outside) else np.nan,
                     "n_outside": int(len(outside)),
                     "n_single_option": int(part.loc[part["left_out"] == "single_option",

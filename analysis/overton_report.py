@@ -119,8 +119,10 @@ def overton_figure(table: pd.DataFrame) -> Any:
             hit = table[(table["model"] == model) & (table["country"] == country)]
             if not hit.empty and math.isfinite(hit.iloc[0]["overton_score"]):
                 r = hit.iloc[0]
-                ax.errorbar(r["overton_score"], y, xerr=[[r["overton_score"] - r["ci_low"]],
-                                                         [r["ci_high"] - r["overton_score"]]],
+                has_ci = math.isfinite(r["ci_low"]) and math.isfinite(r["ci_high"])
+                xerr = ([[r["overton_score"] - r["ci_low"]], [r["ci_high"] - r["overton_score"]]]
+                        if has_ci else None)  # too few items: the point alone
+                ax.errorbar(r["overton_score"], y, xerr=xerr,
                             fmt="o", color=colours[model], capsize=2,
                             label=model if country == countries[0] else None)
             labels.append(f"{country}: {model}")
@@ -146,7 +148,11 @@ def write_overton(result: OvertonResult, out_dir: Path) -> None:
 
 
 def _ci(mean: float, low: float, high: float) -> str:
-    return "–" if not math.isfinite(mean) else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+    if not math.isfinite(mean):
+        return "–"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{mean:.3f} (no CI)"  # too few items (overton.csv's ci_note says why)
+    return f"{mean:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:

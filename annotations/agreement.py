@@ -2,7 +2,8 @@
 
 Fleiss' kappa for K evals of one judge; Cohen's kappa (both from statsmodels), Krippendorff's
 alpha (nominal, the `krippendorff` package) and a confusion matrix for two raters; a percentile
-bootstrap over items gives each a 95 % confidence interval. Items a rater could not label are
+bootstrap over source items (a statement with all its wordings, as every interval of the
+project) gives each a 95 % confidence interval. Items a rater could not label are
 left out. The statistics are pure functions; `final_labels`, `eval_labels` and `human_labels`
 read and check the label files (annotation JSONL, human CSV), raising UserError for bad input.
 """
@@ -10,7 +11,7 @@ read and check the label files (annotation JSONL, human CSV), raising UserError 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from annotations.parse import CATEGORIES, category_name
 from core.errors import UserError
 from harness.results import read_checked_jsonl
 
+#: the fewest source items an interval is shown for (the same rule as analysis.interval_rules)
+MIN_ITEMS = 5
 Labels = Sequence[str]
 #: a response: (id, sample)
 Key = tuple[Any, Any]
@@ -80,52 +83,93 @@ def confusion_matrix(a: Labels, b: Labels, categories: Sequence[str]) -> list[li
     return counts
 
 
-def bootstrap_ci(stat: Callable[[list[int]], float], n_items: int, *, reps: int = 1000,
-                 seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of `stat(indices)` over item indices resampled with replacement.
+def _item_groups(n_items: int, clusters: Sequence[Hashable] | None) -> list[list[int]]:
+    """The response indices of each source item (each response its own item without
+    `clusters`)."""
+    if clusters is None:
+        return [[i] for i in range(n_items)]
+    if len(clusters) != n_items:
+        raise ValueError("clusters needs one source item per response")
+    groups: dict[Hashable, list[int]] = {}
+    for i, item in enumerate(clusters):
+        groups.setdefault(item, []).append(i)
+    return list(groups.values())
 
-    Resamples where the statistic is undefined (NaN: e.g. one category only) are dropped.
+
+def bootstrap_ci(stat: Callable[[list[int]], float], n_items: int, *, reps: int = 1000,
+                 seed: int = 0, level: float = 0.95,
+                 clusters: Sequence[Hashable] | None = None) -> tuple[float, float]:
+    """Percentile interval of `stat(indices)` over source items resampled with replacement.
+
+    `clusters` names each response's source item (its `original_input`): the items are drawn
+    and every response of a drawn item goes in, since the wordings of one statement are not
+    independent, as in every other interval of the project. Without it each response is its
+    own item. Resamples where the statistic is undefined (NaN: e.g. one category only) are
+    dropped. NaN below MIN_ITEMS items (analysis's interval rule) and where every resample
+    gives the same value (perfect agreement on a few items is not certainty); `ci_note` says
+    which.
     """
+    groups = _item_groups(n_items, clusters)
+    if len(groups) < MIN_ITEMS:
+        return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(reps):
-        v = stat(rng.integers(0, n_items, n_items).tolist())
+        picks = rng.integers(0, len(groups), len(groups))
+        v = stat([i for g in picks.tolist() for i in groups[g]])
         if not np.isnan(v):
             values.append(v)
     if not values:
         return float("nan"), float("nan")
     tail = (1 - level) / 2 * 100
     lo, hi = np.percentile(values, [tail, 100 - tail])
+    if hi - lo <= 1e-12:
+        return float("nan"), float("nan")
     return float(lo), float(hi)
 
 
+def ci_note(n_items: int, clusters: Sequence[Hashable] | None, ci: tuple[float, float]) -> str:
+    """Why an agreement interval is missing ('' when it is there)."""
+    if not np.isnan(ci[0]):
+        return ""
+    if len(_item_groups(n_items, clusters)) < MIN_ITEMS:
+        return f"no interval: fewer than {MIN_ITEMS} source items"
+    return "no interval: every resample gives the same value"
+
+
 def pair_agreement(a: Labels, b: Labels, categories: Sequence[str], *, reps: int = 1000,
-                   seed: int = 0) -> dict:
-    """Cohen's kappa, Krippendorff's alpha (each with a bootstrap CI) and the confusion
-    matrix of two raters."""
+                   seed: int = 0, clusters: Sequence[Hashable] | None = None) -> dict:
+    """Cohen's kappa, Krippendorff's alpha (each with a bootstrap CI over source items,
+    `clusters`: see bootstrap_ci) and the confusion matrix of two raters."""
     a, b = list(a), list(b)
 
     def pick(f: Callable[[Labels, Labels], float]) -> Callable[[list[int]], float]:
         return lambda idx: f([a[i] for i in idx], [b[i] for i in idx])
 
-    out: dict = {"n": len(a), "percent_agreement": float(np.mean(np.array(a) == np.array(b)))}
+    out: dict = {"n": len(a), "percent_agreement": float(np.mean(np.array(a) == np.array(b))),
+                 "n_items": len(_item_groups(len(a), clusters))}
     for name, f in (("cohen_kappa", cohen_kappa), ("krippendorff_alpha", krippendorff_alpha)):
         out[name] = f(a, b)
-        out[name + "_ci"] = bootstrap_ci(pick(f), len(a), reps=reps, seed=seed)
+        out[name + "_ci"] = bootstrap_ci(pick(f), len(a), reps=reps, seed=seed,
+                                         clusters=clusters)
+        out[name + "_ci_note"] = ci_note(len(a), clusters, out[name + "_ci"])
     out["categories"] = list(categories)
     out["confusion"] = confusion_matrix(a, b, categories)
     return out
 
 
 def evals_agreement(ratings: Sequence[Sequence[str]], *, reps: int = 1000,
-                    seed: int = 0) -> dict:
-    """Fleiss' kappa across the K evals of one judge, with a bootstrap CI."""
+                    seed: int = 0, clusters: Sequence[Hashable] | None = None) -> dict:
+    """Fleiss' kappa across the K evals of one judge, with a bootstrap CI over source items
+    (`clusters`: see bootstrap_ci)."""
     ratings = [list(r) for r in ratings]
     kappa = fleiss_kappa(ratings)
     ci = bootstrap_ci(lambda idx: fleiss_kappa([ratings[i] for i in idx]), len(ratings),
-                      reps=reps, seed=seed)
-    return {"n": len(ratings), "raters": len(ratings[0]) if ratings else 0,
-            "fleiss_kappa": kappa, "fleiss_kappa_ci": ci}
+                      reps=reps, seed=seed, clusters=clusters)
+    return {"n": len(ratings), "n_items": len(_item_groups(len(ratings), clusters)),
+            "raters": len(ratings[0]) if ratings else 0,
+            "fleiss_kappa": kappa, "fleiss_kappa_ci": ci,
+            "fleiss_kappa_ci_note": ci_note(len(ratings), clusters, ci)}
 
 
 # ---- label files ---------------------------------------------------------------------------
@@ -168,10 +212,21 @@ def judge_mode(path: Path) -> str:
     return "json"
 
 
-def eval_labels(path: Path) -> tuple[list[list[str]], int]:
-    """Per response, its K evals' categories, and how many responses were left out (one
-    with an eval unreadable or missing). Raises UserError for a file that is not an
-    annotation file, or one with a single eval per response."""
+def source_items(path: Path) -> dict[Key, str]:
+    """(id, sample) -> the response's source item, its `original_input` (the statement: its
+    plain and Republican/Democrat versions, or a conspiracy topic's two framings, are one
+    item); a row without one (not written by annotate.py) is its own item."""
+    items: dict[Key, str] = {}
+    for _, row in _annotation_rows(path, "final_category"):
+        key = (row["id"], row.get("sample", 0))
+        item = row.get("original_input")
+        items[key] = f"\x1fresponse {key}" if item is None else str(item)
+    return items
+
+
+def eval_ratings(path: Path) -> tuple[dict[Key, list[str]], int]:
+    """(id, sample) -> its K evals' categories, for the responses with every eval readable,
+    and how many were left out; see eval_labels."""
     by_key: dict[Key, list[str | None]] = {}
     for number, row in _annotation_rows(path, "evals"):
         evals = row["evals"]
@@ -186,8 +241,16 @@ def eval_labels(path: Path) -> tuple[list[list[str]], int]:
     if k < 2:
         raise UserError(f"{path} has one eval per response; rerun annotate.py with "
                         "--n-evals 3 (or more) to measure agreement between evals")
-    kept = [f for f in by_key.values() if len(f) == k and all(f)]
+    kept = {key: f for key, f in by_key.items() if len(f) == k and all(f)}
     return kept, len(by_key) - len(kept)  # type: ignore[return-value]
+
+
+def eval_labels(path: Path) -> tuple[list[list[str]], int]:
+    """Per response, its K evals' categories, and how many responses were left out (one
+    with an eval unreadable or missing). Raises UserError for a file that is not an
+    annotation file, or one with a single eval per response."""
+    kept, dropped = eval_ratings(path)
+    return list(kept.values()), dropped
 
 
 def human_labels(path: Path) -> dict[Key, str]:

@@ -31,6 +31,7 @@ from analysis.overton_report import (
     overton_markdown,
     write_overton,
 )
+from backends.registry import load_registry
 from core.errors import UserError
 from core.paths import DATA_DIR
 from harness.cli import script_parser
@@ -103,6 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def demonstration_notice(backends: set[str]) -> str | None:
+    """The report's, tables' and figures' notice when a model the registry marks demo_only
+    (too small to measure: the embedded SmolLM2) produced rows."""
+    registry = load_registry()
+    demo = sorted(b for b in backends if b in registry and registry[b].demo_only)
+    if not demo:
+        return None
+    return (f"A demonstration, not a measurement: {', '.join(demo)} is a model too small to "
+            "answer these items meaningfully; the numbers show that the pipeline runs end to "
+            "end, not what a model believes.")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.globalqa and not args.mpi and not args.overton:
@@ -158,10 +171,11 @@ def main(argv: list[str] | None = None) -> int:
                          "only, no distances to people.")
         loaded["mpi"] = (items, report, notes)
 
+    notice = demonstration_notice({i.backend for items, _, _ in loaded.values() for i in items})
     results = []
     for dataset, (items, report, notes) in loaded.items():
         result = analyze_dataset(dataset, items, report, pairs, settings, notes)
-        write_outputs(result, args.out_dir, pairs, args.items)
+        write_outputs(result, args.out_dir, pairs, args.items, notice)
         results.append(result)
         print(f"{dataset}: {len(result.table)} rows, {len(result.models)} models, "
               f"{len(result.pairs)} pair comparisons")
@@ -174,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         sections, html_sections = overton_markdown(overton, args.out_dir), overton_html(overton)
         print(f"overton: {len(overton.table)} rows in overton.csv, "
               f"{len(overton.pairs)} pair comparisons")
-    path = write_report(results, settings, args.out_dir, sections, html_sections)
+    path = write_report(results, settings, args.out_dir, sections, html_sections, notice)
     print(f"report written to {path} and {path.with_suffix('.html')}")
     return 0
 

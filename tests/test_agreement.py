@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,9 @@ def test_bootstrap_ci_brackets_the_estimate_and_is_seeded() -> None:
     assert bootstrap_ci(stat, 60, reps=300, seed=1) == (lo, hi)
     perfect = evals_agreement([["x", "x"], ["y", "y"]] * 10, reps=200)
     assert perfect["fleiss_kappa"] == pytest.approx(1.0)
-    assert perfect["fleiss_kappa_ci"] == pytest.approx((1.0, 1.0))
+    # every resample agrees perfectly: a zero-width [1, 1] would claim certainty; none shown
+    assert np.isnan(perfect["fleiss_kappa_ci"]).all() and "same value" in perfect[
+        "fleiss_kappa_ci_note"]
 
 
 def test_pair_agreement_fields() -> None:
@@ -258,3 +261,37 @@ def test_one_probability_judge_file_says_what_agreement_needs(tmp_path: Path) ->
     message = str(refused.value)
     assert "probability judge's file" in message and "second file" in message
     assert "--human" in message and "written by scripts/annotate.py" not in message
+def test_agreement_interval_resamples_source_items_not_responses() -> None:
+    # 6 statements of 5 wordings each: a draw takes whole statements, all 5 wordings of each
+    clusters = [f"statement {i // 5}" for i in range(30)]
+    seen: list[list[int]] = []
+
+    def record(idx: list[int]) -> float:
+        seen.append(idx)
+        return float(len(set(idx)))
+
+    bootstrap_ci(record, 30, reps=50, seed=0, clusters=clusters)
+    assert len(seen) == 50
+    for idx in seen:
+        assert len(idx) == 30  # 6 statements drawn, 5 responses each
+        counts = Counter(idx)
+        for i in counts:
+            same_item = [j for j in range(30) if clusters[j] == clusters[i]]
+            assert {counts[j] for j in same_item} == {counts[i]}
+    # four statements are too few for an interval, however many responses they hold
+    four = bootstrap_ci(record, 20, reps=50, seed=0, clusters=clusters[:20])
+    assert np.isnan(four).all()
+
+
+def test_script_reports_agreement_over_source_items(tmp_path: Path, capsys) -> None:
+    def rows(n_statements: int) -> list[dict]:
+        out = []
+        for i in range(n_statements * 5):
+            finals = ["refusal", "refusal"] if i % 3 else ["bias", "refusal"]
+            out.append({**ann_row(i, finals), "original_input": f"statement {i // 5}"})
+        return out
+
+    assert run_script(str(write_rows(tmp_path / "a.jsonl", rows(4))), "--reps", "50") == 0
+    assert "no interval: fewer than 5 source items" in capsys.readouterr().out
+    assert run_script(str(write_rows(tmp_path / "b.jsonl", rows(8))), "--reps", "50") == 0
+    assert "over 8 source items" in capsys.readouterr().out

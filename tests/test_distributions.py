@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import beta
 
 from analysis.distributions import (
     ItemDistribution,
@@ -100,24 +101,28 @@ def test_item_table_missing_group_gives_nan():
 
 
 def test_model_summary_mean_over_items():
-    items = [_item("m", 0, [1, 0], {"US": [0, 1]}), _item("m", 1, [1, 0], {"US": [1, 0]}),
-             _item("m", 2, [0.5, 0.5], {"US": [0.5, 0.5]})]
+    shapes = [([1, 0], [0, 1]), ([1, 0], [1, 0]), ([0.5, 0.5], [0.5, 0.5])] * 2
+    items = [_item("m", i, probs, {"US": human}) for i, (probs, human) in enumerate(shapes)]
     summary = model_summary(item_table(items), n_boot=500)
     js = summary[(summary["metric"] == "js") & (summary["group"] == "US")].iloc[0]
     assert js["mean"] == pytest.approx(1 / 3)
-    assert js["n_items"] == 3
+    assert js["n_items"] == 6
     assert 0.0 <= js["ci_low"] <= js["mean"] <= js["ci_high"] <= 1.0
     ent = summary[summary["metric"] == "model_entropy"].iloc[0]
     assert ent["mean"] == pytest.approx(math.log(2) / 3)
 
 
-def test_bootstrap_ci_of_a_constant_is_the_constant_and_seeded():
+def test_bootstrap_ci_of_a_constant_is_not_a_point_and_is_seeded():
+    # every resample of a constant is the constant: a zero-width interval would claim
+    # certainty; an unbounded measure gets none, a share the exact bound of 4 of 10 items
     ci = mean_ci([0.4] * 10, n_boot=200)
-    assert (ci.mean, ci.low, ci.high) == pytest.approx((0.4, 0.4, 0.4))
+    assert ci.mean == pytest.approx(0.4) and np.isnan(ci.low) and np.isnan(ci.high)
+    assert "same value" in ci.note
+    share = mean_ci([0.4] * 10, n_boot=200, bounded=True)
+    assert (share.low, share.high) == pytest.approx(
+        (beta.ppf(0.025, 4, 7), beta.ppf(0.975, 5, 6)))
     values = np.random.default_rng(3).random(50)
     assert mean_ci(values, seed=5) == mean_ci(values, seed=5)
-    wide = mean_ci([0.0, 1.0], n_boot=4000)
-    assert wide.low == 0.0 and wide.high == 1.0  # resamples of 2 items span 0, 1/2, 1
 
 
 def test_bootstrap_ignores_nan_and_reports_empty():
@@ -161,7 +166,8 @@ def test_compare_pair_pairs_by_item_id_not_row_order():
     assert js["p_value"] == pytest.approx(2 * 14 / 64)
     ent = result[result["metric"] == "model_entropy"].iloc[0]
     assert ent["mean_diff"] == pytest.approx(-0.5)
-    assert ent["diff_ci_low"] == pytest.approx(-0.5) and ent["diff_ci_high"] == pytest.approx(-0.5)
+    # the same difference on every item: the bootstrap collapses, so no interval is shown
+    assert np.isnan(ent["diff_ci_low"]) and np.isnan(ent["diff_ci_high"]) and ent["ci_note"]
 
 
 def test_compare_pair_uses_only_items_both_answered():

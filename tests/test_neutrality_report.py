@@ -90,7 +90,7 @@ def test_script_writes_tables_figures_and_report(tmp_path, capsys):
                     "## Implicit vs explicit", "## Refusal and avoidance", "## Bias"):
         assert heading in report
     # beta: 48 rows less its last 3 (2 unsafe, 1 unreadable universal_rights); 48 + 2 prompts
-    assert "| beta | 45 | 45 | 7 | 0 | 50 | 5 | 0 |" in report
+    assert "| beta | 45 | 45 | 7 | 0 | 0 | 50 | 5 | 0 |" in report  # judge_failed: 0
     assert "![viewpoint gap](figures/viewpoint_gap.png)" in report
 
 
