@@ -1,8 +1,8 @@
 """Collect a model's answer distributions: items x repetitions -> one JSON line per item.
 
 Each repetition (and, for the sampling estimate, each sampled answer) is first written as a
-row of `<save_dir>/requests/<backend>.jsonl` the moment it is done; an item's row in
-`<save_dir>/<backend>.jsonl` is written as soon as all its repetitions are in. A rerun of the
+row of `<save_dir>/requests/<label>.jsonl` the moment it is done; an item's row in
+`<save_dir>/<label>.jsonl` (the label: the study's --model, else the backend's name) is written as soon as all its repetitions are in. A rerun of the
 same command skips what is done, redoes failed requests, and never writes a row twice. Rows
 made with other settings (model, template, seed, repetitions, ...) are never mixed in: the
 run stops and says so.
@@ -58,6 +58,9 @@ class CollectOptions:
     spec: BackendSpec
     save_dir: Path
     model: str | None = None
+    #: names the output files and is recorded in the rows (the study's --model); default:
+    #: the backend's name
+    label: str | None = None
     reps: int = 5
     seed: int = 0
     batch_size: int = 8
@@ -89,13 +92,18 @@ class CollectOptions:
         return self.model or self.spec.model_id or ""
 
     @property
+    def name(self) -> str:
+        """The run's label: the output's file name and the rows' `label`."""
+        return self.label or self.spec.name
+
+    @property
     def out_path(self) -> Path:
-        return inside(self.save_dir, f"{self.spec.name}.jsonl")
+        return inside(self.save_dir, f"{self.name}.jsonl")
 
     @property
     def requests_path(self) -> Path:
         # a sub-folder, so `<save_dir>/*.jsonl` globs only the item rows
-        return inside(self.save_dir / "requests", f"{self.spec.name}.jsonl")
+        return inside(self.save_dir / "requests", f"{self.name}.jsonl")
 
 
 def choose_method(spec: BackendSpec, samples_per_item: int | None) -> str:
@@ -367,7 +375,7 @@ class Collection:
         return assemble_item(
             item, rows, method=self.method, reps=self.o.reps, template=self.template,
             dataset=self.o.dataset, model_id=self.o.model_id, backend=self.o.spec.name,
-            params=self.row_params(), model_version=self.model_version)
+            label=self.o.name, params=self.row_params(), model_version=self.model_version)
 
 
 def with_limit(items: list[SurveyItem], limit: int | None) -> list[SurveyItem]:
