@@ -109,7 +109,11 @@ def backend_for(args: argparse.Namespace) -> tuple[BackendSpec, str | None]:
     registry = load_registry(args.registry)
     model = args.model_name
     if args.backend is None and model:
-        spec = local_spec_for(model, registry, get_spec(DEFAULT_BACKEND, registry))
+        # the study's GPT-3 scripts name an API model this way (--model-name gpt-3.5-turbo)
+        api = [s for s in registry.values()
+               if model in (s.name, s.model_id) and not adapter_class(s).local]
+        spec = api[0] if len(api) == 1 else local_spec_for(
+            model, registry, get_spec(DEFAULT_BACKEND, registry))
         model = None  # the entry's own id
     else:
         spec = get_spec(args.backend or DEFAULT_BACKEND, registry)
