@@ -1,10 +1,10 @@
 """The command line shared by scripts/create_model_response_{mpi,globalqa}.py.
 
-The study's flags are kept with the study's meaning (--model-name: the model to load;
---model: the label naming the output, "used for saving purposes"; --data_dir, --save_dir,
---cache_dir, --huggingface_token; each also with dashes or underscores), and ours added. The Hugging Face token comes
-from --huggingface_token or $HF_TOKEN and is only handed to the hub client: never printed,
-never written to a row.
+The study's flags are kept with the study's meaning (--model-name: the model to load; --model:
+the label naming the output, "used for saving purposes"; --data_dir, --save_dir, --cache_dir,
+--huggingface_token; each also with dashes or underscores), and ours added. The Hugging Face
+token comes from --huggingface_token or $HF_TOKEN and is only handed to the hub client: never
+printed, never written to a row.
 """
 
 from __future__ import annotations

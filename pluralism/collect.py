@@ -1,11 +1,11 @@
 """Collect a model's answer distributions: items x repetitions -> one JSON line per item.
 
-Each repetition (and, for the sampling estimate, each sampled answer) is first written as a
-row of `<save_dir>/requests/<label>.jsonl` the moment it is done; an item's row in
-`<save_dir>/<label>.jsonl` (the label: the study's --model, else the backend's name) is written as soon as all its repetitions are in. A rerun of the
-same command skips what is done, redoes failed requests, and never writes a row twice. Rows
-made with other settings (model, template, seed, repetitions, ...) are never mixed in: the
-run stops and says so.
+Each repetition (and, for the sampling estimate, each sampled answer) is first written as a row
+of `<save_dir>/requests/<label>.jsonl` the moment it is done; an item's row in
+`<save_dir>/<label>.jsonl` (the label: the study's --model, else the backend's name) is written
+as soon as all its repetitions are in. A rerun of the same command skips what is done, redoes
+failed requests, and never writes a row twice. Rows made with other settings (model, template,
+seed, repetitions, ...) are never mixed in: the run stops and says so.
 
 Three ways to read a distribution, chosen from what the backend's adapter class can do
 (`Backend.option_reading`):

@@ -1,14 +1,14 @@
 """Price a neutrality study before spending anything, and write nothing while doing it.
 
 `run_study.py --dry-run` used to run the free stages (fetch, test set) so the paid ones could
-be counted, and left the judge unpriced because its input, the answers, did not exist yet.
-Here every stage is counted in memory: the test set is built from the fetched data (or the
-mirror) without being written, and the judge is priced before any answer exists as
-responses x evals x (judge prompt + the generation budget), or with the answers' real lengths
-once a generations file exists; with `judge_mode: probs`, as annotate.py prices the
-probability judge (one call per response, one output token, no batch API). The totals are given online and with --batch-api, with the
-wall time at the configured rate limits, the API keys the run needs that are unset, and the
-retired models in the config.
+be counted, and left the judge unpriced because its input, the answers, did not exist yet. Here
+every stage is counted in memory: the test set is built from the fetched data (or the mirror)
+without being written, and the judge is priced before any answer exists as responses x evals x
+(judge prompt + the generation budget), or with the answers' real lengths once a generations
+file exists; with `judge_mode: probs`, as annotate.py prices the probability judge (one call
+per response, one output token, no batch API). The totals are given online and with --batch-
+api, with the wall time at the configured rate limits, the API keys the run needs that are
+unset, and the retired models in the config.
 """
 
 from __future__ import annotations
