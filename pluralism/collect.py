@@ -339,6 +339,7 @@ class Collection:
                         "letters": list(score_jobs[i].letters),
                         "letter_logprobs": [round(x, 8) for x in scores.logprobs],
                         "letter_token_ids": {c: list(v) for c, v in scores.token_ids.items()},
+                        "letter_space_path": scores.space_path(),
                         "top_tokens": scores.top_tokens, "model_version": self.model_version,
                         "error": None, "created_at": utc_now(),
                     })
