@@ -24,6 +24,7 @@ from annotations.probs import (
     ProbsPrompt,
     digits_from_logprobs,
     digits_from_top_logprobs,
+    missing_digits,
     probs_row,
 )
 from backends.base import GenerationParams
@@ -165,6 +166,7 @@ def write_api_rows(out: Path, calls: Path, prompts: list[ProbsPrompt], *, judge:
                               judge_model=judge_model, judge_input=p.text, template=template,
                               error=call.get("error"), top_logprobs=top,
                               judge_version=call.get("model_version"),
-                              judge_demo_only=judge_demo_only))
+                              judge_demo_only=judge_demo_only,
+                              **missing_digits(None if call.get("error") else top)))
     write_jsonl_atomic(out, rows)
     return rows

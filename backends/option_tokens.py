@@ -2,8 +2,10 @@
 
 A local model's option log-probability is the log-sum-exp over every token that begins the
 option as the tokenizer would write it after the prompt ('A', ' A', the first token of 'A.',
-...). The ids come from the tokenizer at run time; the study hard-coded Llama-2's ids for
-every model, which reads the wrong tokens for any other tokenizer.
+...), plus, where the tokenizer writes ' 3' as a space token and then '3' (SentencePiece has no
+'▁3'), the path through that space token (OptionTokens). The ids come from the tokenizer at
+run time; the study hard-coded Llama-2's ids for every model, which reads the wrong tokens for
+any other tokenizer. `option_tokens` works for any short option written after a prompt.
 """
 
 from __future__ import annotations
