@@ -91,3 +91,24 @@ def test_a_model_neither_cached_nor_reachable_fails_in_seconds_with_one_line(
     assert lines[0].startswith("error: cannot load model nobody/llama2-7b-hf: it is not in the "
                                "Hugging Face cache and the hub cannot be reached")
     assert elapsed < 30, f"took {elapsed:.0f} s"
+
+
+def test_model_name_naming_a_registry_api_model_asks_that_api(fetched_data, tmp_path,
+                                                               capsys) -> None:
+    # the study's GPT-3 scripts: --model-name gpt-3.5-turbo --model gpt-3.5-turbo_mpi
+    assert script_main("create_model_response_mpi")(
+        ["--model-name", "gpt-3.5-turbo", "--model", "gpt-3.5-turbo_mpi", "--data_dir",
+         str(fetched_data), "--save_dir", str(tmp_path), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "with gpt-3.5-turbo (gpt-3.5-turbo-0125); method: top_logprobs" in printed
+    assert f"output: {tmp_path / 'gpt-3.5-turbo_mpi.jsonl'}" in printed
+
+
+def test_the_study_data_dir_value_for_globalqa_is_the_hub_dataset_file(tmp_path,
+                                                                        monkeypatch) -> None:
+    from pluralism import globalqa
+
+    local = write_globalqa_csv(tmp_path / "global_opinions.csv", GLOBALQA_ROWS)
+    monkeypatch.setattr(globalqa, "DEFAULT_PATH", local)  # the fetched copy of its CSV
+    assert globalqa.resolve_globalqa_path("Anthropic/llm_global_opinions",
+                                          download=False) == local
