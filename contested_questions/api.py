@@ -105,7 +105,9 @@ def collect(dataset: str, backend: str = DEFAULT_BACKEND, **options: Any) -> Run
 
     script = create_model_response_mpi if dataset == "mpi" else create_model_response_globalqa
     save_dir = Path(options.pop("save_dir", None) or DISTRIBUTIONS_DIR / dataset)
-    out = save_dir / f"{_spec_name(backend, options.get('registry'))}.jsonl"
+    # model= is the study's --model: the label naming the file (model_name= loads)
+    label = options.get("model") or _spec_name(backend, options.get("registry"))
+    out = save_dir / f"{label}.jsonl"
     argv = ["--backend", backend, "--save_dir", str(save_dir), *flags(options)]
     return Run(out, _run(script.main, argv, f"collect-{dataset}"))
 
