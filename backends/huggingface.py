@@ -238,7 +238,12 @@ def cache_only(source: str, cache_dir: str | None) -> bool:
     """For a model named by hub id: True to load it from the cache alone (the hub cannot be
     reached, but it is cached). Neither cached nor reachable is one line at once: the hub
     client would otherwise retry each file five times, 8 s apart, before saying so."""
-    if Path(source).is_dir() or hub_reachable():
+    if Path(source).is_dir():
+        return False
+    if source.startswith((".", "/", "~")) or source.count("/") > 1:
+        raise UserError(f"cannot load model {source}: no such folder (and not a Hugging Face "
+                        "hub id, which is ORG/NAME); check the path")
+    if hub_reachable():
         return False
     if hub_cached(source, cache_dir):
         return True

@@ -112,3 +112,13 @@ def test_the_study_data_dir_value_for_globalqa_is_the_hub_dataset_file(tmp_path,
     monkeypatch.setattr(globalqa, "DEFAULT_PATH", local)  # the fetched copy of its CSV
     assert globalqa.resolve_globalqa_path("Anthropic/llm_global_opinions",
                                           download=False) == local
+
+
+def test_a_missing_model_folder_is_named_as_a_folder(fetched_data, tmp_path) -> None:
+    from core.errors import UserError
+
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(UserError, match=f"cannot load model {missing}: no such folder"):
+        script_main("create_model_response_mpi")(
+            ["--model-name", str(missing), "--data_dir", str(fetched_data), "--save_dir",
+             str(tmp_path / "out"), "--limit", "1", "--no-progress"])
