@@ -11,7 +11,10 @@ prompts' own full tokenizations stop agreeing, so every prompt sees exactly the 
 forward pass of its full text sees; the results equal a plain pass up to float rounding.
 
 Batches are left-padded with position ids counted from each prompt's first real token, so a
-padded prompt scores as it would alone.
+padded prompt scores as it would alone. Where the tokenizer writes an option after a space
+token ('▁' then '3': SentencePiece has no '▁3'), that token is appended to the prompt and the
+last two positions are read, so one pass gives P('3') + P('▁') x P('3' after '▁')
+(backends.option_tokens.OptionTokens).
 """
 
 from __future__ import annotations
@@ -208,14 +211,10 @@ class LocalScorer:
             space = paths.space_id
             # the prompt's next-token row; after the appended space token, the row after it
             row = logp[r, -2] if space is not None else logp[r, -1]
-
-            def lse(values: Any, ids: Any) -> float:
-                return float(torch.logsumexp(values[list(ids)], dim=0)) if ids else -math.inf
-
-            lps = [lse(row, paths.first.get(c)) for c in job.letters]
+            lps = [_logsumexp(row, paths.first.get(c)) for c in job.letters]
             if space is not None:
-                lps = [float(torch.logaddexp(torch.tensor(lp), torch.tensor(
-                    float(row[space]) + lse(logp[r, -1], paths.after_space.get(c)))))
+                lps = [_log_add(lp, float(row[space])
+                                + _logsumexp(logp[r, -1], paths.after_space.get(c)))
                        for lp, c in zip(lps, job.letters, strict=True)]
             top = torch.topk(row, TOP_TOKENS)
             top_tokens = [(self.tokenizer.decode([int(t)]), round(math.exp(float(v)), 6))
@@ -223,3 +222,17 @@ class LocalScorer:
             results.append((i, LetterScores(lps, paths.first, top_tokens, space,
                                             paths.after_space)))
         return results
+
+
+def _logsumexp(logp: Any, ids: Sequence[int] | None) -> float:
+    """log of the summed probabilities of tokens `ids` in a log-probability row (-inf: none)."""
+    import torch
+
+    return float(torch.logsumexp(logp[list(ids)], dim=0)) if ids else -math.inf
+
+
+def _log_add(a: float, b: float) -> float:
+    """log(exp(a) + exp(b))."""
+    if a == -math.inf or b == -math.inf:
+        return max(a, b)
+    return max(a, b) + math.log1p(math.exp(-abs(a - b)))
