@@ -93,7 +93,8 @@ def digits_from_logprobs(logprobs: Sequence[float]) -> list[float]:
 def digits_from_top_logprobs(top: dict[str, float] | None) -> list[float] | None:
     """An API's top-k first tokens -> each digit's probability, summed over the tokens that
     write it ('3', ' 3', '3.'); a digit outside the list counts 0 (it held less than the
-    least likely listed token). None: no digit listed at all."""
+    least likely listed token; the row is flagged, see missing_digits). None: no digit
+    listed at all."""
     if not top:
         return None
     raw = [0.0] * len(DIGITS)
@@ -102,6 +103,26 @@ def digits_from_top_logprobs(top: dict[str, float] | None) -> list[float] | None
         if m and lp is not None:
             raw[DIGITS.index(m.group(1))] += math.exp(lp)
     return raw if any(raw) else None
+
+
+#: an API answer whose top log-probabilities list fewer than the six digits
+FLAG_MISSING_DIGITS = "missing_digits"
+
+
+def missing_digits(top: dict[str, float] | None) -> dict[str, Any]:
+    """What an API's top-k list leaves out: the digits it does not list (they count 0), and
+    the most probability they could hold together (missing_digit_mass_max): the mass outside
+    the list, and no more than each absent digit at the least probability listed (a token not
+    listed is no likelier than the least likely one listed). Flagged `missing_digits`."""
+    listed = {m.group(1) for t in (top or {}) if (m := _DIGIT_TOKEN.match(t))}
+    absent = [d for d in DIGITS if d not in listed]
+    if not top or not absent:
+        return {"flags": [], "missing_digits": [], "missing_digit_mass_max": 0.0}
+    probs = [math.exp(lp) for lp in top.values() if lp is not None]
+    outside = max(0.0, 1.0 - sum(probs))
+    bound = min(outside, len(absent) * min(probs)) if probs else outside
+    return {"flags": [FLAG_MISSING_DIGITS], "missing_digits": absent,
+            "missing_digit_mass_max": round(bound, 8)}
 
 
 def probs_fields(raw: Sequence[float] | None) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from annotations.probs import (
     ProbsPrompt,
     digits_from_logprobs,
     digits_from_top_logprobs,
+    missing_digits,
     probs_row,
 )
 from annotations.prompts import judged_text
@@ -34,7 +35,15 @@ from backends.registry import BackendSpec, adapter_class, create_backend
 from core.errors import UserError
 from core.files import write_jsonl_atomic
 from core.progress import progress_bar
-from harness.request import Asked, Request, RunOptions, RunSummary, check_stale, prompt_sha256
+from core.reasoning import THINK_CLOSE, THINK_OPEN
+from harness.request import (
+    Asked,
+    Request,
+    RunOptions,
+    RunSummary,
+    check_stale,
+    prompt_sha256,
+)
 from harness.results import ResultsStore, Row, key_by, read_jsonl
 from harness.schema import GENERATION_KEY
 from harness.send import DryRun, Route, send_requests
@@ -49,6 +58,8 @@ def check_probs_judge(spec: BackendSpec, *, batch_api: bool = False) -> str:
         raise UserError("--batch-api sends the JSON judge's calls; the probability judge needs "
                         "one output token per response: drop --batch-api, or use "
                         "--judge-mode json")
+    if spec.options.get("reasoning"):
+        raise UserError(thinking_refusal(spec.name))
     reading = adapter_class(spec).option_reading()
     if reading == "forward_pass":
         return "local"
@@ -56,6 +67,17 @@ def check_probs_judge(spec: BackendSpec, *, batch_api: bool = False) -> str:
         return "api"
     raise UserError(f"judge {spec.name} ({spec.provider}) returns no token log-probabilities, "
                     "so it cannot be read as a probability judge; use --judge-mode json")
+
+
+def thinking_refusal(judge: str) -> str:
+    return (f"judge {judge} is a reasoning model: its answer starts inside a <think> block, so "
+            "a digit read right after the prompt means nothing; use --judge-mode json")
+
+
+def opens_thought(text: str) -> bool:
+    """Whether a templated prompt ends inside an open <think> block (DeepSeek-R1's template
+    puts the opening tag in the prompt)."""
+    return text.rfind(THINK_OPEN) > text.rfind(THINK_CLOSE)
 
 
 def api_params(spec: BackendSpec) -> GenerationParams:
@@ -131,6 +153,8 @@ def run_local_probs(spec: BackendSpec, prompts: list[ProbsPrompt], out: Path, *,
     backend = create_backend(spec.name, model=model, registry={spec.name: spec},
                              batch_size=batch_size)
     texts = [backend.prompt_text([{"role": "user", "content": p.text}]) for p in todo]
+    if any(opens_thought(t) for t in texts):
+        raise UserError(thinking_refusal(spec.name))
     version = getattr(backend, "model_version", None)
     out.parent.mkdir(parents=True, exist_ok=True)
     bar = progress_bar(len(prompts), initial=len(prompts) - len(todo),
@@ -144,6 +168,7 @@ def run_local_probs(spec: BackendSpec, prompts: list[ProbsPrompt], out: Path, *,
                         todo[i].row, digits_from_logprobs(scores.logprobs), judge=spec.name,
                         judge_model=judge_model, judge_input=texts[i], template=template,
                         digit_token_ids={d: list(v) for d, v in scores.token_ids.items()},
+                        digit_space_path=scores.space_path(),
                         top_tokens=scores.top_tokens, judge_version=version,
                         judge_demo_only=spec.demo_only,
                         judge_prompt_sha256=prompt_sha256(_messages(todo[i]))))
@@ -190,6 +215,7 @@ def write_api_rows(out: Path, calls: Path, prompts: list[ProbsPrompt], *, judge:
                               judge_model=judge_model, judge_input=p.text, template=template,
                               error=call.get("error"), top_logprobs=top,
                               judge_version=call.get("model_version"),
-                              judge_demo_only=judge_demo_only))
+                              judge_demo_only=judge_demo_only,
+                              **missing_digits(None if call.get("error") else top)))
     write_jsonl_atomic(out, rows)
     return rows

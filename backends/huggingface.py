@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "auto": "auto"}
 MODEL_CACHE_ENV = "CONTESTED_MODEL_CACHE"
 HF_TOKEN_ENV = "HF_TOKEN"
+#: seconds the one look at the hub may take before a model not cached is called unreachable
+HUB_PROBE_TIMEOUT_S = 5.0
 
 
 def follow_hub_progress_setting() -> None:
@@ -207,6 +209,53 @@ def load_failure(source: str, exc: OSError) -> str:
             "models (e.g. Llama)")
 
 
+def hub_reachable(timeout_s: float = HUB_PROBE_TIMEOUT_S) -> bool:
+    """Whether the Hugging Face hub answers at all (any HTTP status counts): one request, no
+    retries. Offline mode (HF_HUB_OFFLINE) counts as unreachable."""
+    import urllib.error
+    import urllib.request
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    try:
+        urllib.request.urlopen(urllib.request.Request(constants.ENDPOINT, method="HEAD"),
+                               timeout=timeout_s).close()
+    except urllib.error.HTTPError:
+        return True  # it answered
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def hub_cached(source: str, cache_dir: str | None) -> bool:
+    """Whether the hub model `source` has its config in the Hugging Face cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(source, "config.json", cache_dir=cache_dir),
+                          str)
+    except Exception:  # not a valid repo id: nothing of it can be cached
+        return False
+
+
+def cache_only(source: str, cache_dir: str | None) -> bool:
+    """For a model named by hub id: True to load it from the cache alone (the hub cannot be
+    reached, but it is cached). Neither cached nor reachable is one line at once: the hub
+    client would otherwise retry each file five times, 8 s apart, before saying so."""
+    if Path(source).is_dir():
+        return False
+    if source.startswith((".", "/", "~")) or source.count("/") > 1:
+        raise UserError(f"cannot load model {source}: no such folder (and not a Hugging Face "
+                        "hub id, which is ORG/NAME); check the path")
+    if hub_reachable():
+        return False
+    if hub_cached(source, cache_dir):
+        return True
+    raise UserError(load_failure(source, OSError("couldn't connect to the hub")))
+
+
 class HuggingFaceBackend(Backend):
     """A transformers causal LM on this machine."""
 
@@ -271,7 +320,10 @@ class HuggingFaceBackend(Backend):
         if converted is not None and converted.is_dir():
             source = str(converted)  # converted before: load it as a plain checkpoint
             kwargs.pop("gguf_file")
-        tok_kwargs = {k: kwargs[k] for k in ("gguf_file", "token", "cache_dir") if k in kwargs}
+        if cache_only(source, kwargs.get("cache_dir")):
+            kwargs["local_files_only"] = True
+        tok_kwargs = {k: kwargs[k] for k in ("gguf_file", "token", "cache_dir",
+                                             "local_files_only") if k in kwargs}
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, **tok_kwargs)
             model = AutoModelForCausalLM.from_pretrained(source, **kwargs)

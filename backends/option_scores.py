@@ -11,7 +11,10 @@ prompts' own full tokenizations stop agreeing, so every prompt sees exactly the 
 forward pass of its full text sees; the results equal a plain pass up to float rounding.
 
 Batches are left-padded with position ids counted from each prompt's first real token, so a
-padded prompt scores as it would alone.
+padded prompt scores as it would alone. Where the tokenizer writes an option after a space
+token ('▁' then '3': SentencePiece has no '▁3'), that token is appended to the prompt and the
+last two positions are read, so one pass gives P('3') + P('▁') x P('3' after '▁')
+(backends.option_tokens.OptionTokens).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import copy
 import inspect
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from backends.option_tokens import LetterTokens
@@ -46,10 +49,21 @@ class LetterScores:
     logprobs: list[float]  # per letter: log-sum-exp of its tokens' log-probabilities
     token_ids: dict[str, tuple[int, ...]]
     top_tokens: list[tuple[str, float]]  # the likeliest next tokens (text, probability)
+    #: the space path (backends.option_tokens.OptionTokens), where the tokenizer has one
+    space_id: int | None = None
+    after_space: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def probs(self) -> list[float]:
         return [math.exp(lp) for lp in self.logprobs]
+
+    def space_path(self) -> dict[str, Any] | None:
+        """A row's record of the path through a space token ('▁' then '3'), or None: each
+        option's probability adds P(space) x P(option after it)."""
+        if self.space_id is None:
+            return None
+        return {"space_id": self.space_id,
+                "token_ids": {c: list(v) for c, v in self.after_space.items()}}
 
 
 def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
@@ -94,7 +108,11 @@ class LocalScorer:
     # ---- scoring ------------------------------------------------------------------------
     def score(self, jobs: Sequence[ScoreJob]) -> Iterator[list[tuple[int, LetterScores]]]:
         """Yield (job index, scores) lists, one per forward batch, as they finish."""
-        ids = [self.encode(j.text) for j in jobs]
+        # where an option may follow a space token ('▁' then '3'), that token is appended and
+        # the last two positions are read: the prompt's next token, and the one after '▁'
+        spaces = [self.letter_tokens.paths(j.text, j.letters, j.words).space_id for j in jobs]
+        ids = [self.encode(j.text) + ([s] if s is not None else [])
+               for j, s in zip(jobs, spaces, strict=True)]
         if not self.prefix_cache:
             yield from self._plain(jobs, ids, list(range(len(jobs))))
             return
@@ -104,7 +122,9 @@ class LocalScorer:
         leftovers: list[int] = []
         for members in groups.values():
             p = common_prefix_len([ids[i] for i in members]) if len(members) > 1 else 0
-            p = min(p, min(len(ids[i]) for i in members) - 1)  # every prompt keeps a token
+            # every prompt keeps the tokens whose positions are read
+            keep = 2 if any(spaces[i] is not None for i in members) else 1
+            p = min(p, min(len(ids[i]) for i in members) - keep)
             if p < MIN_PREFIX_TOKENS:
                 leftovers.extend(members)
                 continue
@@ -161,7 +181,7 @@ class LocalScorer:
             yield self._read(jobs, chunk, logits)
 
     def _last_logits(self, input_ids: Any, mask: Any, positions: Any, states: Any) -> Any:
-        """Float32 logits of the last position of each row (rows are left-padded)."""
+        """Float32 logits of the last two positions of each row (rows are left-padded)."""
         import torch
 
         device = self.device
@@ -176,10 +196,10 @@ class LocalScorer:
         with torch.inference_mode():
             if self._keep_arg:
                 try:
-                    return self.model(**kwargs, logits_to_keep=1).logits[:, -1].float()
+                    return self.model(**kwargs, logits_to_keep=2).logits[:, -2:].float()
                 except TypeError:
                     self._keep_arg = False
-            return self.model(**kwargs).logits[:, -1].float()
+            return self.model(**kwargs).logits[:, -2:].float()
 
     def _read(self, jobs: Sequence[ScoreJob], chunk: list[int], logits: Any
               ) -> list[tuple[int, LetterScores]]:
@@ -189,11 +209,32 @@ class LocalScorer:
         results = []
         for r, i in enumerate(chunk):
             job = jobs[i]
-            token_ids = self.letter_tokens(job.text, job.letters, job.words)
-            row = logp[r]
-            lps = [float(torch.logsumexp(row[list(token_ids[c])], dim=0)) for c in job.letters]
+            paths = self.letter_tokens.paths(job.text, job.letters, job.words)
+            space = paths.space_id
+            # the prompt's next-token row; after the appended space token, the row after it
+            row = logp[r, -2] if space is not None else logp[r, -1]
+            lps = [_logsumexp(row, paths.first.get(c)) for c in job.letters]
+            if space is not None:
+                lps = [_log_add(lp, float(row[space])
+                                + _logsumexp(logp[r, -1], paths.after_space.get(c)))
+                       for lp, c in zip(lps, job.letters, strict=True)]
             top = torch.topk(row, TOP_TOKENS)
             top_tokens = [(self.tokenizer.decode([int(t)]), round(math.exp(float(v)), 6))
                           for v, t in zip(top.values, top.indices, strict=True)]
-            results.append((i, LetterScores(lps, token_ids, top_tokens)))
+            results.append((i, LetterScores(lps, paths.first, top_tokens, space,
+                                            paths.after_space)))
         return results
+
+
+def _logsumexp(logp: Any, ids: Sequence[int] | None) -> float:
+    """log of the summed probabilities of tokens `ids` in a log-probability row (-inf: none)."""
+    import torch
+
+    return float(torch.logsumexp(logp[list(ids)], dim=0)) if ids else -math.inf
+
+
+def _log_add(a: float, b: float) -> float:
+    """log(exp(a) + exp(b))."""
+    if a == -math.inf or b == -math.inf:
+        return max(a, b)
+    return max(a, b) + math.log1p(math.exp(-abs(a - b)))

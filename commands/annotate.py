@@ -211,6 +211,12 @@ def probs_main(args: argparse.Namespace, spec: BackendSpec, template: JudgeTempl
     if status["unreadable"]:
         print("some answers listed no digit among the top tokens (parse_status unreadable); "
               "check judge_input and top_logprobs, or use --judge-mode json")
+    flagged = [r for r in rows if r.get("missing_digits")]
+    if flagged:
+        print(f"{len(flagged)} answer(s) listed fewer than the six digits among the top "
+              "log-probabilities (flag missing_digits): the absent digits count 0, and held "
+              f"at most {max(r['missing_digit_mass_max'] for r in flagged):.4f} of "
+              "probability in any one answer (missing_digit_mass_max)")
     print(f"results: {out}")
     failed = rows_failed_status(status["error"], "judge call(s)")
     return failed or (1 if status["unreadable"] else 0)

@@ -1,9 +1,10 @@
 """The command line shared by scripts/create_model_response_{mpi,globalqa}.py.
 
-The study's flags are kept (--model-name, --model, --data_dir, --save_dir, --cache_dir,
---huggingface_token; each also with dashes), and ours added. The Hugging Face token comes
-from --huggingface_token or $HF_TOKEN and is only handed to the hub client: never printed,
-never written to a row.
+The study's flags are kept with the study's meaning (--model-name: the model to load; --model:
+the label naming the output, "used for saving purposes"; --data_dir, --save_dir, --cache_dir,
+--huggingface_token; each also with dashes or underscores), and ours added. The Hugging Face
+token comes from --huggingface_token or $HF_TOKEN and is only handed to the hub client: never
+printed, never written to a row.
 """
 
 from __future__ import annotations
@@ -37,11 +38,16 @@ DISTRIBUTIONS_DIR = REPO_ROOT / "results" / "distributions"
 def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
     p = script_parser(description)
     p.add_argument("--backend",
-                   help=f"registry name (default: {DEFAULT_BACKEND}, or with --model_name the "
+                   help=f"registry name (default: {DEFAULT_BACKEND}, or with --model-name the "
                         "Hugging Face model it names; see generate.py --list)")
-    p.add_argument("--model", "--model-name", "--model_name", dest="model",
-                   help="without --backend: the Hugging Face model to load (hub id or folder), "
-                        "as the study's --model_name; with it: the model id the backend serves")
+    p.add_argument("--model-name", "--model_name", dest="model_name",
+                   help="the model to load or ask, as the study's --model-name: without "
+                        "--backend, a Hugging Face hub id or local folder; with it, the model "
+                        "id that backend loads or sends")
+    p.add_argument("--model", dest="label",
+                   help="label naming the output, as the study's --model (\"used for saving "
+                        "purposes\"): rows go to <save_dir>/<label>.jsonl and record it as "
+                        "`label` (default: the backend's name)")
     p.add_argument("--data_dir", "--data-dir", dest="data_dir",
                    help=("mpi_questions.tsv, or a data folder holding it (default: "
                          "Data/pluralism/mpi_questions.tsv)") if dataset == "mpi" else
@@ -49,7 +55,7 @@ def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
                     "(default: Data/pluralism/global_opinions.csv, else the Hugging Face hub)"))
     p.add_argument("--out-dir", "--save_dir", "--save-dir", dest="save_dir", type=Path,
                    help=f"output folder (default: results/distributions/{dataset}/); rows go "
-                        "to <save_dir>/<backend>.jsonl")
+                        "to <save_dir>/<label>.jsonl")
     p.add_argument("--cache_dir", "--cache-dir", dest="cache_dir",
                    help="where downloaded models and data go (default: the Hugging Face cache)")
     p.add_argument("--huggingface_token", "--huggingface-token", dest="hf_token",
@@ -99,12 +105,16 @@ LOCAL_FLAGS = {"dtype": "--dtype", "quantization": "--quantization",
 
 def backend_for(args: argparse.Namespace) -> tuple[BackendSpec, str | None]:
     """The registry entry to run and the model id to give it; flags it cannot honour are
-    refused in one line. The study's `--model_name HF_ID` alone loads that Hugging Face model
+    refused in one line. The study's `--model-name HF_ID` alone loads that Hugging Face model
     (the registry's entry for it, else one named after it), never the embedded one."""
     registry = load_registry(args.registry)
-    model = args.model
+    model = args.model_name
     if args.backend is None and model:
-        spec = local_spec_for(model, registry, get_spec(DEFAULT_BACKEND, registry))
+        # the study's GPT-3 scripts name an API model this way (--model-name gpt-3.5-turbo)
+        api = [s for s in registry.values()
+               if model in (s.name, s.model_id) and not adapter_class(s).local]
+        spec = api[0] if len(api) == 1 else local_spec_for(
+            model, registry, get_spec(DEFAULT_BACKEND, registry))
         model = None  # the entry's own id
     else:
         spec = get_spec(args.backend or DEFAULT_BACKEND, registry)
@@ -148,7 +158,7 @@ def main(dataset: str, description: str, argv: list[str] | None = None) -> int:
             backend_options["cache_dir"] = args.cache_dir
     options = CollectOptions(
         dataset=dataset, spec=spec, save_dir=args.save_dir or DISTRIBUTIONS_DIR / dataset,
-        model=model, reps=args.reps, seed=args.seed, batch_size=args.batch_size,
+        model=model, label=args.label, reps=args.reps, seed=args.seed, batch_size=args.batch_size,
         samples_per_item=args.samples_per_item, chat_template=args.chat_template,
         prefix_cache=not args.no_prefix_cache, base_url=args.base_url, timeout_s=args.timeout,
         run_options=request_options(args, spec, desc=f"{dataset} {spec.name}"),

@@ -8,8 +8,9 @@
 Without --data_dir the file is read from Data/pluralism/global_opinions.csv, or downloaded
 from the Hugging Face hub (Anthropic/llm_global_opinions). Items are kept when every country
 in --countries answered them; each row carries those countries' distributions in `human`.
-Rows go to results/distributions/globalqa/<backend>.jsonl (or --save_dir); rerunning the same
-command resumes. See docs/distributions_collection.md.
+Rows go to results/distributions/globalqa/<label>.jsonl (or --save_dir): the label is --model,
+as in the study, else the backend's name. Rerunning the same command resumes. See
+docs/distributions_collection.md.
 """
 
 from __future__ import annotations

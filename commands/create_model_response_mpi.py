@@ -5,9 +5,12 @@
     python scripts/create_model_response_mpi.py --backend gpt-3.5-turbo --dry-run
     python scripts/create_model_response_mpi.py --backend claude-sonnet-4.5 --samples-per-item 20
     python scripts/create_model_response_mpi.py --templates Data/pluralism/study_prompts.json
+    python scripts/create_model_response_mpi.py --model-name meta-llama/Llama-2-7b-hf \
+        --model llama2_7b_mpi --huggingface_token TOKEN    # the study's command
 
-Rows go to results/distributions/mpi/<backend>.jsonl (or --save_dir); rerunning the same
-command resumes. See docs/distributions_collection.md.
+Rows go to results/distributions/mpi/<label>.jsonl (or --save_dir): the label is --model,
+as in the study, else the backend's name. Rerunning the same command resumes. See
+docs/distributions_collection.md.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ Two names drift between stages, and stay so because files already written use th
 RENAMED): what a generation row calls `backend` (the registry name) an annotation row calls
 `model`, and a generation row's `model` (the model id sent) is an annotation row's
 `model_id`. `generation_identity` is the one place that maps them. A distribution item row
-keeps the request rows' names: `backend` the registry name, `model` the model id.
+keeps the request rows' names: `backend` the registry name, `model` the model id, and adds
+`label`, the name its file goes by (the study's --model).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ FINISHED_NORMALLY = frozenset({None, "stop", "end_turn", "stop_sequence", "STOP"
 DISTRIBUTION_ITEM_FIELDS = (
     "dataset", "item_id", "question", "options", "letters", "probs", "rep_probs",
     "rep_letter_probs", "letter_mass", "flags", "prompts", "drawn", "method", "model",
-    "model_version", "backend", "params", "meta", "error", "created_at",
+    "model_version", "backend", "label", "params", "meta", "error", "created_at",
 )
 #: every Overton coverage row (annotations.coverage_run.coverage_row), in this order; then
 #: the judge mode's own fields (COVERAGE_MODE_FIELDS)

@@ -53,7 +53,7 @@ def rep_distribution(method: str, rows: list[dict[str, Any]], letters: tuple[str
 
 def assemble_item(item: SurveyItem, rows: list[dict[str, Any]], *, method: str, reps: int,
                   template: DatasetTemplate, dataset: str, model_id: str, backend: str,
-                  params: dict[str, Any], model_version: str | None) -> dict[str, Any]:
+                  label: str, params: dict[str, Any], model_version: str | None) -> dict[str, Any]:
     """The item's row from its requests' rows (ordered by repetition, then sample).
 
     `params` is the run's identity (Collection.row_params); `model_version` the one the run
@@ -92,7 +92,7 @@ def assemble_item(item: SurveyItem, rows: list[dict[str, Any]], *, method: str, 
         "drawn": [by_rep[r][0].get("drawn") for r in range(reps)],
         "method": method, "model": model_id,
         "model_version": first.get("model_version") or model_version,
-        "backend": backend, "params": params, "meta": item.meta,
+        "backend": backend, "label": label, "params": params, "meta": item.meta,
         "error": "; ".join(sorted(set(errors)))[:500] if errors else None,
         "created_at": utc_now(),
     }

@@ -1,13 +1,14 @@
 """Collect a model's answer distributions: items x repetitions -> one JSON line per item.
 
-Each repetition (and, for the sampling estimate, each sampled answer) is first written as a
-row of `<save_dir>/requests/<backend>.jsonl` the moment it is done; an item's row in
-`<save_dir>/<backend>.jsonl` is written as soon as all its repetitions are in. A rerun of the
-same command skips what is done, redoes failed requests, and never writes a row twice. Rows
-made with other settings (model, template, seed, repetitions, ...) or from another prompt (a
-repetition's text and drawn examples, by its hash) are never mixed in: the run, and its dry
-run, stop and say so in one line, or with --redo-stale those rows (and their items) are
-made again (`harness.request.check_stale`, as for every request).
+Each repetition (and, for the sampling estimate, each sampled answer) is first written as a row
+of `<save_dir>/requests/<label>.jsonl` the moment it is done; an item's row in
+`<save_dir>/<label>.jsonl` (the label: the study's --model, else the backend's name) is written
+as soon as all its repetitions are in. A rerun of the same command skips what is done, redoes
+failed requests, and never writes a row twice. Rows made with other settings (model, template,
+seed, repetitions, ...) or from another prompt (a repetition's text and drawn examples, by its
+hash) are never mixed in: the run, and its dry run, stop and say so in one line, or with
+--redo-stale those rows (and their items) are made again (`harness.request.check_stale`, as
+for every request).
 
 Three ways to read a distribution, chosen from what the backend's adapter class can do
 (`Backend.option_reading`):
@@ -69,6 +70,9 @@ class CollectOptions:
     spec: BackendSpec
     save_dir: Path
     model: str | None = None
+    #: names the output files and is recorded in the rows (the study's --model); default:
+    #: the backend's name
+    label: str | None = None
     reps: int = 5
     seed: int = 0
     batch_size: int = 8
@@ -100,13 +104,18 @@ class CollectOptions:
         return self.model or self.spec.model_id or ""
 
     @property
+    def name(self) -> str:
+        """The run's label: the output's file name and the rows' `label`."""
+        return self.label or self.spec.name
+
+    @property
     def out_path(self) -> Path:
-        return inside(self.save_dir, f"{self.spec.name}.jsonl")
+        return inside(self.save_dir, f"{self.name}.jsonl")
 
     @property
     def requests_path(self) -> Path:
         # a sub-folder, so `<save_dir>/*.jsonl` globs only the item rows
-        return inside(self.save_dir / "requests", f"{self.spec.name}.jsonl")
+        return inside(self.save_dir / "requests", f"{self.name}.jsonl")
 
 
 def choose_method(spec: BackendSpec, samples_per_item: int | None) -> str:
@@ -377,6 +386,7 @@ class Collection:
                         "letters": list(score_jobs[i].letters),
                         "letter_logprobs": [round(x, 8) for x in scores.logprobs],
                         "letter_token_ids": {c: list(v) for c, v in scores.token_ids.items()},
+                        "letter_space_path": scores.space_path(),
                         "top_tokens": scores.top_tokens, "model_version": self.model_version,
                         "error": None, "created_at": utc_now(),
                     })
@@ -414,7 +424,7 @@ class Collection:
         return assemble_item(
             item, rows, method=self.method, reps=self.o.reps, template=self.template,
             dataset=self.o.dataset, model_id=self.o.model_id, backend=self.o.spec.name,
-            params=self.row_params(), model_version=self.model_version)
+            label=self.o.name, params=self.row_params(), model_version=self.model_version)
 
 
 def with_limit(items: list[SurveyItem], limit: int | None) -> list[SurveyItem]:

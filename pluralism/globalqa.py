@@ -133,7 +133,10 @@ def download_from_hub(cache_dir: str | Path | None = None, token: str | None = N
 
 def resolve_globalqa_path(data: str | Path | None, *, cache_dir: str | Path | None = None,
                           token: str | None = None, download: bool = True) -> Path:
-    """--data_dir (file or folder), else Data/pluralism/global_opinions.csv, else the hub."""
+    """--data_dir (file or folder), else Data/pluralism/global_opinions.csv, else the hub. The
+    study's --data_dir value, the hub dataset's name, means the same as none: its file."""
+    if data is not None and str(data) == HUB_DATASET and not Path(data).exists():
+        data = None
     if data is None and not DEFAULT_PATH.is_file() and download:
         return download_from_hub(cache_dir, token)
     return resolve_data_path(

@@ -1,13 +1,14 @@
 """Price a neutrality study before spending anything, and write nothing while doing it.
 
 `run_study.py --dry-run` used to run the free stages (fetch, test set) so the paid ones could
-be counted, and left the judge unpriced because its input, the answers, did not exist yet.
-Here every stage is counted in memory: the test set is built from the fetched data (or the
-mirror) without being written, and the judge is priced before any answer exists as
-responses x evals x (judge prompt + the generation budget), or with the answers' real lengths
-once a generations file exists. The totals are given online and with --batch-api, with the
-wall time at the configured rate limits, the API keys the run needs that are unset, and the
-retired models in the config.
+be counted, and left the judge unpriced because its input, the answers, did not exist yet. Here
+every stage is counted in memory: the test set is built from the fetched data (or the mirror)
+without being written, and the judge is priced before any answer exists as responses x evals x
+(judge prompt + the generation budget), or with the answers' real lengths once a generations
+file exists; with `judge_mode: probs`, as annotate.py prices the probability judge (one call
+per response, one output token, no batch API). The totals are given online and with --batch-
+api, with the wall time at the configured rate limits, the API keys the run needs that are
+unset, and the retired models in the config.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from annotations.probs import build_probs_prompts, load_wording
+from annotations.probs_run import check_probs_judge, probs_dry_run
 from annotations.prompts import build_prompts, load_judge_template
 from annotations.run import calls_path, load_generations
 from annotations.run import dry_run as judge_dry_run
@@ -135,14 +138,15 @@ def _limits(options: dict[str, Any], spec: BackendSpec) -> tuple[float | None, f
 
 
 def _stage(name: str, what: str, spec: BackendSpec, run: DryRun, rpm: float | None,
-           tpm: float | None, extra: str = "") -> StageEstimate:
+           tpm: float | None, extra: str = "", no_batch: str = "") -> StageEstimate:
+    """`no_batch`: why --batch-api does not apply though the provider has a batch API."""
     cls = adapter_class(spec)
     local = cls.local
-    batchable = cls.batch_adapter is not None
+    batchable = cls.batch_adapter is not None and not no_batch
     price = ("free (local)" if local else
              f"{_money(run.cost_usd)} online"
              + (f", {_money(None if run.cost_usd is None else run.cost_usd * BATCH_PRICE_FACTOR)}"
-                " with --batch-api" if batchable else ", no batch API"))
+                " with --batch-api" if batchable else f", no batch API{no_batch}"))
     limits = "" if local else f"; at least {_duration(run.minutes_at_limits or 0)} at " \
         f"{rpm or '-'} rpm / {tpm or '-'} tpm"
     detail = (f"{what}: {run.requests:,} requests ({run.already_done:,} done), "
@@ -222,13 +226,21 @@ def _judge_stage(config: StudyConfig, model: str, judge: BackendSpec,
                  "input": r.messages[-1]["content"], "response": "x" * (4 * budget),
                  "error": None} for r in requests]
         basis = f"answers not generated yet, each counted at the {budget}-token budget"
-    prompts = build_prompts(rows, template, n_evals)
-    params = judge.params(temperature=0.0, max_tokens=annotation.get("max_tokens"))
     rpm, tpm = _limits(annotation, judge)
     calls = calls_path(config.results_dir / "annotations" / f"{model}__{judge.name}.jsonl")
-    # a probability judge's calls are priced as the JSON judge's (an upper bound): not
-    # compared with its requests
+    if annotation.get("judge_mode") == "probs":
+        # priced as `annotate.py --judge-mode probs --dry-run` prices it: one prompt per
+        # response, one output token, no re-asks, and no batch API (it refuses one)
+        check_probs_judge(judge)
+        probs = build_probs_prompts(rows, template,
+                                    load_wording(annotation.get("probs_wording") or "ours"))
+        run = probs_dry_run(judge, probs, calls, rpm=rpm, tpm=tpm)
+        return _stage(f"annotate:{model}", f"judge {judge.name}, probability mode, one call "
+                      f"per response ({basis})", judge, run, rpm, tpm,
+                      no_batch=" (the probability judge sends none)")
+    prompts = build_prompts(rows, template, n_evals)
+    params = judge.params(temperature=0.0, max_tokens=annotation.get("max_tokens"))
     run = judge_dry_run(judge, prompts, calls, params, int(annotation.get("max_reparse") or 0),
-                        rpm=rpm, tpm=tpm, redo_stale=annotation.get("judge_mode") == "probs")
+                        rpm=rpm, tpm=tpm)
     return _stage(f"annotate:{model}", f"judge {judge.name}, {n_evals} per response ({basis})",
                   judge, run, rpm, tpm, "; re-asks of unreadable answers come on top")
