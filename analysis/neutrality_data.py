@@ -77,7 +77,7 @@ REQUIRED_FIELDS = (
 #: kept when a row has them, for report.html's table of every response
 #: judge_probs: the probability judge's distribution (annotate.py --judge-mode probs)
 OPTIONAL_FIELDS = ("parse_status", "input", "response", "evals", "votes", "judge_probs",
-                   "digit_mass", "judge_mode")
+                   "digit_mass", "judge_mode", "model_id", "model_version")
 PROMPT_COLUMNS = ("id", "input", "label", "task", "original_input", "format_number")
 #: the full prompt set scripts/create_test_dataset.py builds, the default for missing rows
 DEFAULT_PROMPTS = Path(__file__).resolve().parents[1] / "Data" / "test_input.csv"

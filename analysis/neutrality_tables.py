@@ -428,11 +428,25 @@ def coverage(frame: pd.DataFrame, prompts: pd.DataFrame | None = None,
     return pd.DataFrame(out)
 
 
-def coverage_by_system(cover: pd.DataFrame) -> pd.DataFrame:
-    """The coverage table summed over tasks, one row per model."""
+def coverage_by_system(cover: pd.DataFrame, frame: pd.DataFrame | None = None
+                       ) -> pd.DataFrame:
+    """The coverage table summed over tasks, one row per model; given the rows (`frame`),
+    with the model ids and versions that really answered beside the name the report uses
+    (analysis.model_names: every version the provider reported, `;`-joined)."""
     numeric = [c for c in ("rows", "prompts_answered", "unreadable", "judge_failed", "partial",
                            "expected", "missing", "extra") if c in cover.columns]
-    return cover.groupby("system", as_index=False)[numeric].sum()
+    out = cover.groupby("system", as_index=False)[numeric].sum()
+    if frame is None:
+        return out
+    for column in ("model_id", "model_version"):
+        values = (frame.groupby("system")[column].agg(_distinct) if column in frame.columns
+                  else pd.Series(dtype=object))
+        out[column] = out["system"].map(values).fillna("")
+    return out
+
+
+def _distinct(values: pd.Series) -> str:
+    return "; ".join(sorted({str(v) for v in values.dropna() if str(v)}))
 
 
 def all_tables(frame: pd.DataFrame, prompts: pd.DataFrame | None = None,
@@ -446,7 +460,7 @@ def all_tables(frame: pd.DataFrame, prompts: pd.DataFrame | None = None,
     return {
         **sampling,
         "coverage": cover,
-        "coverage_by_model": coverage_by_system(cover),
+        "coverage_by_model": coverage_by_system(cover, frame),
         "category_shares": category_shares(frame, n_boot, seed),
         "match_rates": match_rates(frame, n_boot, seed),
         "viewpoint_symmetry": viewpoint_symmetry(frame, n_boot, seed),

@@ -81,10 +81,11 @@ RENAMED = {"backend": "model", "model": "model_id"}
 
 
 def generation_identity(generation: dict[str, Any]) -> dict[str, Any]:
-    """An annotation row's `model` and `model_id`, from the generation row it judges (a
-    row written without `backend` names its model by `model` in both)."""
+    """An annotation row's `model`, `model_id` and `model_version`, from the generation row
+    it judges (a row written without `backend` names its model by `model` in both)."""
     return {"model": generation.get("backend") or generation.get("model"),
-            "model_id": generation.get("model")}
+            "model_id": generation.get("model"),
+            "model_version": generation.get("model_version")}
 
 
 def request_row(

@@ -300,3 +300,25 @@ def test_an_empty_answer_without_a_reason_is_counted_apart_not_as_a_refusal(tmp_
     assert counted.loc["alpha", "judged_refusal_in_text"] == refusals - 1
     assert "`unexplained_empty` counts empty answers" in (out / "report.md").read_text()
     assert "empty, no reason" in (out / "report.html").read_text()
+
+
+def test_the_coverage_table_names_the_model_ids_and_versions_that_answered(tmp_path):
+    # one registry name, the provider reporting a new snapshot mid-run: both are shown
+    rows = [{**r, "model_id": "gpt-4o", "model_version": "gpt-4o-2024-08-06" if i < 10
+             else "gpt-4o-2024-11-20"} for i, r in enumerate(_study_rows("gpt-4o"))]
+    path = write_jsonl(tmp_path / "gpt-4o__j.jsonl", rows)
+    out = tmp_path / "report"
+    assert analyze_neutrality.main([str(path), "--out", str(out), "--n-boot", "50"]) == 0
+    coverage = pd.read_csv(out / "coverage_by_model.csv").set_index("system")
+    assert coverage.loc["gpt-4o", "model_id"] == "gpt-4o"
+    assert coverage.loc["gpt-4o", "model_version"] == "gpt-4o-2024-08-06; gpt-4o-2024-11-20"
+    assert "gpt-4o-2024-11-20" in (out / "report.md").read_text()
+
+
+def test_annotation_rows_carry_the_generation_rows_model_version() -> None:
+    from harness.schema import generation_identity
+
+    identity = generation_identity({"backend": "gpt-4o", "model": "gpt-4o",
+                                    "model_version": "gpt-4o-2024-08-06"})
+    assert identity == {"model": "gpt-4o", "model_id": "gpt-4o",
+                        "model_version": "gpt-4o-2024-08-06"}

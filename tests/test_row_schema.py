@@ -30,7 +30,8 @@ def test_an_annotation_row_names_the_generation_fields_as_renamed():
     for generation_field, annotation_field in RENAMED.items():
         assert row[annotation_field] == generation[generation_field]
     # a row written without `backend` names its model by `model` in both fields
-    assert generation_identity({"model": "m-7b"}) == {"model": "m-7b", "model_id": "m-7b"}
+    assert generation_identity({"model": "m-7b"}) == {"model": "m-7b", "model_id": "m-7b",
+                                                     "model_version": None}
 
 
 def test_the_optional_request_fields_follow_the_declared_ones_when_the_provider_gives_them():
