@@ -148,7 +148,7 @@ def test_a_stage_runs_its_command_in_this_process_with_the_scripts_exit_status(c
     assert run_command("generate.py", ["--list"]) == 0
     assert "smollm2-135m-instruct" in capsys.readouterr().out
     assert run_command("generate.py", ["--backend", "gpt4o", "--list-nothing"]) == 2
-    assert capsys.readouterr().err.startswith("usage: generate.py")  # named as its script
+    assert capsys.readouterr().err.startswith("generate.py: error:")  # named as its script
     assert run_command("generate.py", ["--backend", "gpt4o"]) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
         "error: unknown backend 'gpt4o'; did you mean 'gpt-4o'")
