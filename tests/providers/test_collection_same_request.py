@@ -88,9 +88,9 @@ def test_another_model_stops_the_run_and_its_dry_run_and_redo_stale_replaces_it(
         fake, tmp_path, items, first) -> None:
     for extra in ([], ["--dry-run"]):
         with pytest.raises(UserError, match="made with other settings.*--redo-stale"):
-            collect(fake, tmp_path, items, "--model", "gpt-4o-mini-2099", *extra)
+            collect(fake, tmp_path, items, "--model-name", "gpt-4o-mini-2099", *extra)
     assert len(fake.state.requests) == LIMIT * REPS
-    rows = collect(fake, tmp_path, items, "--model", "gpt-4o-mini-2099", "--redo-stale")
+    rows = collect(fake, tmp_path, items, "--model-name", "gpt-4o-mini-2099", "--redo-stale")
     assert {r["model"] for r in rows} == {"gpt-4o-mini-2099"} and len(rows) == LIMIT
     assert len(fake.state.requests) == 2 * LIMIT * REPS
     reps = list(read_jsonl(tmp_path / "mpi" / "requests" / "gpt-4o-mini.jsonl"))
@@ -118,4 +118,4 @@ def test_an_item_is_never_assembled_from_rows_of_two_runs() -> None:
     with pytest.raises(ValueError, match="another run"):
         assemble_item(item, rows, method="top_logprobs", reps=2, template=template,
                       dataset="mpi", model_id="m", backend="b", params={"run_id": "run-a"},
-                      model_version=None)
+                      model_version=None, label=None)
