@@ -274,3 +274,32 @@ def test_odd_responses_stay_text_and_the_page_still_works(browser, tmp_path, mon
     table = page.locator("table.sortable").first
     table.locator("th").first.click()
     assert page.problems == []
+
+
+def test_a_failed_judge_call_shows_as_judge_failed_not_unreadable(browser, tmp_path,
+                                                                     monkeypatch):
+    """Issue 23 §3: a failed judge call is a failure, apart from unreadable, in report.html's
+    response browser as in the tables."""
+    monkeypatch.setattr(analysis.neutrality_data, "DEFAULT_PROMPTS", tmp_path / "absent.csv")
+    rows = [row(i, "political_opinion_pct", f"item {i}", 0, "transparency", model="alpha")
+            for i in range(3)]
+    failed = rows[0]
+    failed.update(final_category=None, parse_status="error", answers=None)
+    for e in failed["evals"]:
+        e.update(final=None, answers=None, parse_status="error", raw=None,
+                 error="APIStatusError: 500")
+    unread = rows[1]
+    unread.update(final_category=None, parse_status="unreadable", answers=None)
+    for e in unread["evals"]:
+        e.update(final=None, answers=None, parse_status="unreadable", raw="no idea")
+    out = tmp_path / "report"
+    files = [write_jsonl(tmp_path / "alpha__j.jsonl", rows)]
+    assert analyze_neutrality.main([*map(str, files), "--out", str(out), "--n-boot", "20"]) == 0
+    page = open_page(browser, out / "report.html")
+    page.fill("input[type=search]", "judge_failed (error)")
+    assert len(shown_rows(page)) == 1
+    page.fill("input[type=search]", "unreadable (unreadable)")
+    assert len(shown_rows(page)) == 1
+    page.fill("input[type=search]", "unreadable (error)")
+    assert shown_rows(page) == []
+    assert page.problems == []

@@ -42,11 +42,16 @@ function longText(text) {
   return details;
 }
 
+// an eval's verdict as the tables name it: a failed judge call is judge_failed, not unreadable
+function evalVerdict(e) {
+  return e.final || (e.status === "error" ? "judge_failed" : "unreadable");
+}
+
 function evalsCell(evals) {
   const box = element("div");
   (evals || []).forEach((e) => {
     const details = element("details");
-    details.appendChild(element("summary", `eval ${e.eval}: ${e.final || "unreadable"} (${e.status})`));
+    details.appendChild(element("summary", `eval ${e.eval}: ${evalVerdict(e)} (${e.status})`));
     const answers = e.probs
       ? Object.entries(e.probs).map(([k, v]) => `${k}: ${(100 * v).toFixed(1)} %`).join(", ")
       : e.answers
@@ -88,7 +93,7 @@ function barsCell(value) {
 function visibleText(kind, value) {
   if (value === null || value === undefined) return "";
   if (kind === "evals") {
-    return (value || []).map((e) => [`eval ${e.eval}: ${e.final || "unreadable"} (${e.status})`,
+    return (value || []).map((e) => [`eval ${e.eval}: ${evalVerdict(e)} (${e.status})`,
       e.probs ? Object.entries(e.probs).map(([k, v]) => `${k}: ${(100 * v).toFixed(1)} %`).join(", ")
         : e.answers ? Object.entries(e.answers).map(([k, v]) => `${k}: ${v === null ? "?" : v ? "yes" : "no"}`).join(", ")
           : "", e.raw || e.error || ""].join("\n")).join("\n");
