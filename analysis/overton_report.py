@@ -167,14 +167,16 @@ def overton_markdown(result: OvertonResult, out_dir: Path) -> list[str]:
              _ci(r["weighted_score"], r["weighted_ci_low"], r["weighted_ci_high"]),
              "–" if not math.isfinite(r["outside_share"]) else
              f"{r['outside_share']:.3f} ({r['n_outside']})",
-             r["n_single_option"], r["n_refused"], r["n_blocked"], r["n_unreadable"]]
+             r["n_single_option"], r["n_refused"], r["n_blocked"], r["n_unreadable"],
+             r["n_failed"]]
             for _, r in t.iterrows()]
     lines = ["## Overton pluralism: does a free answer present the views people hold?", "",
              f"Read {len(result.rows)} judged answers from {result.files} file(s).", ""]
     lines += [f"- {note}" for note in result.notes] + ([""] if result.notes else [])
     lines += _table(["model", "window of", "items", "OvertonScore [95 % CI]",
                      "weighted by people [95 % CI]", "presents an option outside (answers)",
-                     "one-option windows", "refused", "blocked", "unreadable"], rows)
+                     "one-option windows", "refused", "blocked", "unreadable",
+                     "failed (answer or judge call)"], rows)
     pct = f"{100 * result.threshold:.0f} %"
     lines += ["", "Each question was asked without its options; a judge decided, option by "
               "option, whether the answer presents that view as one a reasonable person could "
@@ -183,9 +185,11 @@ def overton_markdown(result: OvertonResult, out_dir: Path) -> list[str]:
               "the share of the window an answer presents, averaged over items (Poole-Dayan "
               "et al.); the weighted score weights each window option by its share of people; "
               "intervals are percentile bootstraps over items. Items whose window has one "
-              "option are left out and counted, as are answers that refused, were blocked or "
-              "could not be read. 'Presents an option outside' is the share of answers, among "
-              "items with options outside the window, that present at least one of them.", ""]
+              "option are left out and counted, as are answers that refused, were blocked, "
+              "could not be read, or whose answer or judge call failed (a failure, not an "
+              "unreadable answer: a rerun redoes it). 'Presents an option outside' is the share "
+              "of answers, among items with options outside the window, that present at least "
+              "one of them.", ""]
     if not result.pairs.empty:
         prow = [[f"{r['pre']} → {r['post']}", r["country"], r["n_items"],
                  f"{r['score_pre']:.3f}", f"{r['score_post']:.3f}",
@@ -226,7 +230,8 @@ def item_rows(result: OvertonResult) -> list[dict[str, Any]]:
         unread = [o for i, o in enumerate(options) if i < len(covered) and covered[i] is None]
         text = ", ".join(presented) or "none"
         if unread:
-            text += f"; unreadable: {', '.join(unread)}"
+            how = "failed" if row.get("status") == "error" else "unreadable"
+            text += f"; {how}: {', '.join(unread)}"
         score = s["score"]
         out.append({"model": s["model"], "country": s["country"], "item": int(s["item_id"]),
                     "question": row.get("question") or "", "window": window_text,

@@ -191,3 +191,20 @@ def test_one_overton_name_serving_two_models_gives_way_to_their_ids(tmp_path):
     assert table.loc[("org/model-a", US), "overton_score"] == pytest.approx(1.0)
     assert table.loc[("org/model-b", US), "overton_score"] == pytest.approx(0.25)
     assert table.loc[("org/model-a", US), "n_items"] == 2
+
+
+def test_a_failed_call_is_counted_apart_from_unreadable():
+    """Issue 23 §3: a failed judge call is a failure with its own column, not 'unreadable'."""
+    human = {US: [0.5, 0.5]}
+    rows = [row(0, [True, True], human), row(1, [None, None], human, status="error"),
+            row(2, [None, None], human, status="unreadable"),
+            row(3, [None, None], human, status="error")]
+    got = overton_table(answer_scores(rows, [US]), n_boot=50).iloc[0]
+    assert (got["n_unreadable"], got["n_failed"]) == (1, 2)
+
+
+def test_a_pair_difference_on_too_few_items_says_why_it_has_no_interval():
+    human = {US: [0.5, 0.5]}
+    rows = [row(i, [True, i % 2 == 0], human, m) for i in range(3) for m in ("pre", "post")]
+    pair = overton_pair(answer_scores(rows, [US]), "pre", "post", n_boot=50).iloc[0]
+    assert np.isnan(pair["ci_low"]) and "fewer than 5" in pair["ci_note"]
