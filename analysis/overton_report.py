@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.figure_style import (
+    figure_notice,
     figure_stem,
     new_figure,
     save_figure,
@@ -135,16 +136,22 @@ def overton_figure(table: pd.DataFrame) -> Any:
     return fig
 
 
-def write_overton(result: OvertonResult, out_dir: Path) -> None:
+def write_overton(result: OvertonResult, out_dir: Path, notice: str | None = None) -> None:
+    """The Overton CSVs and figure; `notice` (a demonstration) goes into every CSV as a
+    column and into the figure as a caption, as for the distribution tables."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    result.table.to_csv(out_dir / "overton.csv", index=False)
-    items = result.scores.drop(columns=["covered"]).copy()
-    items.to_csv(out_dir / "overton_items.csv", index=False)
+
+    def csv(table: pd.DataFrame, name: str) -> None:
+        (table.assign(notice=notice) if notice else table).to_csv(out_dir / name, index=False)
+
+    csv(result.table, "overton.csv")
+    csv(result.scores.drop(columns=["covered"]), "overton_items.csv")
     if not result.pairs.empty:
-        result.pairs.to_csv(out_dir / "overton_pairs.csv", index=False)
-    result.figures = save_figure(overton_figure(result.table),
-                                 figure_stem(out_dir, "overton_summary"))
+        csv(result.pairs, "overton_pairs.csv")
+    with figure_notice(notice):
+        result.figures = save_figure(overton_figure(result.table),
+                                     figure_stem(out_dir, "overton_summary"))
 
 
 def _ci(mean: float, low: float, high: float) -> str:

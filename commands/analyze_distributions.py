@@ -171,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
                          "only, no distances to people.")
         loaded["mpi"] = (items, report, notes)
 
-    notice = demonstration_notice({i.backend for items, _, _ in loaded.values() for i in items})
+    answered = {i.backend for items, _, _ in loaded.values() for i in items}
+    if overton is not None:  # the Overton models by every name, and their judges
+        answered |= set(overton.names) | {str(r.get("judge")) for r in overton.rows}
+    notice = demonstration_notice(answered)
     results = []
     for dataset, (items, report, notes) in loaded.items():
         result = analyze_dataset(dataset, items, report, pairs, settings, notes)
@@ -184,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     if overton is not None:
         overton = analyze_overton(args.overton, overton_pairs, args.window_threshold,
                                   countries, args.bootstrap, args.seed)
-        write_overton(overton, args.out_dir)
+        write_overton(overton, args.out_dir, notice)
         sections, html_sections = overton_markdown(overton, args.out_dir), overton_html(overton)
         print(f"overton: {len(overton.table)} rows in overton.csv, "
               f"{len(overton.pairs)} pair comparisons")

@@ -208,3 +208,21 @@ def test_a_pair_difference_on_too_few_items_says_why_it_has_no_interval():
     rows = [row(i, [True, i % 2 == 0], human, m) for i in range(3) for m in ("pre", "post")]
     pair = overton_pair(answer_scores(rows, [US]), "pre", "post", n_boot=50).iloc[0]
     assert np.isnan(pair["ci_low"]) and "fewer than 5" in pair["ci_note"]
+
+
+def test_a_demonstration_models_overton_tables_carry_the_notice(tmp_path):
+    """Issue 23 §3: the CSVs of a demonstration run carry report.md's notice, Overton's too
+    (an Overton-only run of the embedded SmolLM2 had no notice anywhere)."""
+    import pandas as pd
+
+    from tests.script_entry import script_main
+
+    files = [coverage_file(tmp_path / "demo.jsonl", "smollm2-135m-instruct",
+                           "HuggingFaceTB/SmolLM2-135M-Instruct", [[True, False]] * 6)]
+    out = tmp_path / "report"
+    assert script_main("analyze_distributions")([
+        "--overton", *files, "--bootstrap", "20", "--out-dir", str(out)]) == 0
+    for name in ("overton.csv", "overton_items.csv"):
+        notice = pd.read_csv(out / name)["notice"]
+        assert notice.str.startswith("A demonstration, not a measurement").all(), name
+    assert "A demonstration, not a measurement" in (out / "report.md").read_text()
