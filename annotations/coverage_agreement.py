@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from annotations.agreement import bootstrap_ci, cohen_kappa
+from annotations.agreement import bootstrap_ci, ci_note, cohen_kappa
 from core.errors import UserError
 from core.files import read_json
 from prompts import PROMPTS_DIR
@@ -49,11 +49,14 @@ def agreement(labelled: Sequence[dict[str, Any]], coverage: Sequence[dict[str, A
     the judge could read (unreadable pairs counted), overall and on the hard pairs."""
     judged = {r["item_id"]: r for r in coverage}
     pairs: list[tuple[int, bool, bool, bool]] = []  # (answer index, label, judge, hard)
-    unreadable = missing = 0
+    unreadable = missing = failed = 0
     for k, a in enumerate(labelled):
         row = judged.get(a["id"])
         if row is None:
             missing += len(a["options"])
+            continue
+        if row.get("status") == "error":  # a judge call failed: a failure, not unreadable
+            failed += len(a["options"])
             continue
         for i, label in enumerate(a["labels"]):
             value = (row.get("covered") or [None] * len(a["labels"]))[i]
@@ -65,7 +68,8 @@ def agreement(labelled: Sequence[dict[str, Any]], coverage: Sequence[dict[str, A
     def stats(chosen: list[tuple[int, bool, bool, bool]]) -> dict[str, Any]:
         if not chosen:
             return {"n": 0, "accuracy": float("nan"), "accuracy_ci": [float("nan")] * 2,
-                    "cohen_kappa": float("nan"), "cohen_kappa_ci": [float("nan")] * 2}
+                    "cohen_kappa": float("nan"), "cohen_kappa_ci": [float("nan")] * 2,
+                    "accuracy_ci_note": "", "cohen_kappa_ci_note": ""}
         answers = sorted({p[0] for p in chosen})
         by_answer = {a: [p for p in chosen if p[0] == a] for a in answers}
 
@@ -79,29 +83,35 @@ def agreement(labelled: Sequence[dict[str, Any]], coverage: Sequence[dict[str, A
         def over(f: Any) -> Any:
             return lambda idx: f([p for j in idx for p in by_answer[answers[j]]])
 
-        return {"n": len(chosen), "accuracy": accuracy(chosen),
-                "accuracy_ci": list(bootstrap_ci(over(accuracy), len(answers), reps=reps,
-                                                 seed=seed)),
-                "cohen_kappa": kappa(chosen),
-                "cohen_kappa_ci": list(bootstrap_ci(over(kappa), len(answers), reps=reps,
-                                                    seed=seed))}
+        out: dict[str, Any] = {"n": len(chosen), "accuracy": accuracy(chosen),
+                               "cohen_kappa": kappa(chosen)}
+        for name, f in (("accuracy", accuracy), ("cohen_kappa", kappa)):
+            ci = bootstrap_ci(over(f), len(answers), reps=reps, seed=seed)
+            # why an interval is missing (too few answers, or every resample the same)
+            out[name + "_ci"], out[name + "_ci_note"] = list(ci), ci_note(len(answers), None, ci)
+        return out
 
-    return {"pairs": len(pairs) + unreadable + missing, "unreadable": unreadable,
-            "not_judged": missing, "all": stats(pairs),
+    return {"pairs": len(pairs) + unreadable + missing + failed, "unreadable": unreadable,
+            "not_judged": missing, "judge_failed": failed, "all": stats(pairs),
             "hard": stats([p for p in pairs if p[3]]),
             "clear": stats([p for p in pairs if not p[3]])}
 
 
 def format_agreement(result: dict[str, Any]) -> str:
     lines = [f"labelled pairs: {result['pairs']} ({result['unreadable']} unreadable, "
-             f"{result['not_judged']} not judged: left out)"]
+             f"{result['judge_failed']} judge call failed, {result['not_judged']} not judged: "
+             "left out)"]
+
+    def interval(s: dict[str, Any], name: str) -> str:
+        lo, hi = s[name + "_ci"]
+        return f"({s[name + '_ci_note']})" if lo != lo else f"[{lo:.3f}, {hi:.3f}]"
+
     for part in ("all", "clear", "hard"):
         s = result[part]
         if not s["n"]:
             continue
-        lo, hi = s["accuracy_ci"]
-        klo, khi = s["cohen_kappa_ci"]
-        lines.append(f"{part}: {s['n']} pairs; accuracy {s['accuracy']:.3f} [{lo:.3f}, "
-                     f"{hi:.3f}]; Cohen's kappa {s['cohen_kappa']:.3f} [{klo:.3f}, {khi:.3f}]")
+        lines.append(f"{part}: {s['n']} pairs; accuracy {s['accuracy']:.3f} "
+                     f"{interval(s, 'accuracy')}; Cohen's kappa {s['cohen_kappa']:.3f} "
+                     f"{interval(s, 'cohen_kappa')}")
     lines.append("intervals: 95 % percentile bootstrap over answers")
     return "\n".join(lines)
