@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
                              "and writes nothing")
     parser.add_argument("--retry-errors", action="store_true",
                         help="redo the failed rows of the generation and annotation stages")
+    parser.add_argument("--redo-stale", action="store_true",
+                        help="redo the rows a stage's results file holds from another request "
+                             "(the config's settings, prompts or judge changed since); without "
+                             "it such a stage stops the study")
     args = parser.parse_args(argv)
 
     mirror = str(args.mirror.resolve()) if args.mirror else None
@@ -55,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             print(estimate_overton(config).format())
         return 0
     outcome = run_stages(study_stages(config), config.results_dir, runner=run_command,
-                         retry_errors=args.retry_errors)
+                         retry_errors=args.retry_errors, redo_stale=args.redo_stale)
     ran = sum(v == "ran" for v in outcome.values())
     print(f"study '{config.name}': {ran} stage(s) ran, "
           f"{sum(v == 'skipped (done)' for v in outcome.values())} were done already; "

@@ -34,6 +34,11 @@ StageRunner = Callable[[str, list[str]], int]
 #: scripts that skip their error rows unless told --retry-errors (the collection scripts
 #: always redo failed requests)
 RETRY_ERRORS_SCRIPTS = ("generate.py", "annotate.py")
+#: scripts that stop on rows made from another request unless told --redo-stale (a config
+#: edited between runs: other settings, prompts or judge)
+REDO_STALE_SCRIPTS = ("generate.py", "annotate.py", "create_model_response_mpi.py",
+                      "create_model_response_globalqa.py", "create_overton_responses.py",
+                      "annotate_overton.py")
 
 
 @dataclass(frozen=True)
@@ -128,13 +133,14 @@ def run_stages(
     runner: StageRunner,
     echo: Callable[[str], None] = print,
     retry_errors: bool = False,
+    redo_stale: bool = False,
 ) -> dict[str, str]:
     """Run each stage in order with `runner`; returns stage name -> "ran" |
     "skipped (done)" | reason.
 
     A stage that ends with failed rows stops the study (RowsFailed): later stages would work
-    on incomplete input. `retry_errors` passes --retry-errors to the stages that take it; it
-    is not part of a stage's fingerprint.
+    on incomplete input. `retry_errors` passes --retry-errors to the stages that take it,
+    `redo_stale` --redo-stale; neither is part of a stage's fingerprint.
     """
     def run(stage: Stage, arguments: list[str]) -> int:
         return runner(stage.script, arguments)
@@ -169,6 +175,8 @@ def run_stages(
         arguments = stage.arguments()
         if retry_errors and stage.script in RETRY_ERRORS_SCRIPTS:
             arguments.append("--retry-errors")
+        if redo_stale and stage.script in REDO_STALE_SCRIPTS:
+            arguments.append("--redo-stale")
         code = run(stage, arguments)
         if code == EXIT_ROWS_FAILED:
             raise RowsFailed(f"stage '{stage.name}' ended with failed rows (its last line above "

@@ -152,3 +152,24 @@ def test_a_stage_runs_its_command_in_this_process_with_the_scripts_exit_status(c
     assert run_command("generate.py", ["--backend", "gpt4o"]) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
         "error: unknown backend 'gpt4o'; did you mean 'gpt-4o'")
+
+
+def test_redo_stale_reaches_every_stage_that_checks_its_rows(tmp_path):
+    """Issue 27 §1: a stage stopped by rows made from another request (the config edited)
+    names --redo-stale as the way out; run_study must be able to pass it on."""
+    from commands.run_study import main as run_study_main
+
+    stages = [Stage("fetch", "fetch_data.py", ()), Stage("generate:m", "generate.py", ()),
+              Stage("annotate:m", "annotate.py", ()),
+              Stage("mpi:m", "create_model_response_mpi.py", ()),
+              Stage("globalqa:m", "create_model_response_globalqa.py", ()),
+              Stage("overton:m", "create_overton_responses.py", ()),
+              Stage("overton-judge:m", "annotate_overton.py", ()),
+              Stage("analysis", "analyze_neutrality.py", ())]
+    argvs: list[list[str]] = []
+    run_stages(stages, tmp_path, runner=lambda script, args: argvs.append(args) or 0,
+               echo=print, redo_stale=True)
+    assert [("--redo-stale" in a) for a in argvs] == [False, *[True] * 6, False]
+    # run_study takes the flag (a usage error would be SystemExit 2; this reaches the config)
+    with pytest.raises(UserError, match="does not exist"):
+        run_study_main(["--redo-stale", "--config", str(tmp_path / "absent.yaml")])
