@@ -219,16 +219,19 @@ def _adapter_options(spec: BackendSpec, options: dict[str, Any]) -> dict[str, An
 
 
 def check_flags(spec: BackendSpec, *, model: str | None = None,
-                base_url: str | None = None) -> None:
+                base_url: str | None = None, model_flag: str = "--model") -> None:
     """Refuse, in one line, a flag the backend cannot honour, rather than ignore it and label
     the rows with what did not run: --model on the embedded model (its weights are the
-    package's file), --base-url on a model run on this machine."""
+    package's file), --base-url on a model run on this machine. `model_flag`: the flag that
+    names the model in the calling script (the collection scripts': --model-name, as in the
+    study, where --model is the output's label)."""
     package = spec.options.get("gguf_package")
     if model and model != spec.model_id and package:
         raise UserError(
             f"backend {spec.name!r} runs the embedded model shipped in {package} and cannot run "
-            f"--model {model}; choose a backend that serves it with --backend NAME (see "
-            "generate.py --list), e.g. --backend openai-compatible --model NAME --base-url URL")
+            f"{model_flag} {model}; choose a backend that serves it with --backend NAME (see "
+            f"generate.py --list), e.g. --backend openai-compatible {model_flag} NAME "
+            "--base-url URL")
     if base_url and adapter_class(spec).local:
         raise UserError(f"backend {spec.name!r} runs on this machine and sends no request to a "
                         f"server: drop --base-url, or choose an API backend")

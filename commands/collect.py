@@ -118,7 +118,7 @@ def backend_for(args: argparse.Namespace) -> tuple[BackendSpec, str | None]:
         model = None  # the entry's own id
     else:
         spec = get_spec(args.backend or DEFAULT_BACKEND, registry)
-    check_flags(spec, model=model, base_url=args.base_url)
+    check_flags(spec, model=model, base_url=args.base_url, model_flag="--model-name")
     if not adapter_class(spec).local:
         given = [flag for name, flag in LOCAL_FLAGS.items() if getattr(args, name)]
         if given:

@@ -112,15 +112,19 @@ def annotate(judge: str, generations: str | Path, **options: Any) -> Run:
     return Run(out, _run(script.main, [*argv, "--out", str(out)], "annotate"))
 
 
-def collect(dataset: str, backend: str = DEFAULT_BACKEND, **options: Any) -> Run:
-    """A model's answer distributions over "mpi" or "globalqa" items, as `contested collect-*`."""
+def collect(dataset: str, backend: str | None = None, **options: Any) -> Run:
+    """A model's answer distributions over "mpi" or "globalqa" items, as `contested collect-*`.
+
+    `backend` None leaves --backend out, as on the command line: the embedded SmolLM2, or
+    with `model_name=` the model the study's --model-name names (a hub id, a local folder or
+    a registry API model); `model=` is the study's label naming the output."""
     if dataset not in DATASETS:
         raise UserError(f"unknown dataset {dataset!r}; collect takes 'mpi' or 'globalqa'")
     from commands import create_model_response_globalqa, create_model_response_mpi
 
     script = create_model_response_mpi if dataset == "mpi" else create_model_response_globalqa
     command = f"collect-{dataset}"
-    argv = ["--backend", backend, *flags(options)]
+    argv = [*(["--backend", backend] if backend is not None else []), *flags(options)]
     args = _parsed(build_parser(dataset, script.__doc__ or "").parse_args, argv, command)
     save_dir = Path(args.save_dir or DISTRIBUTIONS_DIR / dataset)
     spec, _ = backend_for(args)

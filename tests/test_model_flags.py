@@ -58,7 +58,9 @@ def test_base_url_on_a_local_model_is_refused(prompts, tmp_path) -> None:
 
 def test_the_embedded_backend_named_with_model_name_is_refused(fetched_data, tmp_path) -> None:
     main = script_main("create_model_response_mpi")
-    with pytest.raises(UserError, match="cannot run --model meta-llama/Llama-2-13b-hf"):
+    # named by the flag this script takes for it: its --model is the output's label
+    with pytest.raises(UserError, match="cannot run --model-name meta-llama/Llama-2-13b-hf.*"
+                                        "openai-compatible --model-name NAME"):
         main(["--backend", "smollm2-135m-instruct", "--model_name",
               "meta-llama/Llama-2-13b-hf", "--data_dir", str(fetched_data),
               "--save_dir", str(tmp_path / "mpi"), "--dry-run"])

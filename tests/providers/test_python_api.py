@@ -172,3 +172,17 @@ def test_overton_answers_and_judge_name_and_load_the_file_they_wrote(fake: FakeS
                                     out=tmp_path / "nb" / "coverage.jsonl", **common)
     assert elsewhere.out == tmp_path / "nb" / "coverage.jsonl" and elsewhere.complete
     assert len(elsewhere.load()) == 2 and len(judged.load()) == 1
+
+
+def test_collect_takes_the_studys_model_name_and_model_as_the_command_does(
+        fake: FakeServer, tmp_path, mirror_dir):
+    """Issue 23 §1 in the Python API: model_name= is the model to ask (here a registry API
+    model, as the study's GPT-3 scripts name it) and model= the label naming the output; no
+    backend= needed, as `--model-name X --model LABEL` on the command line."""
+    fake.state.logprobs = {"A": -0.1, "B": -2.5, "C": -4.0, "D": -5.0, "E": -6.0}
+    run = cq.collect("mpi", model_name="gpt-4o-mini", model="run_a", base_url=fake.url + "/v1",
+                     limit=1, reps=1, data_dir=mirror_dir / "pluralism" / "mpi_questions.tsv",
+                     out_dir=tmp_path / "mpi", cache=tmp_path / "cache.sqlite", **FAST)
+    assert run.out == tmp_path / "mpi" / "run_a.jsonl" and run.complete
+    frame = run.load()
+    assert list(frame["label"]) == ["run_a"] and list(frame["backend"]) == ["gpt-4o-mini"]
