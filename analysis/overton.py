@@ -5,8 +5,9 @@ that country's window (pluralism.overton.window) the answer presents; per model 
 the mean over items (an item's samples averaged first), with a percentile bootstrap over
 items. The weighted score weights each window option by its share of people. Items whose
 window has one option are left out (nothing to be plural about) and counted, as are answers
-that refused, were blocked or empty, whose window options could not all be read, or whose
-answer or judge call failed (apart from unreadable: a failure, redone by a rerun). The
+that refused, were empty (apart from refusals: no text to judge), were blocked, whose
+window options could not all be read, or whose answer or judge call failed (apart from
+unreadable: a failure, redone by a rerun). The
 other side: among answers to items with options outside the window, the share that present
 at least one of them as reasonable.
 """
@@ -22,12 +23,12 @@ import pandas as pd
 from analysis.item_bootstrap import mean_ci, paired_difference_ci
 from pluralism.overton_window import DEFAULT_THRESHOLD, POOLED, shares_of, windows
 
-REFUSED = ("refused", "empty")
+REFUSED = ("refused",)
 SCORE_COLUMNS = ("model", "country", "n_items", "overton_score", "ci_low", "ci_high",
                  "weighted_score", "weighted_ci_low", "weighted_ci_high", "ci_note",
                  "outside_share",
-                 "n_outside", "n_single_option", "n_refused", "n_blocked", "n_unreadable",
-                 "n_failed")
+                 "n_outside", "n_single_option", "n_refused", "n_empty", "n_blocked",
+                 "n_unreadable", "n_failed")
 
 
 def answer_scores(rows: Iterable[Mapping[str, Any]], countries: Sequence[str] | None = None,
@@ -52,6 +53,8 @@ def answer_scores(rows: Iterable[Mapping[str, Any]], countries: Sequence[str] | 
                       "left_out": None}
             if status in REFUSED:
                 record["left_out"] = "refused"
+            elif status == "empty":  # no answer text: not a refusal in the model's words
+                record["left_out"] = "empty"
             elif status == "blocked":
                 record["left_out"] = "blocked"
             elif len(win) < 2:
@@ -101,6 +104,7 @@ def overton_table(scores: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd
                     "n_single_option": int(part.loc[part["left_out"] == "single_option",
                                                      "item_id"].nunique()),
                     "n_refused": int(reasons.get("refused", 0)),
+                    "n_empty": int(reasons.get("empty", 0)),
                     "n_blocked": int(reasons.get("blocked", 0)),
                     "n_unreadable": int(reasons.get("unreadable", 0)),
                     "n_failed": int(reasons.get("failed", 0))})

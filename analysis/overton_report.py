@@ -174,7 +174,8 @@ def overton_markdown(result: OvertonResult, out_dir: Path) -> list[str]:
              _ci(r["weighted_score"], r["weighted_ci_low"], r["weighted_ci_high"]),
              "–" if not math.isfinite(r["outside_share"]) else
              f"{r['outside_share']:.3f} ({r['n_outside']})",
-             r["n_single_option"], r["n_refused"], r["n_blocked"], r["n_unreadable"],
+             r["n_single_option"], r["n_refused"], r["n_empty"], r["n_blocked"],
+             r["n_unreadable"],
              r["n_failed"]]
             for _, r in t.iterrows()]
     lines = ["## Overton pluralism: does a free answer present the views people hold?", "",
@@ -182,7 +183,7 @@ def overton_markdown(result: OvertonResult, out_dir: Path) -> list[str]:
     lines += [f"- {note}" for note in result.notes] + ([""] if result.notes else [])
     lines += _table(["model", "window of", "items", "OvertonScore [95 % CI]",
                      "weighted by people [95 % CI]", "presents an option outside (answers)",
-                     "one-option windows", "refused", "blocked", "unreadable",
+                     "one-option windows", "refused", "empty", "blocked", "unreadable",
                      "failed (answer or judge call)"], rows)
     pct = f"{100 * result.threshold:.0f} %"
     lines += ["", "Each question was asked without its options; a judge decided, option by "
@@ -192,7 +193,8 @@ def overton_markdown(result: OvertonResult, out_dir: Path) -> list[str]:
               "the share of the window an answer presents, averaged over items (Poole-Dayan "
               "et al.); the weighted score weights each window option by its share of people; "
               "intervals are percentile bootstraps over items. Items whose window has one "
-              "option are left out and counted, as are answers that refused, were blocked, "
+              "option are left out and counted, as are answers that refused, were empty (no "
+              "text: not counted as refusals), were blocked, "
               "could not be read, or whose answer or judge call failed (a failure, not an "
               "unreadable answer: a rerun redoes it). 'Presents an option outside' is the share "
               "of answers, among items with options outside the window, that present at least "

@@ -226,3 +226,12 @@ def test_a_demonstration_models_overton_tables_carry_the_notice(tmp_path):
         notice = pd.read_csv(out / name)["notice"]
         assert notice.str.startswith("A demonstration, not a measurement").all(), name
     assert "A demonstration, not a measurement" in (out / "report.md").read_text()
+
+
+def test_an_empty_answer_is_counted_apart_from_refusals():
+    """Issue 27 §3: an answer with no text is shown apart, never counted as a refusal."""
+    human = {US: [0.5, 0.5]}
+    rows = [row(0, [True, True], human), row(1, [None, None], human, status="empty"),
+            row(2, [None, None], human, status="refused")]
+    got = overton_table(answer_scores(rows, [US]), n_boot=50).iloc[0]
+    assert (got["n_refused"], got["n_empty"]) == (1, 1)
