@@ -31,7 +31,7 @@ from annotations.coverage import (
     skip_reason,
     yes_no_from_top_logprobs,
 )
-from annotations.probs_run import api_params
+from annotations.probs_run import api_params, opens_thought, thinking_refusal
 from annotations.prompts import judged_text, provider_block_fields
 from annotations.run import judge_rounds
 from backends.base import GenerationParams
@@ -159,6 +159,8 @@ def run_local_probs(spec: BackendSpec, prompts: Sequence[CoveragePrompt], calls:
     backend = create_backend(spec.name, model=model, registry={spec.name: spec},
                              batch_size=batch_size)
     texts = [backend.prompt_text([{"role": "user", "content": p.text}]) for p in todo]
+    if any(opens_thought(t) for t in texts):  # Yes/No read inside <think> means nothing
+        raise UserError(thinking_refusal(spec.name))
     version = getattr(backend, "model_version", None)
     calls.parent.mkdir(parents=True, exist_ok=True)
     bar = progress_bar(len(prompts), initial=len(prompts) - len(todo),

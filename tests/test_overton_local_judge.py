@@ -131,3 +131,28 @@ def test_local_coverage_judge_reuses_a_call_only_for_the_same_answer_and_judge(t
                              + "\n" for c in now.values()))
     with pytest.raises(UserError, match=r"tiny-local \(json judge\)' there"):
         judge(["--judge", "tiny-local", *argv, "--dry-run"])
+
+
+def test_a_local_coverage_judge_whose_prompt_opens_a_think_block_is_refused(tmp_path):
+    """Issue 23 §5 in the Overton judge: a reasoning judge's P(yes) read right after an open
+    <think> means nothing; refused in one line, as annotate.py --judge-mode probs does."""
+    from transformers import AutoTokenizer
+
+    from core.errors import UserError
+
+    model_dir = build_letter_model(tmp_path / "model")
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok.chat_template = ("{% for m in messages %}<|User|>{{ m['content'] }}{% endfor %}"
+                         "<|Assistant|><think>\n")
+    tok.save_pretrained(model_dir)
+    registry = tiny_registry(tmp_path / "reg.json", model_dir)
+    rows = [{"item_id": 0, "sample": 0, "backend": "m", "model": "m", "error": None,
+             "provider_message": None, "question": "Do you cook ?", "options": ["Yes", "No"],
+             "human": {"Japan": [0.5, 0.5]}, "input": "Do you cook ?", "response": "Yes"}]
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    argv = ["--judge", "tiny-local", "--registry", str(registry), "--responses", str(answers),
+            "--out", str(tmp_path / "coverage.jsonl"), "--judge-mode", "probs", "--no-progress"]
+    with pytest.raises(UserError, match="is a reasoning model.*--judge-mode json"):
+        script_main("annotate_overton")(argv)
+    assert not (tmp_path / "coverage.calls.jsonl").exists()
