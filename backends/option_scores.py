@@ -4,11 +4,13 @@ Both studies read a next-token distribution over a few options: the MPI and Glob
 answer letters (pluralism.collect) and the probability judge's six category digits
 (annotations.probs). No generate(): the distribution is the model's next-token distribution
 after the prompt, so one forward pass gives it. Prompts are batched; with `prefix_cache` (the
-default) prompts that share a prefix (the same drawn in-context examples; the judge's rubric)
-share the key/value states of their common TOKEN prefix: it is run once, and each prompt runs
-only its own remaining tokens on top of a copy of those states. The split point is where the
-prompts' own full tokenizations stop agreeing, so every prompt sees exactly the tokens a plain
-forward pass of its full text sees; the results equal a plain pass up to float rounding.
+default) prompts of one group share the key/value states of their common TOKEN prefixes, as a
+tree: the group's common prefix is run once; where the prompts part (a steering sentence for
+each target, then each worked example's drawn answer: 5 x 4 x 3 branches for MPI), each branch
+runs only its own tokens on top of a copy of its parent's states, and each prompt runs only
+what it shares with no other prompt. Split points are where the prompts' own full
+tokenizations stop agreeing, so every prompt sees exactly the tokens a plain forward pass of
+its full text sees; the results equal a plain pass up to float rounding.
 
 Batches are left-padded with position ids counted from each prompt's first real token, so a
 padded prompt scores as it would alone.
@@ -25,7 +27,7 @@ from typing import Any
 
 from backends.option_tokens import LetterTokens
 
-#: a shared prefix shorter than this is not worth a separate pass
+#: a shared prefix (or a branch's shared part) shorter than this is not worth a separate pass
 MIN_PREFIX_TOKENS = 8
 TOP_TOKENS = 5
 
@@ -77,7 +79,8 @@ class LocalScorer:
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (tokenizer.eos_token_id or 0)
         self._keep_arg = True  # does the model take logits_to_keep?
-        self.prefix_passes = 0  # shared prefixes run (for tests and the benchmark)
+        self.prefix_passes = 0  # groups' shared prefixes run (for tests and the benchmark)
+        self.branch_passes = 0  # shared parts run below a group's prefix (the tree's branches)
         # transformers 5.x calls the key/value states `cache`; 4.x `past_key_values`
         params = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
@@ -101,14 +104,64 @@ class LocalScorer:
             groups.setdefault(job.group if job.group is not None else ("solo", i), []).append(i)
         leftovers: list[int] = []
         for members in groups.values():
-            p = common_prefix_len([ids[i] for i in members]) if len(members) > 1 else 0
-            p = min(p, min(len(ids[i]) for i in members) - 1)  # every prompt keeps a token
-            if p < MIN_PREFIX_TOKENS:
-                leftovers.extend(members)
-                continue
-            yield from self._with_prefix(jobs, ids, members, p)
+            yield from self._tree(jobs, ids, members, 0, None, leftovers)
         if leftovers:
             yield from self._plain(jobs, ids, leftovers)
+
+    @staticmethod
+    def _shared_len(ids: list[list[int]], members: list[int]) -> int:
+        """Tokens all members share, leaving each at least one of its own to run."""
+        if len(members) < 2:
+            return 0
+        p = common_prefix_len([ids[i] for i in members])
+        return min(p, min(len(ids[i]) for i in members) - 1)
+
+    def _tree(self, jobs: Sequence[ScoreJob], ids: list[list[int]], members: list[int],
+              start: int, states: Any, plain: list[int]
+              ) -> Iterator[list[tuple[int, LetterScores]]]:
+        """Score `members`, which share their first `start` tokens (`states`; None: none).
+
+        Members that go on alike form a branch, whose shared part is run once on a copy of
+        `states` when it saves at least MIN_PREFIX_TOKENS tokens; the rest run their own
+        remaining tokens in batches on `states` (at the root: added to `plain`)."""
+        branches: dict[int, list[int]] = {}
+        for i in members:
+            branches.setdefault(ids[i][start], []).append(i)
+        rest: list[int] = []
+        for branch in branches.values():
+            p = self._shared_len(ids, branch)
+            if (len(branch) - 1) * (p - start) < MIN_PREFIX_TOKENS:
+                rest.extend(branch)
+                continue
+            child = self._extend(states, ids[branch[0]][start:p], start)
+            if states is None:
+                self.prefix_passes += 1
+            else:
+                self.branch_passes += 1
+            yield from self._tree(jobs, ids, branch, p, child, plain)
+        if rest and states is None:
+            plain.extend(rest)
+        elif rest:
+            yield from self._on_states(jobs, ids, rest, start, states)
+
+    def _extend(self, states: Any, tokens: list[int], start: int) -> Any:
+        """The key/value states of the prefix `states` holds (`start` tokens; None: none)
+        followed by `tokens`, run as one sequence; `states` itself is left as it was."""
+        import torch
+
+        device = self.device
+        kwargs: dict[str, Any] = {
+            "input_ids": torch.tensor([tokens], device=device), "use_cache": True,
+            "attention_mask": torch.ones((1, start + len(tokens)), dtype=torch.long,
+                                         device=device),
+            "position_ids": torch.arange(start, start + len(tokens), device=device)[None],
+        }
+        if states is not None:
+            kwargs[self._cache_arg] = copy.deepcopy(states)
+        with torch.inference_mode():
+            out = self.model(**kwargs)
+        result = getattr(out, "cache", None)
+        return result if result is not None else out.past_key_values
 
     def _plain(self, jobs: Sequence[ScoreJob], ids: list[list[int]], idx: list[int]
                ) -> Iterator[list[tuple[int, LetterScores]]]:
@@ -128,18 +181,11 @@ class LocalScorer:
             logits = self._last_logits(input_ids, mask, positions, None)
             yield self._read(jobs, chunk, logits)
 
-    def _with_prefix(self, jobs: Sequence[ScoreJob], ids: list[list[int]], members: list[int],
-                     p: int) -> Iterator[list[tuple[int, LetterScores]]]:
+    def _on_states(self, jobs: Sequence[ScoreJob], ids: list[list[int]], members: list[int],
+                   p: int, prefix_states: Any) -> Iterator[list[tuple[int, LetterScores]]]:
+        """Each member's tokens after its first `p` (whose states are `prefix_states`)."""
         import torch
 
-        device = self.device
-        with torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([ids[members[0]][:p]], device=device),
-                             use_cache=True)
-        self.prefix_passes += 1
-        prefix_states = getattr(out, "cache", None)
-        if prefix_states is None:
-            prefix_states = out.past_key_values
         members = sorted(members, key=lambda i: len(ids[i]))
         for start in range(0, len(members), self.batch_size):
             chunk = members[start:start + self.batch_size]

@@ -7,8 +7,9 @@ Stages and their files:
 - annotation (results/annotations/*.jsonl): one row per judged response
   (`annotations.vote.annotation_row`, `annotations.probs.probs_row`);
 - distribution requests (<save_dir>/requests/*.jsonl): one request row per
-  (item_id, rep, sample) (a local model's rows hold its letter log-probabilities instead);
-  distribution items (<save_dir>/*.jsonl): one row per item_id (`pluralism.assemble`).
+  (item_id, steer_to, rep, sample) (a local model's rows hold its letter log-probabilities
+  instead); distribution items (<save_dir>/*.jsonl): one row per (item_id, steer_to)
+  (`pluralism.assemble`).
 
 A request row is the same for every stage that sends requests: the key fields, then
 REQUEST_FIELDS, then the optional fields a provider gave, then the stage's carried fields.
@@ -32,8 +33,10 @@ if TYPE_CHECKING:  # the schema imports nothing of the backends, so any stage ma
 
 GENERATION_KEY = ("id", "sample")
 JUDGE_CALL_KEY = ("id", "sample", "eval", "attempt")
-DISTRIBUTION_REQUEST_KEY = ("item_id", "rep", "sample")
-DISTRIBUTION_ITEM_KEY = ("item_id",)
+#: steer_to: the country or group a steered prompt asks the model to answer as; null (or
+#: absent, in rows written before steering) when unsteered, so both live in one file
+DISTRIBUTION_REQUEST_KEY = ("item_id", "steer_to", "rep", "sample")
+DISTRIBUTION_ITEM_KEY = ("item_id", "steer_to")
 
 #: every request row, after its key, in this order
 REQUEST_FIELDS = (
@@ -47,8 +50,8 @@ REQUEST_OPTIONAL_FIELDS = ("extras", "first_token_logprobs")
 #: every distribution item row (pluralism.assemble.assemble_item), in this order; then the
 #: method's own field, then `human` where the dataset has human answers
 DISTRIBUTION_ITEM_FIELDS = (
-    "dataset", "item_id", "question", "options", "letters", "probs", "rep_probs",
-    "rep_letter_probs", "letter_mass", "flags", "prompts", "drawn", "method", "model",
+    "dataset", "item_id", "steer_to", "steer_text", "question", "options", "letters", "probs",
+    "rep_probs", "rep_letter_probs", "letter_mass", "flags", "prompts", "drawn", "method", "model",
     "model_version", "backend", "params", "meta", "error", "created_at",
 )
 DISTRIBUTION_METHOD_FIELD = {"logprobs": "top_tokens", "top_logprobs": "top_logprobs",
