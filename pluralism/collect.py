@@ -372,7 +372,8 @@ class Collection:
                 for i, scores in batch:
                     job = todo[i]
                     self.rep_store.append({
-                        **job.key_fields(), **job.steer_fields(), "run_id": self.run_id, "input": texts[i], "drawn": list(job.prompt.drawn),
+                        **job.key_fields(), **job.steer_fields(), "run_id": self.run_id,
+                        "input": texts[i], "drawn": list(job.prompt.drawn),
                         "letters": list(score_jobs[i].letters),
                         "letter_logprobs": [round(x, 8) for x in scores.logprobs],
                         "letter_token_ids": {c: list(v) for c, v in scores.token_ids.items()},
