@@ -83,8 +83,9 @@ def _rows(path: Path):
 
 def load_distribution_files(paths: Sequence[str | Path], dataset: str,
                             ) -> tuple[list[ItemDistribution], LoadReport]:
-    """Items of one dataset from distribution-row files; for a repeated (model, item) the
-    later row wins, as in a resumed results file."""
+    """Items of one dataset from distribution-row files; for a repeated (model, steering
+    target, item) the later row wins, as in a resumed results file. Steered rows (steer_to
+    set) come back too; `split_steered` parts them from the unsteered."""
     report = LoadReport(files=[str(p) for p in paths])
     found: dict[tuple[str, int], ItemDistribution] = {}
     for path in paths:
@@ -118,8 +119,9 @@ def load_distribution_files(paths: Sequence[str | Path], dataset: str,
                 question=str(row.get("question") or ""), options=options,
                 backend=str(row.get("backend") or ""),
                 letter_mass=mass_mean, flags=tuple(row.get("flags") or ()),
+                steer_to=None if row.get("steer_to") is None else str(row["steer_to"]),
             )
-            key = (item.model, item.item_id)
+            key = (item.model, item.steer_to, item.item_id)
             report.replaced_duplicates += key in found
             found[key] = item
             n_in_file += 1
@@ -127,7 +129,14 @@ def load_distribution_files(paths: Sequence[str | Path], dataset: str,
             raise UserError(f"{path} holds no rows with probabilities; rerun the collection "
                             "script, or leave this file out")
     report.rows = len(found)
-    return sorted(found.values(), key=lambda i: (i.model, i.item_id)), report
+    return sorted(found.values(), key=lambda i: (i.model, i.steer_to or "", i.item_id)), report
+
+
+def split_steered(items: Iterable[ItemDistribution]
+                  ) -> tuple[list[ItemDistribution], list[ItemDistribution]]:
+    """(unsteered, steered) items."""
+    items = list(items)
+    return ([i for i in items if i.steer_to is None], [i for i in items if i.steer_to is not None])
 
 
 def attach_mpi_human(items: Iterable[ItemDistribution], human: HumanMPI,

@@ -35,6 +35,7 @@ class ItemDistribution:
     letter_mass: float = float("nan")  # mean share of probability the option letters held
     flags: tuple[str, ...] = ()
     backend: str = ""  # the backend (registry) name that produced the row
+    steer_to: str | None = None  # the country or group it was steered to; None: unsteered
 
 
 # column names of the per-item table
