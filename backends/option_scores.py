@@ -65,6 +65,32 @@ def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
     return n
 
 
+def state_tensors(states: Any) -> list[tuple[Any, Any]]:
+    """Each layer's (keys, values) of a key/value cache (transformers 5.x or 4.x)."""
+    if hasattr(states, "layers"):
+        return [(layer.keys, layer.values) for layer in states.layers]
+    return list(zip(states.key_cache, states.value_cache, strict=True))
+
+
+def stack_states(entries: Sequence[tuple[Any, int]], length: int) -> Any:
+    """One batch's cache from single-prompt caches of `p` tokens each, left-padded with
+    zeros to `length` (the attention mask hides the padding)."""
+    import torch
+    from transformers import DynamicCache
+
+    layers = [state_tensors(s) for s, _ in entries]
+    stacked = DynamicCache()
+    for n in range(len(layers[0])):
+        keys, values = [], []
+        for (_, p), layer in zip(entries, layers, strict=True):
+            k, v = layer[n]
+            pad = length - p
+            keys.append(torch.nn.functional.pad(k, (0, 0, pad, 0)) if pad else k)
+            values.append(torch.nn.functional.pad(v, (0, 0, pad, 0)) if pad else v)
+        stacked.update(torch.cat(keys), torch.cat(values), n)
+    return stacked
+
+
 class LocalScorer:
     """Scores prompts on a loaded causal LM (and its tokenizer)."""
 
@@ -103,8 +129,12 @@ class LocalScorer:
         for i, job in enumerate(jobs):
             groups.setdefault(job.group if job.group is not None else ("solo", i), []).append(i)
         leftovers: list[int] = []
+        pending: list[tuple[int, Any, int]] = []  # prompts waiting for a batch
         for members in groups.values():
-            yield from self._tree(jobs, ids, members, 0, None, leftovers)
+            yield from self._tree(jobs, ids, members, 0, None, leftovers, pending)
+        while pending:
+            yield from self._on_stacked(jobs, ids, pending[:self.batch_size])
+            del pending[:self.batch_size]
         if leftovers:
             yield from self._plain(jobs, ids, leftovers)
 
@@ -117,13 +147,14 @@ class LocalScorer:
         return min(p, min(len(ids[i]) for i in members) - 1)
 
     def _tree(self, jobs: Sequence[ScoreJob], ids: list[list[int]], members: list[int],
-              start: int, states: Any, plain: list[int]
+              start: int, states: Any, plain: list[int], pending: list[tuple[int, Any, int]]
               ) -> Iterator[list[tuple[int, LetterScores]]]:
         """Score `members`, which share their first `start` tokens (`states`; None: none).
 
         Members that go on alike form a branch, whose shared part is run once on a copy of
-        `states` when it saves at least MIN_PREFIX_TOKENS tokens; the rest run their own
-        remaining tokens in batches on `states` (at the root: added to `plain`)."""
+        `states` when it saves at least MIN_PREFIX_TOKENS tokens; the rest wait in `pending`
+        to run their own remaining tokens on `states`, in batches that may mix branches (at
+        the root: added to `plain`)."""
         branches: dict[int, list[int]] = {}
         for i in members:
             branches.setdefault(ids[i][start], []).append(i)
@@ -138,11 +169,37 @@ class LocalScorer:
                 self.prefix_passes += 1
             else:
                 self.branch_passes += 1
-            yield from self._tree(jobs, ids, branch, p, child, plain)
+            yield from self._tree(jobs, ids, branch, p, child, plain, pending)
         if rest and states is None:
             plain.extend(rest)
         elif rest:
-            yield from self._on_states(jobs, ids, rest, start, states)
+            pending.extend((i, states, start) for i in rest)
+            while len(pending) >= self.batch_size:
+                yield from self._on_stacked(jobs, ids, pending[:self.batch_size])
+                del pending[:self.batch_size]
+
+    def _on_stacked(self, jobs: Sequence[ScoreJob], ids: list[list[int]],
+                    entries: list[tuple[int, Any, int]]
+                    ) -> Iterator[list[tuple[int, LetterScores]]]:
+        """One batch of prompts, each on its own prefix states (job index, states, prefix
+        length): the states are left-padded to one length and stacked, the padding masked,
+        so a batch is full however the tree branched."""
+        import torch
+
+        width_p = max(p for _, _, p in entries)
+        rest = [ids[i][p:] for i, _, p in entries]
+        width = max(len(r) for r in rest)
+        input_ids = torch.full((len(entries), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(entries), width_p + width), dtype=torch.long)
+        for r, ((_, _, p), toks) in enumerate(zip(entries, rest, strict=True)):
+            mask[r, width_p - p:width_p] = 1
+            input_ids[r, width - len(toks):] = torch.tensor(toks)
+            mask[r, width_p + width - len(toks):] = 1
+        # positions continue from each prompt's own prefix, counting only real tokens
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, width_p:]
+        states = stack_states([(s, p) for _, s, p in entries], width_p)
+        logits = self._last_logits(input_ids, mask, positions, states)
+        yield self._read(jobs, [i for i, _, _ in entries], logits)
 
     def _extend(self, states: Any, tokens: list[int], start: int) -> Any:
         """The key/value states of the prefix `states` holds (`start` tokens; None: none)
@@ -179,29 +236,6 @@ class LocalScorer:
                 mask[r, width - n:] = 1
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             logits = self._last_logits(input_ids, mask, positions, None)
-            yield self._read(jobs, chunk, logits)
-
-    def _on_states(self, jobs: Sequence[ScoreJob], ids: list[list[int]], members: list[int],
-                   p: int, prefix_states: Any) -> Iterator[list[tuple[int, LetterScores]]]:
-        """Each member's tokens after its first `p` (whose states are `prefix_states`)."""
-        import torch
-
-        members = sorted(members, key=lambda i: len(ids[i]))
-        for start in range(0, len(members), self.batch_size):
-            chunk = members[start:start + self.batch_size]
-            rest = [ids[i][p:] for i in chunk]
-            width = max(len(r) for r in rest)
-            input_ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(chunk), p + width), dtype=torch.long)
-            mask[:, :p] = 1
-            for r, toks in enumerate(rest):
-                input_ids[r, width - len(toks):] = torch.tensor(toks)
-                mask[r, p + width - len(toks):] = 1
-            # positions continue from the prefix, counting only each prompt's real tokens
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, p:]
-            states = copy.deepcopy(prefix_states)
-            states.batch_repeat_interleave(len(chunk))
-            logits = self._last_logits(input_ids, mask, positions, states)
             yield self._read(jobs, chunk, logits)
 
     def _last_logits(self, input_ids: Any, mask: Any, positions: Any, states: Any) -> Any:
