@@ -18,7 +18,6 @@ padded prompt scores as it would alone.
 
 from __future__ import annotations
 
-import copy
 import inspect
 import math
 from collections.abc import Iterator, Sequence
@@ -29,6 +28,9 @@ from backends.option_tokens import LetterTokens
 
 #: a shared prefix (or a branch's shared part) shorter than this is not worth a separate pass
 MIN_PREFIX_TOKENS = 8
+#: prompts that run only their own tail on a shared prefix are short: this many times the
+#: batch size of full prompts go in one pass (a CPU multiplies small matrices slowly)
+TAIL_BATCH_FACTOR = 4
 TOP_TOKENS = 5
 
 
@@ -72,14 +74,23 @@ def state_tensors(states: Any) -> list[tuple[Any, Any]]:
     return list(zip(states.key_cache, states.value_cache, strict=True))
 
 
+def cache_from(layers: Sequence[tuple[Any, Any]]) -> Any:
+    """A key/value cache holding each layer's (keys, values)."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    for n, (k, v) in enumerate(layers):
+        cache.update(k, v, n)
+    return cache
+
+
 def stack_states(entries: Sequence[tuple[Any, int]], length: int) -> Any:
     """One batch's cache from single-prompt caches of `p` tokens each, left-padded with
     zeros to `length` (the attention mask hides the padding)."""
     import torch
-    from transformers import DynamicCache
 
     layers = [state_tensors(s) for s, _ in entries]
-    stacked = DynamicCache()
+    stacked = []
     for n in range(len(layers[0])):
         keys, values = [], []
         for (_, p), layer in zip(entries, layers, strict=True):
@@ -87,8 +98,8 @@ def stack_states(entries: Sequence[tuple[Any, int]], length: int) -> Any:
             pad = length - p
             keys.append(torch.nn.functional.pad(k, (0, 0, pad, 0)) if pad else k)
             values.append(torch.nn.functional.pad(v, (0, 0, pad, 0)) if pad else v)
-        stacked.update(torch.cat(keys), torch.cat(values), n)
-    return stacked
+        stacked.append((torch.cat(keys), torch.cat(values)))
+    return cache_from(stacked)
 
 
 class LocalScorer:
@@ -105,8 +116,9 @@ class LocalScorer:
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (tokenizer.eos_token_id or 0)
         self._keep_arg = True  # does the model take logits_to_keep?
-        self.prefix_passes = 0  # groups' shared prefixes run (for tests and the benchmark)
+        self.prefix_passes = 0  # passes that ran groups' shared prefixes (tests, benchmark)
         self.branch_passes = 0  # shared parts run below a group's prefix (the tree's branches)
+        self.tail_batch = self.batch_size * TAIL_BATCH_FACTOR
         # transformers 5.x calls the key/value states `cache`; 4.x `past_key_values`
         params = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
@@ -133,8 +145,8 @@ class LocalScorer:
         for members in groups.values():
             yield from self._tree(jobs, ids, members, 0, None, leftovers, pending)
         while pending:
-            yield from self._on_stacked(jobs, ids, pending[:self.batch_size])
-            del pending[:self.batch_size]
+            yield from self._on_stacked(jobs, ids, pending[:self.tail_batch])
+            del pending[:self.tail_batch]
         if leftovers:
             yield from self._plain(jobs, ids, leftovers)
 
@@ -159,24 +171,29 @@ class LocalScorer:
         for i in members:
             branches.setdefault(ids[i][start], []).append(i)
         rest: list[int] = []
+        shared: list[tuple[list[int], int]] = []
         for branch in branches.values():
             p = self._shared_len(ids, branch)
             if (len(branch) - 1) * (p - start) < MIN_PREFIX_TOKENS:
                 rest.extend(branch)
-                continue
-            child = self._extend(states, ids[branch[0]][start:p], start)
+            else:
+                shared.append((branch, p))
+        if shared:  # every branch's shared part in one pass
+            children = self._extend_all(states, start,
+                                        [ids[b[0]][start:p] for b, p in shared])
             if states is None:
                 self.prefix_passes += 1
             else:
-                self.branch_passes += 1
-            yield from self._tree(jobs, ids, branch, p, child, plain, pending)
+                self.branch_passes += len(shared)
+            for (branch, p), child in zip(shared, children, strict=True):
+                yield from self._tree(jobs, ids, branch, p, child, plain, pending)
         if rest and states is None:
             plain.extend(rest)
         elif rest:
             pending.extend((i, states, start) for i in rest)
-            while len(pending) >= self.batch_size:
-                yield from self._on_stacked(jobs, ids, pending[:self.batch_size])
-                del pending[:self.batch_size]
+            while len(pending) >= self.tail_batch:
+                yield from self._on_stacked(jobs, ids, pending[:self.tail_batch])
+                del pending[:self.tail_batch]
 
     def _on_stacked(self, jobs: Sequence[ScoreJob], ids: list[list[int]],
                     entries: list[tuple[int, Any, int]]
@@ -201,24 +218,29 @@ class LocalScorer:
         logits = self._last_logits(input_ids, mask, positions, states)
         yield self._read(jobs, [i for i, _, _ in entries], logits)
 
-    def _extend(self, states: Any, tokens: list[int], start: int) -> Any:
+    def _extend_all(self, states: Any, start: int, segments: list[list[int]]) -> list[Any]:
         """The key/value states of the prefix `states` holds (`start` tokens; None: none)
-        followed by `tokens`, run as one sequence; `states` itself is left as it was."""
+        followed by each segment, run as one batch (segments left-padded, the padding
+        masked); one single-sequence cache per segment, without the padding."""
         import torch
 
-        device = self.device
-        kwargs: dict[str, Any] = {
-            "input_ids": torch.tensor([tokens], device=device), "use_cache": True,
-            "attention_mask": torch.ones((1, start + len(tokens)), dtype=torch.long,
-                                         device=device),
-            "position_ids": torch.arange(start, start + len(tokens), device=device)[None],
-        }
-        if states is not None:
-            kwargs[self._cache_arg] = copy.deepcopy(states)
-        with torch.inference_mode():
-            out = self.model(**kwargs)
+        n, width = len(segments), max(len(seg) for seg in segments)
+        input_ids = torch.full((n, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((n, start + width), dtype=torch.long)
+        mask[:, :start] = 1
+        for r, seg in enumerate(segments):
+            input_ids[r, width - len(seg):] = torch.tensor(seg)
+            mask[r, start + width - len(seg):] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, start:]
+        stacked = None if states is None else stack_states([(states, start)] * n, start)
+        out = self._forward(input_ids, mask, positions, stacked, keep_cache=True)
         result = getattr(out, "cache", None)
-        return result if result is not None else out.past_key_values
+        layers = state_tensors(result if result is not None else out.past_key_values)
+        return [cache_from([(torch.cat([k[r:r + 1, :, :start],
+                                        k[r:r + 1, :, start + width - len(seg):]], dim=2),
+                             torch.cat([v[r:r + 1, :, :start],
+                                        v[r:r + 1, :, start + width - len(seg):]], dim=2))
+                            for k, v in layers]) for r, seg in enumerate(segments)]
 
     def _plain(self, jobs: Sequence[ScoreJob], ids: list[list[int]], idx: list[int]
                ) -> Iterator[list[tuple[int, LetterScores]]]:
@@ -240,24 +262,28 @@ class LocalScorer:
 
     def _last_logits(self, input_ids: Any, mask: Any, positions: Any, states: Any) -> Any:
         """Float32 logits of the last position of each row (rows are left-padded)."""
+        out = self._forward(input_ids, mask, positions, states, keep_cache=False)
+        return out.logits[:, -1].float()
+
+    def _forward(self, input_ids: Any, mask: Any, positions: Any, states: Any, *,
+                 keep_cache: bool) -> Any:
+        """One pass; only the last position's logits are computed where the model allows."""
         import torch
 
         device = self.device
         kwargs: dict[str, Any] = {
             "input_ids": input_ids.to(device), "attention_mask": mask.to(device),
-            "position_ids": positions.to(device),
+            "position_ids": positions.to(device), "use_cache": keep_cache or states is not None,
         }
         if states is not None:
-            kwargs.update({self._cache_arg: states, "use_cache": True})
-        else:
-            kwargs["use_cache"] = False
+            kwargs[self._cache_arg] = states
         with torch.inference_mode():
             if self._keep_arg:
                 try:
-                    return self.model(**kwargs, logits_to_keep=1).logits[:, -1].float()
+                    return self.model(**kwargs, logits_to_keep=1)
                 except TypeError:
                     self._keep_arg = False
-            return self.model(**kwargs).logits[:, -1].float()
+            return self.model(**kwargs)
 
     def _read(self, jobs: Sequence[ScoreJob], chunk: list[int], logits: Any
               ) -> list[tuple[int, LetterScores]]:
