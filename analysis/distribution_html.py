@@ -15,6 +15,7 @@ from analysis.distributions import human_col, table_groups
 from analysis.figure_style import human_colour, series_colours
 from analysis.html_page import Browser, Column, figure, heading, paragraph, sortable_table
 from analysis.html_page import write_page as write_html_page
+from analysis.steerability_report import steer_html
 
 TITLE = "Model and human answer distributions"
 ITEM_COLUMNS = (Column("dataset", "dataset"), Column("item", "item"),
@@ -48,10 +49,22 @@ def item_rows(r: DatasetResult) -> list[dict[str, Any]]:
         for _, row in part.iterrows():
             series.append({"label": row["model"], "values": _probs(row["model_probs"]) or [],
                            "colour": colours[row["model"]]})
+        series += steered_series(r, int(item_id))
         rows.append({"dataset": r.dataset, "item": int(item_id),
                      "question": str(first.get("question") or ""),
                      "bars": {"options": labels, "series": series}})
     return rows
+
+
+def steered_series(r: DatasetResult, item_id: int) -> list[dict[str, Any]]:
+    """The item's steered distributions ("model → target"), after the unsteered ones."""
+    if r.steer is None or r.steer.items.empty:
+        return []
+    rows = r.steer.items[r.steer.items["item_id"] == item_id]
+    colours = series_colours(list(dict.fromkeys(r.steer.items["target"])))
+    return [{"label": f"{row['model']} → {row['target']}",
+             "values": _probs(row["steered_probs"]) or [], "colour": colours[row["target"]]}
+            for _, row in rows.iterrows()]
 
 
 def figure_caption(path: Path, r: DatasetResult) -> str:
@@ -85,6 +98,8 @@ def dataset_body(r: DatasetResult) -> list[str]:
                         ("pretrained vs aligned", r.pairs)):
         if not table.empty:
             body += [heading(f"{title}: {name}", 3), sortable_table(table)]
+    if r.steer is not None:
+        body += steer_html(r.steer, title)
     return body
 
 

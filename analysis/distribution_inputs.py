@@ -87,8 +87,9 @@ def _rows(path: Path):
 
 def load_distribution_files(paths: Sequence[str | Path], dataset: str,
                             ) -> tuple[list[ItemDistribution], LoadReport]:
-    """Items of one dataset from distribution-row files; for a repeated (model, item) the
-    later row wins, as in a resumed results file."""
+    """Items of one dataset from distribution-row files; for a repeated (model, steering
+    target, item) the later row wins, as in a resumed results file. Steered rows (steer_to
+    set) come back too; `split_steered` parts them from the unsteered."""
     report = LoadReport(files=[str(p) for p in paths])
     found: dict[tuple[str, str, int], ItemDistribution] = {}
     for path in paths:
@@ -125,8 +126,9 @@ def load_distribution_files(paths: Sequence[str | Path], dataset: str,
                 backend=str(row.get("backend") or ""), model_id=str(row["model"]),
                 model_version=str(row.get("model_version") or ""),
                 letter_mass=mass_mean, flags=tuple(row.get("flags") or ()),
+                steer_to=None if row.get("steer_to") is None else str(row["steer_to"]),
             )
-            key = (item.model, item.model_id, item.item_id)
+            key = (item.model, item.model_id, item.steer_to, item.item_id)
             if row.get("model_version"):
                 report.versions.setdefault(item.model, set()).add(str(row["model_version"]))
             reps = (row.get("params") or {}).get("reps") or len(row.get("rep_probs") or [])
@@ -146,7 +148,14 @@ def load_distribution_files(paths: Sequence[str | Path], dataset: str,
         ids.setdefault(item.model, set()).add(item.model_id)
     items = [replace(i, model=i.model_id) if len(ids[i.model]) > 1 else i
              for i in found.values()]
-    return sorted(items, key=lambda i: (i.model, i.item_id)), report
+    return sorted(items, key=lambda i: (i.model, i.steer_to or "", i.item_id)), report
+
+
+def split_steered(items: Iterable[ItemDistribution]
+                  ) -> tuple[list[ItemDistribution], list[ItemDistribution]]:
+    """(unsteered, steered) items."""
+    items = list(items)
+    return ([i for i in items if i.steer_to is None], [i for i in items if i.steer_to is not None])
 
 
 def check_one_run(runs: dict[str, dict], row: dict, path: Path) -> None:

@@ -13,6 +13,7 @@ import pandas as pd
 from analysis.distribution_html import figure_caption, write_html
 from analysis.distribution_run import DATASET_TITLES, DatasetResult, Settings
 from analysis.interval_rules import MIN_ITEMS
+from analysis.steerability_report import steer_section
 
 # The study's notebook (Llama-2-13B vs Llama-2-13B-chat on GlobalOpinionQA), for orientation only.
 STUDY_REFERENCE = [
@@ -222,6 +223,8 @@ def dataset_section(r: DatasetResult, s: Settings, out_dir: Path) -> list[str]:
     for section in (_distance_section, _entropy_section, _humans_section, _pairs_section):
         lines += section(r, s)
     lines += _figures_section(r, out_dir)
+    if r.steer is not None:
+        lines += steer_section(r.steer, s, out_dir)
     return lines
 
 
@@ -260,6 +263,9 @@ def written_tables(r: DatasetResult) -> list[str]:
 
 def _files_section(results: Sequence[DatasetResult]) -> list[str]:
     tables = ", ".join(f"`{name}`" for r in results for name in written_tables(r))
+    if any(r.steer is not None for r in results):
+        tables += (", `steerability.csv` (per model, dataset and steering target), "
+                   "`steerability_items.csv`, and `steerability_pairs.csv` with --pair")
     n_figures = sum(p.suffix == ".png" for r in results for p in r.figures)
     return ["## Files", "",
             f"Tables beside this report: {tables} (`_items`: per item and model, `_models`: per "

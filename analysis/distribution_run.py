@@ -27,6 +27,7 @@ from analysis.distributions import (
     model_summary,
 )
 from analysis.figure_style import figure_notice
+from analysis.steerability import SteerResult
 
 DATASET_TITLES = {"globalqa": "GlobalOpinionQA", "mpi": "MPI (IPIP-NEO-120 personality items)"}
 
@@ -48,6 +49,7 @@ class DatasetResult:
     load: LoadReport
     notes: list[str] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)
+    steer: SteerResult | None = None  # the steered rows' results (analysis.steerability)
 
     @property
     def models(self) -> list[str]:

@@ -37,6 +37,7 @@ class ItemDistribution:
     backend: str = ""  # the backend (registry) name that produced the row
     model_id: str = ""  # the model id it ran (`model` names it in the reports)
     model_version: str = ""  # the exact version that answered, where the row records it
+    steer_to: str | None = None  # the country or group it was steered to; None: unsteered
 
 
 # column names of the per-item table

@@ -20,10 +20,11 @@ from analysis.distribution_inputs import (
     load_distribution_files,
     model_names,
     resolve_pair,
+    split_steered,
 )
 from analysis.distribution_report import write_report
-from analysis.distribution_run import Settings, analyze_dataset, write_outputs
-from analysis.distributions import groups_of
+from analysis.distribution_run import DATASET_TITLES, Settings, analyze_dataset, write_outputs
+from analysis.distributions import ItemDistribution, groups_of
 from analysis.overton_report import (
     OvertonResult,
     analyze_overton,
@@ -31,10 +32,14 @@ from analysis.overton_report import (
     overton_markdown,
     write_overton,
 )
+from analysis.steerability import analyze_steering, human_from_rows
+from analysis.steerability_report import write_steer_outputs
 from backends.registry import load_registry
 from core.errors import UserError
 from core.paths import DATA_DIR
 from harness.cli import script_parser
+from pluralism.groups import parse_group
+from pluralism.human_groups import human_group_distributions
 from pluralism.human_mpi import human_mpi_distributions, keying_advice, read_mpi_keying
 from pluralism.overton_window import DEFAULT_THRESHOLD, check_threshold
 
@@ -114,6 +119,19 @@ def demonstration_notice(backends: set[str]) -> str | None:
     return (f"A demonstration, not a measurement: {', '.join(demo)} is a model too small to "
             "answer these items meaningfully; the numbers show that the pipeline runs end to "
             "end, not what a model believes.")
+def mpi_group_humans(steered: list[ItemDistribution], args: argparse.Namespace
+                     ) -> tuple[dict, list[str]]:
+    """The steered MPI rows' groups' human distributions (by item) and a note on them."""
+    targets = list(dict.fromkeys(i.steer_to for i in steered if i.steer_to))
+    if not args.mpi_human:
+        return {}, []
+    keys, _ = read_mpi_keying(args.mpi_items)
+    groups = human_group_distributions(args.mpi_human, [parse_group(t) for t in targets],
+                                       keys, args.recode_minus_keyed)
+    human = {g.name: dict(enumerate(g.probs)) for g in groups}
+    sizes = ", ".join(f"{g.name}: {g.respondents}" for g in groups)
+    return human, [f"Human group distributions from {args.mpi_human} (respondents: {sizes}), "
+                   "counted and recoded as for everyone."]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,13 +147,17 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(shuffles=args.shuffles, seed=args.seed, n_boot=args.bootstrap)
 
     loaded = {}
+    steered: dict[str, list[ItemDistribution]] = {}
     if args.globalqa:
         items, report = load_distribution_files(args.globalqa, "globalqa")
+        items, steered["globalqa"] = split_steered(items)
         notes = [] if groups_of(items) else [
             "These rows carry no human distributions (`human` is empty): model entropy only."]
         loaded["globalqa"] = (items, report, notes)
     if args.mpi:
-        loaded["mpi"] = (*load_distribution_files(args.mpi, "mpi"), [])
+        items, report = load_distribution_files(args.mpi, "mpi")
+        items, steered["mpi"] = split_steered(items)
+        loaded["mpi"] = (items, report, [])
     # check the pairs before reading a large human file
     names = model_names([i for items, _, _ in loaded.values() for i in items])
     overton = None
@@ -177,11 +199,24 @@ def main(argv: list[str] | None = None) -> int:
     notice = demonstration_notice(answered)
     results = []
     for dataset, (items, report, notes) in loaded.items():
+        if not items:
+            raise UserError(f"the {dataset} files hold only steered rows; the comparison needs "
+                            "the unsteered ones too (a steered run collects both)")
         result = analyze_dataset(dataset, items, report, pairs, settings, notes)
+        if steered.get(dataset):
+            human, steer_notes = (mpi_group_humans(steered[dataset], args) if dataset == "mpi"
+                                  else (human_from_rows(steered[dataset]), []))
+            result.steer = analyze_steering(
+                dataset, items, steered[dataset], human, pairs, n_shuffles=settings.shuffles,
+                seed=settings.seed, n_boot=settings.n_boot, notes=steer_notes)
         write_outputs(result, args.out_dir, pairs, args.items, notice)
         results.append(result)
         print(f"{dataset}: {len(result.table)} rows, {len(result.models)} models, "
-              f"{len(result.pairs)} pair comparisons")
+              f"{len(result.pairs)} pair comparisons"
+              + (f"; {len(result.steer.items)} steered rows" if result.steer else ""))
+    steer = [r.steer for r in results if r.steer is not None]
+    if steer:
+        write_steer_outputs(steer, args.out_dir, pairs, args.items, DATASET_TITLES)
     sections: list[str] = []
     html_sections: list[str] = []
     if overton is not None:

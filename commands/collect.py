@@ -28,8 +28,10 @@ from harness.request_cli import add_request_arguments, request_options
 from harness.run_files import check_distinct
 from pluralism.collect import Collection, CollectOptions, with_limit
 from pluralism.globalqa import DEFAULT_COUNTRIES, load_globalqa_items, resolve_globalqa_path
+from pluralism.groups import GROUP_HELP, parse_groups
 from pluralism.items import load_mpi_items
 from pluralism.prompts import load_templates
+from pluralism.steering import DEFAULT_WORDING, SteerTarget, load_steering
 
 DEFAULT_BACKEND = "smollm2-135m-instruct"
 DISTRIBUTIONS_DIR = REPO_ROOT / "results" / "distributions"
@@ -77,6 +79,19 @@ def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
         p.add_argument("--countries", default=",".join(DEFAULT_COUNTRIES),
                        help="comma-separated countries whose answers every kept item has "
                             f"(default: {','.join(DEFAULT_COUNTRIES)})")
+    steer = p.add_argument_group("steering (steerable pluralism; the unsteered rows are "
+                                 "collected too)")
+    if dataset == "globalqa":
+        steer.add_argument("--steer", choices=["country"],
+                           help="also ask every item as someone from each of --countries")
+    else:
+        steer.add_argument("--steer", choices=["group"],
+                           help="also ask every item as a member of each of --groups")
+        steer.add_argument("--groups", help=f"groups of the human respondent file, {GROUP_HELP}")
+    steer.add_argument("--steer-wording", default=DEFAULT_WORDING,
+                       help="which wording of the steering file (ours: default, durmus)")
+    steer.add_argument("--steering", type=Path,
+                       help="steering sentences (default: prompts/steering.json)")
     local = p.add_argument_group("local models")
     local.add_argument("--dtype", choices=["auto", "bf16", "fp16", "fp32"],
                        help="weights' precision (default: registry)")
@@ -127,6 +142,24 @@ def backend_for(args: argparse.Namespace) -> tuple[BackendSpec, str | None]:
     return spec, model
 
 
+def steer_targets(dataset: str, args: argparse.Namespace,
+                  countries: list[str]) -> tuple[tuple[SteerTarget, ...], str]:
+    """The targets of a steered run and the steering file's joiner (none when unsteered)."""
+    groups = getattr(args, "groups", None)
+    if not args.steer:
+        if groups:
+            raise UserError("--groups names whom to steer to; add --steer group")
+        return (), "\n\n"
+    steering = load_steering(args.steering)
+    if dataset == "globalqa":
+        targets = [steering.country(c, args.steer_wording) for c in countries]
+    else:
+        if not groups:
+            raise UserError(f"--steer group needs --groups, {GROUP_HELP}")
+        targets = [steering.group(g, args.steer_wording) for g in parse_groups(groups)]
+    return tuple(targets), steering.joiner
+
+
 def main(dataset: str, description: str, argv: list[str] | None = None) -> int:
     args = build_parser(dataset, description).parse_args(argv)
     if args.hf_token:
@@ -137,10 +170,13 @@ def main(dataset: str, description: str, argv: list[str] | None = None) -> int:
               f"its successor is {spec.successor}")
     templates = load_templates(args.templates)
     extra: dict = {}
+    countries: list[str] = []
     if dataset == "mpi":
+        targets, joiner = steer_targets(dataset, args, countries)  # before reading any data
         items = load_mpi_items(args.data_dir)
     else:
         countries = [c.strip() for c in args.countries.split(",") if c.strip()]
+        targets, joiner = steer_targets(dataset, args, countries)
         path = resolve_globalqa_path(args.data_dir, cache_dir=args.cache_dir,
                                      token=args.hf_token, download=not args.dry_run)
         items, report = load_globalqa_items(path, countries,
@@ -162,7 +198,8 @@ def main(dataset: str, description: str, argv: list[str] | None = None) -> int:
         samples_per_item=args.samples_per_item, chat_template=args.chat_template,
         prefix_cache=not args.no_prefix_cache, base_url=args.base_url, timeout_s=args.timeout,
         run_options=request_options(args, spec, desc=f"{dataset} {spec.name}"),
-        workers=args.workers, backend_options=backend_options, extra_identity=extra)
+        workers=args.workers, backend_options=backend_options, extra_identity=extra,
+        targets=targets, steer_joiner=joiner)
     check_distinct({"the results file in --save_dir": options.out_path,
                     "the requests file in --save_dir": options.requests_path,
                     "--cache": options.run_options.cache_path}, sqlite=("--cache",))

@@ -7,8 +7,9 @@ Stages and their files:
 - annotation (results/annotations/*.jsonl): one row per judged response
   (`annotations.vote.annotation_row`, `annotations.probs.probs_row`);
 - distribution requests (<save_dir>/requests/*.jsonl): one request row per
-  (item_id, rep, sample) (a local model's rows hold its letter log-probabilities instead);
-  distribution items (<save_dir>/*.jsonl): one row per item_id (`pluralism.assemble`);
+  (item_id, steer_to, rep, sample) (a local model's rows hold its letter log-probabilities
+  instead); distribution items (<save_dir>/*.jsonl): one row per (item_id, steer_to)
+  (`pluralism.assemble`);
 - Overton open answers (results/overton/*.jsonl): one request row per (item_id, sample);
   coverage judge calls (<coverage>.calls.jsonl): one request row per (item_id, sample,
   option, attempt); coverage rows (<coverage>): one per (item_id, sample)
@@ -39,8 +40,10 @@ if TYPE_CHECKING:  # the schema imports nothing of the backends, so any stage ma
 
 GENERATION_KEY = ("id", "sample")
 JUDGE_CALL_KEY = ("id", "sample", "eval", "attempt")
-DISTRIBUTION_REQUEST_KEY = ("item_id", "rep", "sample")
-DISTRIBUTION_ITEM_KEY = ("item_id",)
+#: steer_to: the country or group a steered prompt asks the model to answer as; null (or
+#: absent, in rows written before steering) when unsteered, so both live in one file
+DISTRIBUTION_REQUEST_KEY = ("item_id", "steer_to", "rep", "sample")
+DISTRIBUTION_ITEM_KEY = ("item_id", "steer_to")
 OVERTON_RESPONSE_KEY = ("item_id", "sample")
 OVERTON_CALL_KEY = ("item_id", "sample", "option", "attempt")
 
@@ -61,8 +64,8 @@ FINISHED_NORMALLY = frozenset({None, "stop", "end_turn", "stop_sequence", "STOP"
 #: every distribution item row (pluralism.assemble.assemble_item), in this order; then the
 #: method's own field, then `human` where the dataset has human answers
 DISTRIBUTION_ITEM_FIELDS = (
-    "dataset", "item_id", "question", "options", "letters", "probs", "rep_probs",
-    "rep_letter_probs", "letter_mass", "flags", "prompts", "drawn", "method", "model",
+    "dataset", "item_id", "steer_to", "steer_text", "question", "options", "letters", "probs",
+    "rep_probs", "rep_letter_probs", "letter_mass", "flags", "prompts", "drawn", "method", "model",
     "model_version", "backend", "label", "params", "meta", "error", "created_at",
 )
 #: every Overton coverage row (annotations.coverage_run.coverage_row), in this order; then

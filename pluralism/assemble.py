@@ -25,6 +25,7 @@ from pluralism.letters import (
     letters_from_top_logprobs,
 )
 from pluralism.prompts import DatasetTemplate, letters_for
+from pluralism.steering import SteerTarget
 
 
 def rep_distribution(method: str, rows: list[dict[str, Any]], letters: tuple[str, ...]
@@ -53,11 +54,13 @@ def rep_distribution(method: str, rows: list[dict[str, Any]], letters: tuple[str
 
 def assemble_item(item: SurveyItem, rows: list[dict[str, Any]], *, method: str, reps: int,
                   template: DatasetTemplate, dataset: str, model_id: str, backend: str,
-                  label: str, params: dict[str, Any], model_version: str | None) -> dict[str, Any]:
+                  label: str | None, params: dict[str, Any], model_version: str | None,
+                  steer: SteerTarget | None = None) -> dict[str, Any]:
     """The item's row from its requests' rows (ordered by repetition, then sample).
 
     `params` is the run's identity (Collection.row_params); `model_version` the one the run
-    saw, for rows that carry none. Rows of another run (run_id) are never mixed in."""
+    saw, for rows that carry none; `steer` the target a steered item was asked as. Rows of
+    another run (run_id) are never mixed in."""
     runs = {r.get("run_id") for r in rows} - {params.get("run_id")}
     if runs:
         raise ValueError(f"item {item.item_id}: request rows of another run "
@@ -84,7 +87,9 @@ def assemble_item(item: SurveyItem, rows: list[dict[str, Any]], *, method: str, 
              if usable and not errors else None)
     first = by_rep[0][0] if by_rep.get(0) else {}
     row: dict[str, Any] = {
-        "dataset": dataset, "item_id": item.item_id, "question": item.question,
+        "dataset": dataset, "item_id": item.item_id,
+        "steer_to": steer.steer_to if steer else None,
+        "steer_text": steer.text if steer else None, "question": item.question,
         "options": list(options), "letters": list(letters),
         "probs": probs, "rep_probs": rep_probs, "rep_letter_probs": rep_raw,
         "letter_mass": masses, "flags": sorted(flags),

@@ -54,6 +54,7 @@ from harness.send import Route, Sender, asked_of, price
 from pluralism.assemble import answered_without_logprobs, assemble_item
 from pluralism.items import SurveyItem
 from pluralism.prompts import DatasetTemplate, Prompt, Templates, item_prompts, letters_for
+from pluralism.steering import SteerTarget, steer_prompt
 
 SAMPLE_TEMPERATURE = 1.0
 SAMPLE_MAX_TOKENS = 8
@@ -87,6 +88,11 @@ class CollectOptions:
     workers: int = 1  # processes making the API calls (harness.workers)
     backend_options: dict[str, Any] = field(default_factory=dict)
     extra_identity: dict[str, Any] = field(default_factory=dict)  # e.g. GlobalQA countries
+    #: steered runs (--steer): every item is also asked as each target; the unsteered
+    #: prompts are collected as well. Not part of the run's identity: steered and unsteered
+    #: rows live side by side in one file, keyed by steer_to
+    targets: tuple[SteerTarget, ...] = ()
+    steer_joiner: str = "\n\n"
 
     @property
     def progress(self) -> bool:
@@ -149,10 +155,23 @@ class Job:
     rep: int
     sample: int
     prompt: Prompt
+    steer: SteerTarget | None = None
 
     @property
-    def key(self) -> tuple[int, int, int]:
-        return (self.item.item_id, self.rep, self.sample)
+    def steer_to(self) -> str | None:
+        return self.steer.steer_to if self.steer else None
+
+    @property
+    def key(self) -> tuple[int, str | None, int, int]:
+        return (self.item.item_id, self.steer_to, self.rep, self.sample)
+
+    def key_fields(self) -> dict[str, Any]:
+        return {"item_id": self.item.item_id, "steer_to": self.steer_to, "rep": self.rep,
+                "sample": self.sample}
+
+    def steer_fields(self) -> dict[str, Any]:
+        """What a row records of its steering (nothing for an unsteered one)."""
+        return {"steer_text": self.steer.text} if self.steer else {}
 
 
 class _HookedStore(ResultsStore):
@@ -184,8 +203,13 @@ class Collection:
         self.samples = options.samples_per_item or 1
         self.params = (request_params(self.method, options.spec)
                        if self.method != "logprobs" else None)
-        self.prompts = {i.item_id: item_prompts(self.template, i, options.reps, options.seed)
-                        for i in items}
+        self.targets: dict[str | None, SteerTarget | None] = {
+            None: None, **{t.steer_to: t for t in options.targets}}
+        base = {i.item_id: item_prompts(self.template, i, options.reps, options.seed)
+                for i in items}
+        #: (item_id, steer_to) -> its repetitions' prompts; the unsteered ones as before
+        self.prompts = {(i, to): [steer_prompt(p, target, options.steer_joiner) for p in ps]
+                        for to, target in self.targets.items() for i, ps in base.items()}
         self.identity = self._identity()
         self.run_id = hashlib.sha256(json.dumps(self.identity, sort_keys=True).encode()
                                      ).hexdigest()[:16]
@@ -221,12 +245,22 @@ class Collection:
 
     # ---- jobs -------------------------------------------------------------------------
     def jobs(self) -> list[Job]:
-        return [Job(self.items[i], r, s, p)
-                for i, prompts in self.prompts.items()
+        return [Job(self.items[i], r, s, p, self.targets[to])
+                for (i, to), prompts in self.prompts.items()
                 for r, p in enumerate(prompts) for s in range(self.samples)]
 
-    def _keys_of(self, item_id: int) -> list[tuple[int, int, int]]:
-        return [(item_id, r, s) for r in range(self.o.reps) for s in range(self.samples)]
+    def _keys_of(self, item_id: int, steer_to: str | None) -> list[tuple]:
+        return [(item_id, steer_to, r, s) for r in range(self.o.reps)
+                for s in range(self.samples)]
+
+    def _check_steer_text(self, rows: dict[Hashable, dict[str, Any]], path: Path) -> None:
+        """Rows of a target asked now must have been asked in the same words."""
+        for row in rows.values():
+            target = self.targets.get(row.get("steer_to"))
+            if target is not None and row.get("steer_text") != target.text:
+                raise UserError(f"{path} holds rows steered to {target.steer_to!r} with other "
+                                f"words ({row.get('steer_text')!r}, now {target.text!r}); use "
+                                "another --save_dir, or the wording they were made with")
 
     def _other_runs(self, rows: dict[Hashable, Row], path: Path, redo_stale: bool
                     ) -> list[Hashable]:
@@ -261,7 +295,7 @@ class Collection:
             self.requests(self.jobs()), current, key_by(*REP_KEY),
             asked_of(self.o.spec, self.o.model), self.params, where=self.o.requests_path,
             redo_stale=redo_stale, out_flag=OUT_FLAG))
-        stale_items |= {(k[0],) for k in stale_reps} & set(items)
+        stale_items |= {(k[0], k[1]) for k in stale_reps} & set(items)  # (item, target)
         return sorted(stale_items), sorted(stale_reps)
 
     # ---- dry run ----------------------------------------------------------------------
@@ -270,13 +304,16 @@ class Collection:
         reps = done_rows(self.o.requests_path, key_by(*REP_KEY))
         stale_items, stale_reps = self.stale(items, reps, self.o.run_options.redo_stale)
         done_items = {k for k, r in items.items() if not r.get("error")} - set(stale_items)
-        todo = [j for j in self.jobs() if (j.item.item_id,) not in done_items]
+        todo = [j for j in self.jobs() if (j.item.item_id, j.steer_to) not in done_items]
         todo_requests, _ = split_done(
             self.requests(todo),
             {k for k, r in reps.items() if not r.get("error")} - set(stale_reps),
             key_by(*REP_KEY))
         lines = [f"{self.o.dataset}: {len(self.items)} items x {self.o.reps} repetitions"
                  + (f" x {self.samples} samples" if self.samples > 1 else "")
+                 + (f" x {len(self.targets)} targets (unsteered, "
+                    f"{', '.join(str(t) for t in self.targets if t is not None)})"
+                    if len(self.targets) > 1 else "")
                  + f" with {self.o.spec.name} ({self.o.model_id}); method: {self.method}",
                  f"output: {self.o.out_path}",
                  f"to do: {len(todo_requests)} of {len(self.jobs())} "
@@ -295,6 +332,8 @@ class Collection:
         with ResultsStore(self.o.out_path, key_by(*ITEM_KEY)) as items, _HookedStore(
                 self.o.requests_path, key_by(*REP_KEY), self._check_rep_row,
                 self._after_rep_row) as reps:
+            self._check_steer_text(items.rows, self.o.out_path)
+            self._check_steer_text(reps.rows, self.o.requests_path)
             stale_items, stale_reps = self.stale(items.rows, reps.rows,
                                                  self.o.run_options.redo_stale)
             items.drop(stale_items)
@@ -303,24 +342,26 @@ class Collection:
                 print(f"redoing {len(stale_reps)} request(s) and {len(stale_items)} item(s) "
                       "made from another request")
             self.item_store, self.rep_store = items, reps
-            done_items = {k[0] for k in items.done(include_errors=False)}
+            done_items = set(items.done(include_errors=False))
             # items finished in an earlier run whose item row was not yet written
-            for item_id in self.items:
-                if item_id not in done_items:
-                    self._maybe_assemble(item_id)
-            done_items = {k[0] for k in items.done(include_errors=False)}
+            for key in self.prompts:
+                if key not in done_items:
+                    self._maybe_assemble(*key)
+            done_items = set(items.done(include_errors=False))
             done_reps = reps.done(include_errors=False)
             todo = [j for j in self.jobs()
-                    if j.item.item_id not in done_items and j.key not in done_reps]
+                    if (j.item.item_id, j.steer_to) not in done_items and j.key not in done_reps]
             if todo:
                 if self.method == "logprobs":
                     self._run_local(todo, len(self.jobs()))
                 else:
                     self._run_api(todo)
-            missing = [i for i in self.items
-                       if (i,) not in items.rows or items.rows[(i,)].get("error")]
-        lines = [f"{self.o.dataset}: {len(self.items) - len(missing)} of {len(self.items)} "
-                 f"items done ({self.items_written} written now); results: {self.o.out_path}"]
+            missing = [k for k in self.prompts
+                       if k not in items.rows or items.rows[k].get("error")]
+        n = len(self.prompts)
+        what = "items" if len(self.targets) == 1 else "(item, target) rows"
+        lines = [f"{self.o.dataset}: {n - len(missing)} of {n} {what} done "
+                 f"({self.items_written} written now); results: {self.o.out_path}"]
         self.failed = len(missing)
         return "\n".join(lines)
 
@@ -339,18 +380,21 @@ class Collection:
     def _after_rep_row(self, row: dict[str, Any]) -> None:
         if row.get("model_version"):
             self.model_version = row["model_version"]
-        self._maybe_assemble(int(row["item_id"]))
+        self._maybe_assemble(int(row["item_id"]), row.get("steer_to"))
 
-    def _maybe_assemble(self, item_id: int) -> None:
+    def _maybe_assemble(self, item_id: int, steer_to: str | None = None) -> None:
         assert self.rep_store is not None and self.item_store is not None
+        if (item_id, steer_to) not in self.prompts:
+            return  # a row of a target not asked in this run
         rows = self.rep_store.rows
-        keys = self._keys_of(item_id)
+        keys = self._keys_of(item_id, steer_to)
         if not all(k in rows for k in keys):
             return
-        current = self.item_store.rows.get((item_id,))
+        current = self.item_store.rows.get((item_id, steer_to))
         if current is not None and not current.get("error"):
             return
-        row = self.assemble(self.items[item_id], [rows[k] for k in keys])
+        row = self.assemble(self.items[item_id], [rows[k] for k in keys],
+                            self.targets[steer_to])
         self.item_store.append(row)
         self.items_written += 1
 
@@ -367,7 +411,9 @@ class Collection:
                  if templated else j.prompt.text for j in todo]
         letters = {j.item.item_id: letters_for(len(self.template.options_of(j.item)))
                    for j in todo}
-        score_jobs = [ScoreJob(t, letters[j.item.item_id], group=j.prompt.prefix)
+        # one group: prompts share whatever beginning they have (a steering sentence, the
+        # worked examples' tree of drawn answers), each shared part run once
+        score_jobs = [ScoreJob(t, letters[j.item.item_id], group=o.dataset)
                       for t, j in zip(texts, todo, strict=True)]
         assert self.rep_store is not None
         bar = progress_bar(total, initial=total - len(todo), desc=f"{o.dataset} {o.spec.name}",
@@ -378,8 +424,8 @@ class Collection:
                 for i, scores in batch:
                     job = todo[i]
                     self.rep_store.append({
-                        "item_id": job.item.item_id, "rep": job.rep, "sample": job.sample,
-                        "run_id": self.run_id, "input": texts[i],
+                        **job.key_fields(), **job.steer_fields(), "run_id": self.run_id,
+                        "input": texts[i],
                         "prompt_sha256": prompt_sha256(
                             [{"role": "user", "content": job.prompt.text}]),
                         "drawn": list(job.prompt.drawn),
@@ -396,9 +442,10 @@ class Collection:
 
     def requests(self, jobs: list[Job]) -> list[Request]:
         """One API request per job, keyed as its request row."""
-        return [Request(key={"item_id": j.item.item_id, "rep": j.rep, "sample": j.sample},
+        return [Request(key=j.key_fields(),
                         messages=[{"role": "user", "content": j.prompt.text}],
-                        carry={"run_id": self.run_id, "drawn": list(j.prompt.drawn)})
+                        carry={"run_id": self.run_id, "drawn": list(j.prompt.drawn),
+                               **j.steer_fields()})
                 for j in jobs]
 
     def _run_api(self, todo: list[Job]) -> None:
@@ -419,12 +466,14 @@ class Collection:
         asyncio.run(main())
 
     # ---- one item's row ---------------------------------------------------------------
-    def assemble(self, item: SurveyItem, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def assemble(self, item: SurveyItem, rows: list[dict[str, Any]],
+                 steer: SteerTarget | None = None) -> dict[str, Any]:
         """The item's row from its requests' rows (pluralism.assemble)."""
         return assemble_item(
             item, rows, method=self.method, reps=self.o.reps, template=self.template,
             dataset=self.o.dataset, model_id=self.o.model_id, backend=self.o.spec.name,
-            label=self.o.name, params=self.row_params(), model_version=self.model_version)
+            label=self.o.name, params=self.row_params(), model_version=self.model_version,
+            steer=steer)
 
 
 def with_limit(items: list[SurveyItem], limit: int | None) -> list[SurveyItem]:

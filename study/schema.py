@@ -92,11 +92,22 @@ class DistributionOptions(_Block):
     samples_per_item: PositiveInt | None = None
 
 
+class SteerOptions(_Block):
+    """A steered collection after the unsteered one (steerable pluralism): GlobalOpinionQA
+    steers to each of `countries`, MPI to each of `groups`."""
+
+    groups: Strings | None = None  # MPI: 'SEX=2', 'AGE=18-29', 'SEX=2&AGE=18-29', ...
+    wording: str | None = None  # --steer-wording (default, durmus)
+    steering: str | None = None  # --steering FILE (default prompts/steering.json)
+    limit: PositiveInt | None = None  # steer only the first N items (e.g. a demo)
+
+
 class DatasetBlock(DistributionOptions):
     models: Names = Field(default_factory=list)
     data: str | None = None
     countries: Strings | None = None
     human: str | None = None
+    steer: SteerOptions | None = None
 
 
 class OvertonBlock(_Block):

@@ -284,6 +284,7 @@ def pluralism_stages(config: StudyConfig) -> list[Stage]:
         models = block.pop("models", [])
         data = block.pop("data", None)
         countries = block.pop("countries", None)
+        steer = block.pop("steer", None)
         block.pop("human", None)  # read by the analysis stage below
         if dataset == "mpi" and not data:
             data = str(config.data_dir / "pluralism" / "mpi_questions.tsv")  # as fetched
@@ -307,6 +308,8 @@ def pluralism_stages(config: StudyConfig) -> list[Stage]:
                  *_flag_args({**collection, **block}, DISTRIBUTION_OPTIONS)),
                 inputs=(Path(data),) if data and not skip else (),
                 optional_reason=skip, dry_run_args=("--dry-run",)))
+            if steer is not None:
+                stages.append(steered_stage(stages[-1], dataset, steer))
     args: list[str] = []
     for dataset, files in outputs.items():
         if files:
@@ -393,6 +396,26 @@ def overton_analysis_args(block: dict[str, Any], files: list[Path]) -> list[str]
     if block.get("countries"):
         args += ["--overton-countries", ",".join(block["countries"])]
     return args
+
+
+def steered_stage(unsteered: Stage, dataset: str, steer: dict[str, Any]) -> Stage:
+    """The same collection steered (into the same file: steered rows sit beside the
+    unsteered ones, which it finds done); `limit` steers only the first items."""
+    if dataset == "mpi" and not steer.get("groups"):
+        raise UserError("config 'pluralism.mpi.steer' needs groups, e.g. [SEX=2, AGE=18-29]")
+    if dataset == "globalqa" and steer.get("groups"):
+        raise UserError("config 'pluralism.globalqa.steer' steers to its countries; groups "
+                        "are for mpi")
+    args = ["--steer", "group", "--groups", ";".join(steer["groups"])] if dataset == "mpi" \
+        else ["--steer", "country"]
+    for key, flag in (("wording", "--steer-wording"), ("steering", "--steering"),
+                      ("limit", "--limit")):
+        if steer.get(key) is not None:
+            args += [flag, str(steer[key])]
+    name = unsteered.name.replace(f"{dataset}:", f"{dataset}-steered:", 1)
+    inputs = unsteered.inputs + ((Path(steer["steering"]),) if steer.get("steering") else ())
+    return dataclasses.replace(unsteered, name=name, args=(*unsteered.args, *args),
+                               inputs=inputs)
 
 
 #: data fetched only on request (`fetch_data.py --with NAME`) -> its path in the data folder

@@ -173,3 +173,28 @@ def test_redo_stale_reaches_every_stage_that_checks_its_rows(tmp_path):
     # run_study takes the flag (a usage error would be SystemExit 2; this reaches the config)
     with pytest.raises(UserError, match="does not exist"):
         run_study_main(["--redo-stale", "--config", str(tmp_path / "absent.yaml")])
+
+
+def test_a_steer_block_adds_a_steered_collection_into_the_same_file(tmp_path):
+    config = tmp_path / "c.yaml"
+    data = tmp_path / "g.csv"
+    data.write_text("question,selections,options\n")
+    config.write_text(
+        "pluralism:\n  collection: {reps: 2, limit: 40}\n"
+        "  mpi:\n    models: [m]\n    steer: {groups: [SEX=2, AGE=18-29&SEX=1], limit: 5}\n"
+        f"  globalqa:\n    models: [m]\n    data: {data}\n    countries: [Japan]\n"
+        "    steer: {wording: durmus}\n")
+    stages = {s.name: s for s in study_stages(load_config(config))}
+    plain, steered = stages["mpi:m"], stages["mpi-steered:m"]
+    assert steered.args[:len(plain.args)] == plain.args  # same file, same settings
+    assert steered.args[len(plain.args):] == ("--steer", "group", "--groups",
+                                              "SEX=2;AGE=18-29&SEX=1", "--limit", "5")
+    assert stages["globalqa-steered:m"].args[-4:] == ("--steer", "country", "--steer-wording",
+                                                      "durmus")
+    analysis = stages["analyze-distributions"]
+    assert analysis.args.count(str(plain.args[plain.args.index("--out-dir") + 1]) + "/m.jsonl") \
+        == 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pluralism:\n  mpi:\n    models: [m]\n    steer: {limit: 5}\n")
+    with pytest.raises(UserError, match="needs groups"):
+        study_stages(load_config(bad))

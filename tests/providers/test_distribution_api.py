@@ -225,3 +225,18 @@ def test_retry_errors_flag_redoes_the_failed_request_of_a_collection(fake, tmp_p
     (row,) = [json.loads(x) for x in (tmp_path / "mpi" / "gpt-4o.jsonl").read_text()
               .splitlines()[-1:]]
     assert row["error"] is None and row["probs"] == pytest.approx([0.5, 0.5, 0, 0, 0])
+
+
+def test_a_steered_api_run_sends_each_target_once_and_resumes(fake, tmp_path):
+    fake.state.logprobs = {"A": math.log(0.7), "B": math.log(0.3)}
+    steer = ("--steer", "group", "--groups", "SEX=1;COUNTRY=USA")
+    rows = run(fake, tmp_path, "gpt-4o-mini", *steer)
+    sent = [r.body["messages"][0]["content"] for r in fake.state.requests]
+    assert len(sent) == 12  # 2 items x 2 repetitions x (unsteered + 2 groups)
+    assert sum(s.startswith("Answer the following questions as a man would") for s in sent) == 4
+    assert sum("a person from the USA" in s for s in sent) == 4
+    assert sorted((r["item_id"], r["steer_to"] or "") for r in rows) == [
+        (i, t) for i in (0, 1) for t in ("", "COUNTRY=USA", "SEX=1")]
+    assert all(list(r)[:4] == list(DISTRIBUTION_ITEM_FIELDS[:4]) for r in rows)
+    run(fake, tmp_path, "gpt-4o-mini", *steer)  # a rerun sends nothing
+    assert len(fake.state.requests) == 12
