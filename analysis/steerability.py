@@ -34,10 +34,11 @@ from analysis.item_bootstrap import mean_ci, paired_difference_ci
 HumanByTarget = Mapping[str, Mapping[int, np.ndarray]]
 
 SUMMARY_COLUMNS = ["dataset", "model", "target", "n_items", "js_unsteered", "js_steered",
-                   "gain", "ci_low", "ci_high", "js_steered_others", "js_steered_shuffled",
+                   "gain", "ci_low", "ci_high", "ci_note", "js_steered_others",
+                   "js_steered_shuffled",
                    "js_shift", "n_shift_items"]
 PAIR_COLUMNS = ["dataset", "target", "pretrained", "aligned", "n_items", "gain_pretrained",
-                "gain_aligned", "diff", "diff_ci_low", "diff_ci_high"]
+                "gain_aligned", "diff", "diff_ci_low", "diff_ci_high", "ci_note"]
 
 
 @dataclass
@@ -112,7 +113,8 @@ def steer_item_table(unsteered: Sequence[ItemDistribution],
 
 def steerability_table(items: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Per (dataset, model, target): means over the items with the unsteered, the steered and
-    the people's distribution, and the gain's percentile-bootstrap 95 % interval."""
+    the people's distribution, and the gain's percentile-bootstrap 95 % interval under the
+    project's interval rules (analysis.interval_rules: none below 5 items; `ci_note`)."""
     rows = []
     if items.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
@@ -130,6 +132,7 @@ def steerability_table(items: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -
         rows.append({"dataset": dataset, "model": model, "target": target, "n_items": gain.n,
                      "js_unsteered": mean("js_unsteered"), "js_steered": mean("js_steered"),
                      "gain": gain.mean, "ci_low": gain.low, "ci_high": gain.high,
+                     "ci_note": gain.note,
                      "js_steered_others": mean("js_steered_others"),
                      "js_steered_shuffled": mean("js_steered_shuffled"),
                      "js_shift": mean("js_shift", part),
@@ -158,7 +161,8 @@ def steer_pair_table(items: pd.DataFrame, pretrained: str, aligned: str, n_boot:
                      "aligned": aligned, "n_items": int(keep.sum()),
                      "gain_pretrained": float(a[keep].mean()) if keep.any() else np.nan,
                      "gain_aligned": float(b[keep].mean()) if keep.any() else np.nan,
-                     "diff": diff.mean, "diff_ci_low": diff.low, "diff_ci_high": diff.high})
+                     "diff": diff.mean, "diff_ci_low": diff.low, "diff_ci_high": diff.high,
+                     "ci_note": diff.note})
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
 
 

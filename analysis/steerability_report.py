@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.figure_style import figure_notice
 from analysis.html_page import figure, heading, paragraph, sortable_table
 from analysis.steerability import SteerResult
 from analysis.steerability_figures import plot_dumbbells, plot_steer_item
@@ -25,7 +26,11 @@ def _num(x: float) -> str:
 
 
 def _ci(mean: float, low: float, high: float) -> str:
-    return "–" if not math.isfinite(mean) else f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
+    if not math.isfinite(mean):
+        return "–"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{mean:+.3f} (no CI)"  # too few items: the CSV's ci_note says why
+    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -66,8 +71,9 @@ def draw_figures(r: SteerResult, out_dir: Path, pairs: Sequence[tuple[str, str]]
 
 def write_steer_outputs(results: Sequence[SteerResult], out_dir: Path,
                         pairs: Sequence[tuple[str, str]], items: Sequence[int] | None,
-                        titles: dict[str, str]) -> list[str]:
-    """Write the CSV tables and figures; returns the names of the tables written."""
+                        titles: dict[str, str], notice: str | None = None) -> list[str]:
+    """Write the CSV tables and figures; returns the names of the tables written. `notice` (a
+    demonstration) goes into every CSV as a column and every figure as a caption."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -76,10 +82,13 @@ def write_steer_outputs(results: Sequence[SteerResult], out_dir: Path,
                          ("steerability_pairs.csv", [r.pairs for r in results])):
         frames = [f for f in frames if not f.empty]
         if frames:
-            pd.concat(frames, ignore_index=True).to_csv(out_dir / name, index=False)
+            table = pd.concat(frames, ignore_index=True)
+            (table.assign(notice=notice) if notice else table).to_csv(out_dir / name,
+                                                                      index=False)
             written.append(name)
-    for r in results:
-        draw_figures(r, out_dir, pairs, items, titles.get(r.dataset, r.dataset))
+    with figure_notice(notice):
+        for r in results:
+            draw_figures(r, out_dir, pairs, items, titles.get(r.dataset, r.dataset))
     return written
 
 

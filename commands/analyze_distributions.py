@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
               + (f"; {len(result.steer.items)} steered rows" if result.steer else ""))
     steer = [r.steer for r in results if r.steer is not None]
     if steer:
-        write_steer_outputs(steer, args.out_dir, pairs, args.items, DATASET_TITLES)
+        write_steer_outputs(steer, args.out_dir, pairs, args.items, DATASET_TITLES, notice)
     sections: list[str] = []
     html_sections: list[str] = []
     if overton is not None:

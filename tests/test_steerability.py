@@ -75,8 +75,9 @@ def test_steerability_csv_equals_a_hand_computation(tmp_path):
             assert got["js_unsteered"] == pytest.approx(np.mean(u), abs=1e-9)
             assert got["js_steered"] == pytest.approx(np.mean(s), abs=1e-9)
             assert got["gain"] == pytest.approx(np.mean(gains), abs=1e-9)
-            assert got["ci_low"] <= got["gain"] <= got["ci_high"]
-            assert min(gains) - 1e-9 <= got["ci_low"] and got["ci_high"] <= max(gains) + 1e-9
+            # three items: too few for an interval, and the table says why
+            assert np.isnan(got["ci_low"]) and np.isnan(got["ci_high"])
+            assert "fewer than 5" in got["ci_note"]
             assert got["js_steered_others"] == pytest.approx(
                 np.mean([js2(steered[i], HUMAN[i][other]) for i in HUMAN]), abs=1e-9)
             assert got["js_shift"] == pytest.approx(
@@ -96,7 +97,8 @@ def test_steerability_csv_equals_a_hand_computation(tmp_path):
                         - (js2(PLAIN["base"][i], HUMAN[i][target])
                            - js2(STEERED["base"][target][i], HUMAN[i][target])) for i in HUMAN])
         assert pairs.loc[target, "diff"] == pytest.approx(diff, abs=1e-9)
-        assert pairs.loc[target, "diff_ci_low"] <= pairs.loc[target, "diff"]
+        assert np.isnan(pairs.loc[target, "diff_ci_low"])  # three items: no interval
+        assert "fewer than 5" in pairs.loc[target, "ci_note"]
     # the unsteered comparison is as before: one row per model and item
     items = pd.read_csv(out / "globalqa_items.csv")
     assert len(items) == 6
@@ -155,3 +157,20 @@ def test_mpi_groups_get_their_peoples_distributions_or_a_note_why_not(tmp_path,
     assert (bare / "figures" / "mpi_steer_item_0_m.png").is_file()
     assert not (bare / "figures" / "mpi_steerability.png").exists()
     assert pd.read_csv(bare / "steerability.csv")["js_shift"].notna().all()
+
+
+def test_a_demonstration_models_steerability_tables_carry_the_notice(tmp_path):
+    # the embedded model is marked demo_only in the registry: a table cut out of the report
+    # must still say it is a demonstration
+    rows = [{**_row("base", i, p), "backend": "smollm2-135m-instruct"}
+            for i, p in PLAIN["base"].items()]
+    rows += [{**_row("base", i, p, t), "backend": "smollm2-135m-instruct"}
+             for t, by in STEERED["base"].items() for i, p in by.items()]
+    path = tmp_path / "demo.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "report"
+    assert script_main("analyze_distributions")(
+        ["--globalqa", str(path), "--out-dir", str(out), "--bootstrap", "50"]) == 0
+    for name in ("steerability.csv", "steerability_items.csv"):
+        table = pd.read_csv(out / name)
+        assert table["notice"].str.contains("demonstration").all()
