@@ -47,6 +47,7 @@ from harness.cli import positive, rows_failed_status, script_parser, set_aside
 from harness.request import done_rows
 from harness.request_cli import (
     add_batch_arguments,
+    add_model_arguments,
     add_request_arguments,
     batch_options,
     request_options,
@@ -74,9 +75,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--templates", type=Path,
                    help="judge template (default: prompts/judge_template.json; the study's "
                         "study_templates.json reproduces its prompts)")
-    p.add_argument("--model", help="judge model id to send instead of the registry's")
-    p.add_argument("--base-url", help="API base URL (proxies, OpenAI-compatible servers)")
-    p.add_argument("--registry", type=Path, help="extra registry JSON merged over the shipped one")
+    add_model_arguments(p, whose="judge model")
     add_request_arguments(p, what="calls", counts="judge calls")
     p.add_argument("--temperature", type=float, default=0.0, help="judge temperature (default 0)")
     p.add_argument("--max-tokens", type=positive(int), help="default: the judge's registry entry")

@@ -42,6 +42,7 @@ from harness.cli import positive, rows_failed_status, script_parser, set_aside
 from harness.request import done_rows
 from harness.request_cli import (
     add_batch_arguments,
+    add_model_arguments,
     add_request_arguments,
     batch_options,
     request_options,
@@ -72,9 +73,7 @@ def build_parser(doc: str | None = __doc__, responses: bool = True,
                    help="the judge's wording (default: prompts/overton.json)")
     p.add_argument("--max-reparse", type=int, default=2,
                    help="times an unreadable JSON answer is asked again (default 2)")
-    p.add_argument("--model", help="judge model id to send instead of the registry's")
-    p.add_argument("--base-url", help="API base URL (proxies, OpenAI-compatible servers)")
-    p.add_argument("--registry", type=Path, help="extra registry JSON merged over the shipped one")
+    add_model_arguments(p, whose="judge model")
     add_request_arguments(p, what="calls", counts="judge calls")
     p.add_argument("--temperature", type=float, default=0.0, help="judge temperature (default 0)")
     p.add_argument("--max-tokens", type=positive(int),

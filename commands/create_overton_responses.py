@@ -23,6 +23,7 @@ from harness.batch_manage import batch_cancel, batch_status
 from harness.cli import positive, rows_failed_status, script_parser, set_aside
 from harness.request_cli import (
     add_batch_arguments,
+    add_model_arguments,
     add_request_arguments,
     batch_options,
     request_options,
@@ -41,9 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = script_parser(__doc__)
     p.add_argument("--backend", default=DEFAULT_BACKEND,
                    help=f"registry name (default: {DEFAULT_BACKEND}; see generate.py --list)")
-    p.add_argument("--model", help="model id to send instead of the registry's")
-    p.add_argument("--base-url", help="API base URL (proxies, OpenAI-compatible servers)")
-    p.add_argument("--registry", type=Path, help="extra registry JSON merged over the shipped one")
+    add_model_arguments(p)
     p.add_argument("--data_dir", "--data-dir", dest="data_dir",
                    help="GlobalOpinionQA CSV or Parquet, or a folder holding global_opinions.csv "
                         "(default: Data/pluralism/global_opinions.csv, else the Hugging Face hub)")

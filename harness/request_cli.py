@@ -16,6 +16,13 @@ from harness.request import REDO_STALE_FLAG, RunOptions
 from harness.workers import check_workers
 
 
+def add_model_arguments(p: argparse._ActionsContainer, *, whose: str = "model") -> None:
+    """--model, --base-url and --registry: which model of a registry entry is sent, where."""
+    p.add_argument("--model", help=f"{whose} id to send instead of the registry's")
+    p.add_argument("--base-url", help="API base URL (proxies, OpenAI-compatible servers)")
+    p.add_argument("--registry", type=Path, help="extra registry JSON merged over the shipped one")
+
+
 def add_request_arguments(p: argparse._ActionsContainer, *, what: str = "rows",
                           always_redone: bool = False, counts: str = "requests") -> None:
     """--dry-run, --concurrency, --workers, --rpm, --tpm, --max-attempts, --retry-errors,
