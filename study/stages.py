@@ -400,7 +400,8 @@ def overton_analysis_args(block: dict[str, Any], files: list[Path]) -> list[str]
 
 def steered_stage(unsteered: Stage, dataset: str, steer: dict[str, Any]) -> Stage:
     """The same collection steered (into the same file: steered rows sit beside the
-    unsteered ones, which it finds done); `limit` steers only the first items."""
+    unsteered ones, which it finds done); `limit` steers only the first items, and never
+    more than the collection's own limit (a steered run collects its items unsteered too)."""
     if dataset == "mpi" and not steer.get("groups"):
         raise UserError("config 'pluralism.mpi.steer' needs groups, e.g. [SEX=2, AGE=18-29]")
     if dataset == "globalqa" and steer.get("groups"):
@@ -408,10 +409,15 @@ def steered_stage(unsteered: Stage, dataset: str, steer: dict[str, Any]) -> Stag
                         "are for mpi")
     args = ["--steer", "group", "--groups", ";".join(steer["groups"])] if dataset == "mpi" \
         else ["--steer", "country"]
-    for key, flag in (("wording", "--steer-wording"), ("steering", "--steering"),
-                      ("limit", "--limit")):
+    for key, flag in (("wording", "--steer-wording"), ("steering", "--steering")):
         if steer.get(key) is not None:
             args += [flag, str(steer[key])]
+    limit = steer.get("limit")
+    if limit is not None and "--limit" in unsteered.args:
+        # never more items than the collection itself asks
+        limit = min(int(limit), int(unsteered.args[unsteered.args.index("--limit") + 1]))
+    if limit is not None:
+        args += ["--limit", str(limit)]
     name = unsteered.name.replace(f"{dataset}:", f"{dataset}-steered:", 1)
     inputs = unsteered.inputs + ((Path(steer["steering"]),) if steer.get("steering") else ())
     return dataclasses.replace(unsteered, name=name, args=(*unsteered.args, *args),

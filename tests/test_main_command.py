@@ -62,8 +62,14 @@ def test_main_command_runs_every_stage_then_a_rerun_does_nothing(tmp_path, mirro
         assert sum(a["judge_probs"].values()) == pytest.approx(1.0, abs=1e-6)
         assert a["final_category"] == max(a["judge_probs"], key=a["judge_probs"].get)
         assert 0 < a["digit_mass"] <= 1 and a["judge_input"].startswith("<|im_start|>")
-    mpi = list(read_jsonl(results / "distributions" / "mpi" / "smollm2-135m-instruct.jsonl"))
+    rows = list(read_jsonl(results / "distributions" / "mpi" / "smollm2-135m-instruct.jsonl"))
+    mpi = [r for r in rows if r.get("steer_to") is None]
     assert sorted(r["item_id"] for r in mpi) == [0, 1, 2]
+    # the demo's steered collection: the same items (never past the collection's limit), as
+    # each of its groups
+    steered = sorted((r["steer_to"], r["item_id"]) for r in rows if r.get("steer_to"))
+    groups = tiny_demo_config(tmp_path)["pluralism"]["mpi"]["steer"]["groups"]
+    assert steered == sorted((g, i) for g in groups for i in range(3))
     for row in mpi:
         assert sum(row["probs"]) == pytest.approx(1.0, abs=1e-6)
         assert len(row["rep_probs"]) == 2

@@ -194,6 +194,13 @@ def test_a_steer_block_adds_a_steered_collection_into_the_same_file(tmp_path):
     analysis = stages["analyze-distributions"]
     assert analysis.args.count(str(plain.args[plain.args.index("--out-dir") + 1]) + "/m.jsonl") \
         == 1
+    # a steer limit past the collection's own is cut to it (a steered run collects its items
+    # unsteered too)
+    wide = tmp_path / "wide.yaml"
+    wide.write_text("pluralism:\n  collection: {limit: 3}\n  mpi:\n    models: [m]\n"
+                    "    steer: {groups: [SEX=2], limit: 10}\n")
+    wide_steered = {s.name: s for s in study_stages(load_config(wide))}["mpi-steered:m"]
+    assert wide_steered.args[-2:] == ("--limit", "3")
     bad = tmp_path / "bad.yaml"
     bad.write_text("pluralism:\n  mpi:\n    models: [m]\n    steer: {limit: 5}\n")
     with pytest.raises(UserError, match="needs groups"):
