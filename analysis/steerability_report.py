@@ -99,11 +99,12 @@ def caption(path: Path, r: SteerResult) -> str:
                 "the other (leftward: steering brought the model closer); crosses: the steered "
                 "distribution's mean distance to the other targets' people. Intervals of the "
                 "gain are in the table above.")
-    people = "" if r.has_humans else (" No human distributions were given, so no people's "
-                                      "bars are drawn.")
+    if not r.has_humans:  # the caption describes what is drawn (issue 26)
+        return ("One item, one model: the unsteered distribution (sand), then for each target "
+                "the model's distribution when steered to it. No human distributions were "
+                "given, so no people's bars are drawn.")
     return ("One item, one model: the unsteered distribution (sand), then for each target its "
-            "people's answer shares (greys) and the model's distribution when steered to it."
-            + people)
+            "people's answer shares (greys) and the model's distribution when steered to it.")
 
 
 def steer_section(r: SteerResult, settings, out_dir: Path) -> list[str]:

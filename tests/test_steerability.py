@@ -174,3 +174,19 @@ def test_a_demonstration_models_steerability_tables_carry_the_notice(tmp_path):
     for name in ("steerability.csv", "steerability_items.csv"):
         table = pd.read_csv(out / name)
         assert table["notice"].str.contains("demonstration").all()
+
+
+def test_a_steered_items_caption_describes_only_what_is_drawn(tmp_path):
+    rows = [_row("base", i, p) for i, p in PLAIN["base"].items()]
+    rows += [_row("base", i, p, t) for t, by in STEERED["base"].items() for i, p in by.items()]
+    for r in rows:
+        r["human"] = {}  # no people's distributions: no grey bars
+    path = tmp_path / "nohuman.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "report"
+    assert script_main("analyze_distributions")(
+        ["--globalqa", str(path), "--out-dir", str(out), "--bootstrap", "50"]) == 0
+    report = (out / "report.md").read_text()
+    captions = [line for line in report.splitlines() if line.startswith("_One item, one model")]
+    assert captions and not any("greys" in c for c in captions)
+    assert all("no people's bars are drawn" in c for c in captions)
