@@ -14,12 +14,12 @@ from core.paths import REPO_ROOT
 from harness.cli import script_parser
 from study.estimate import estimate_neutrality
 from study.estimate_overton import estimate_overton
+from study.run import run_stages
 from study.stages import (
     fetch_plan,
     load_config,
     pluralism_stages,
     read_from_mirror,
-    run_stages,
     study_stages,
 )
 

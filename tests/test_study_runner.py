@@ -2,7 +2,8 @@ import pytest
 
 from core.errors import EXIT_ROWS_FAILED, RowsFailed, UserError
 from harness.cli import rows_failed_status, run_main
-from study.stages import Stage, load_config, run_stages, study_stages
+from study.run import run_stages
+from study.stages import Stage, load_config, study_stages
 
 
 def recording_runner(calls, fail_on=None):
