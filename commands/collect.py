@@ -26,7 +26,8 @@ from core.paths import REPO_ROOT
 from harness.cli import positive, rows_failed_status, script_parser, set_aside
 from harness.request_cli import add_request_arguments, request_options
 from harness.run_files import check_distinct
-from pluralism.collect import Collection, CollectOptions, with_limit
+from pluralism.collect import Collection
+from pluralism.collect_plan import CollectOptions, with_limit
 from pluralism.globalqa import DEFAULT_COUNTRIES, load_globalqa_items, resolve_globalqa_path
 from pluralism.groups import GROUP_HELP, parse_groups
 from pluralism.items import load_mpi_items

@@ -25,7 +25,7 @@ from core.errors import UserError
 from harness.export import restore_formula_text, rows_to_frame
 from harness.results import read_jsonl
 from neutrality.generate import default_out as generations_out
-from pluralism.collect import CollectOptions
+from pluralism.collect_plan import CollectOptions
 from pluralism.overton import default_out as overton_out
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from backends.base import Backend, Completion, GenerationParams, Message
 from backends.registry import adapter_class, get_spec, load_registry
 from core.errors import UserError
 from harness.batch import check_batch_backend
-from pluralism.collect import choose_method, request_params
+from pluralism.collect_plan import choose_method, request_params
 
 REPO = Path(__file__).resolve().parents[1]
 #: the packages outside backends/ (the ones that must never load torch)
