@@ -25,7 +25,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # the mirror as an absolute path, for tests that change folder and the processes they start
 os.environ[MIRROR_ENV] = str(find_mirror())
-# the embedded model's conversion (backends.huggingface.converted_gguf_dir): made once per
+# the embedded model's conversion (backends.gguf_cache.converted_gguf_dir): made once per
 # session in a folder of its own, so no test depends on what an earlier run left in ~/.cache
 _MODEL_CACHE = tempfile.mkdtemp(prefix="contested-model-cache-")
 os.environ["CONTESTED_MODEL_CACHE"] = _MODEL_CACHE

@@ -10,10 +10,9 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from backends.base import GenerationParams  # noqa: E402
+from backends.gguf_cache import MODEL_CACHE_ENV, converted_gguf_dir  # noqa: E402
 from backends.huggingface import (  # noqa: E402
-    MODEL_CACHE_ENV,
     HuggingFaceBackend,
-    converted_gguf_dir,
     load_kwargs,
     quantization_config,
     split_reasoning,

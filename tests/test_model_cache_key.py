@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from backends.huggingface import MODEL_CACHE_ENV, converted_gguf_dir, remove_stale_conversions
+from backends.gguf_cache import MODEL_CACHE_ENV, converted_gguf_dir, remove_stale_conversions
 
 
 def test_a_reinstalled_file_with_a_new_mtime_keeps_its_conversion(tmp_path, monkeypatch) -> None:
