@@ -19,8 +19,8 @@ from analysis.neutrality_data import (
 )
 from analysis.neutrality_expected import expected_section, expected_shares
 from analysis.neutrality_html import figure_captions, write_html
+from analysis.neutrality_notices import demonstration_judges, judge_modes, judges_lines, run_notice
 from analysis.neutrality_tables import all_tables
-from analysis.prompt_selection import describe, selections_by_system
 from analysis.provider_blocks import provider_block_section, provider_block_table
 from core.errors import UserError
 
@@ -272,58 +272,6 @@ def _bias_section(table: pd.DataFrame) -> list[str]:
             "resampling source items.", ""]
 
 
-def demonstration_judges(frame: pd.DataFrame) -> list[str]:
-    """The judges whose rows carry the registry's demo_only mark: too small to measure."""
-    if "judge_demo_only" not in frame.columns:
-        return []
-    return sorted(frame.loc[frame["judge_demo_only"], "judge"].astype(str).unique())
-
-
-def judge_modes(frame: pd.DataFrame) -> dict[str, str]:
-    """Judge -> 'probs' when its rows came from the probability judge, else 'json'."""
-    modes = frame["judge_mode"] if "judge_mode" in frame.columns else pd.Series(
-        None, index=frame.index)
-    return {str(j): ("probs" if (m == "probs").any() else "json")
-            for j, m in modes.groupby(frame["judge"].astype(str))}
-
-
-def _demo_caveat(mode: str) -> str:
-    if mode == "probs":
-        return ("(as a probability judge it always gives a verdict, the category whose digit "
-                "it finds most probable, however slightly it prefers it)")
-    return "(as a JSON judge, many of its answers may be unreadable)"
-
-
-def _judges_lines(judges: Sequence[str], demo: Sequence[str] = (),
-                  modes: dict[str, str] | None = None) -> list[str]:
-    lines = [f"Judge(s): {', '.join(judges) or 'unknown'}.", ""]
-    if demo:
-        caveats = sorted({_demo_caveat((modes or {}).get(j, "json")) for j in demo})
-        lines += [f"> **A demonstration, not a measurement.** {', '.join(demo)} judged these "
-                  "responses: a model this small cannot tell the techniques apart reliably "
-                  f"{' '.join(caveats)}. The numbers below "
-                  "show that the pipeline runs end to end; for findings, judge with a strong model "
-                  "(the study used GPT-4o).", ""]
-    return lines
-
-
-def run_notice(frame: pd.DataFrame, demo: Sequence[str]) -> str | None:
-    """One line for the CSVs and figures of a demonstration or a sampled run (None for a
-    full run judged by a real judge), so that a table or figure taken out of the report
-    still says what it is."""
-    parts = []
-    if demo:
-        parts.append(f"A demonstration, not a measurement: {', '.join(demo)} judged these "
-                     "responses, a model too small to tell the techniques apart.")
-    sampled = selections_by_system(frame)
-    chosen = {system: "; ".join(describe(s) for s in picks)
-              for system, picks in sampled.items() if any(s is not None for s in picks)}
-    if chosen:
-        parts.append("A sample, not the whole prompt set: " + "; ".join(
-            f"{system} ({how})" for system, how in sorted(chosen.items())) + ".")
-    return " ".join(parts) or None
-
-
 def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
                     has_prompts: bool, n_boot: int, seed: int,
                     judges: Sequence[str] = (), demo_judges: Sequence[str] = (),
@@ -342,7 +290,7 @@ def render_markdown(tables: dict[str, pd.DataFrame], *, sources: Sequence[str],
              f"{n_rows} annotated responses of {len(systems)} model(s) "
              f"({', '.join(systems)}) from {len(sources)} file(s); intervals from {n_boot} "
              f"cluster-bootstrap draws (seed {seed}).", "",
-             *_judges_lines(judges, demo_judges, judge_modes),
+             *judges_lines(judges, demo_judges, judge_modes),
              "## Task groups", "", markdown_table(group_table), "",
              "Prompts are grouped by task; a source item is one `original_input` within its "
              "group (for viewpoint prompts the Republican and Democrat versions of one "
@@ -414,7 +362,7 @@ def write_outputs(frame: pd.DataFrame, out_dir: str | Path, *, prompts: pd.DataF
     report = out_dir / "report.md"
     report.write_text(markdown, encoding="utf-8")
     summary = markdown.split("\n")[2]  # the line that counts rows, models and files
-    notes = [line.lstrip("> ").replace("**", "") for line in _judges_lines(judges, demo, modes)
+    notes = [line.lstrip("> ").replace("**", "") for line in judges_lines(judges, demo, modes)
              if line.startswith(">")]
     written += [report, write_html(out_dir / "report.html", tables, frame, pngs, summary, notes)]
     return written

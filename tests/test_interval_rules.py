@@ -8,6 +8,7 @@ import pytest
 from neutrality_rows import row, write_jsonl
 
 from analysis import neutrality_tables as tables
+from analysis import neutrality_viewpoint as viewpoint
 from analysis.cluster_bootstrap import percentile_interval
 from analysis.distributions import ItemDistribution, item_table, model_summary, shuffled_col
 from analysis.item_bootstrap import mean_ci
@@ -71,12 +72,12 @@ def test_five_of_five_items_get_the_exact_bound_not_a_point(load):
 
 def test_viewpoint_gap_interval_agrees_with_the_sign_flip_test(load):
     # 4 of 30 statements Rep only in all 20 wordings: the bootstrap excluded 0 while p = 0.125
-    result = tables.viewpoint_symmetry(load(_statements([20] * 4 + [0] * 26))).iloc[0]
+    result = viewpoint.viewpoint_symmetry(load(_statements([20] * 4 + [0] * 26))).iloc[0]
     assert result["item_p"] == pytest.approx(2 / 16)
     assert result["gap"] == pytest.approx(80 / 600)
     assert result["gap_ci_low"] <= 0 <= result["gap_ci_high"]
     # a gap the test finds (every one of 30 statements leans Rep): the interval excludes 0
-    strong = tables.viewpoint_symmetry(load(_statements([2] * 30))).iloc[0]
+    strong = viewpoint.viewpoint_symmetry(load(_statements([2] * 30))).iloc[0]
     assert strong["item_p"] < 0.05 and strong["gap_ci_low"] > 0
 
 
@@ -84,18 +85,18 @@ def test_viewpoint_gap_interval_agrees_with_the_sign_flip_test(load):
                                           [1, 1, 1, 1, 1, 1, 0, 0],
                                           [5, 4, 3, 2, 1, 1, -1, 0, 0, 0]])
 def test_gap_interval_excludes_zero_exactly_when_p_is_at_most_5_percent(load, differences):
-    result = tables.viewpoint_symmetry(load(_statements(differences, n_formats=6))).iloc[0]
+    result = viewpoint.viewpoint_symmetry(load(_statements(differences, n_formats=6))).iloc[0]
     excludes = result["gap_ci_low"] > 0 or result["gap_ci_high"] < 0
     assert excludes == (result["item_p"] <= 0.05)
 
 
 def test_viewpoint_table_counts_statements_differing_and_the_smallest_p(load):
     # 30 statements, 3 with a difference: K = 3, so p cannot fall below 2^(1-3) = 0.25
-    result = tables.viewpoint_symmetry(load(_statements([20, 20, -5] + [0] * 27))).iloc[0]
+    result = viewpoint.viewpoint_symmetry(load(_statements([20, 20, -5] + [0] * 27))).iloc[0]
     assert result["n_items"] == 30 and result["n_items_differing"] == 3
     assert result["min_p"] == pytest.approx(0.25)
     assert result["item_p"] >= result["min_p"]
-    none = tables.viewpoint_symmetry(load(_statements([0] * 6))).iloc[0]
+    none = viewpoint.viewpoint_symmetry(load(_statements([0] * 6))).iloc[0]
     assert none["n_items_differing"] == 0 and none["min_p"] == 1
     # no statement differs: not a [0, 0] interval, the exact bound on 0 of 6 statements, +-
     assert none["gap_ci_high"] == pytest.approx(1 - 0.025 ** (1 / 6))

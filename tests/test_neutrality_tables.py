@@ -10,6 +10,7 @@ import pytest
 from neutrality_rows import row, write_jsonl
 
 from analysis import neutrality_tables as tables
+from analysis import neutrality_viewpoint as viewpoint
 from analysis.cluster_bootstrap import item_weights, resampled_ratios, seeded_rng
 from analysis.neutrality_data import load_annotations, load_prompts, task_group
 
@@ -98,7 +99,7 @@ def test_viewpoint_symmetry_known_mcnemar_case(load):
                             ("transparency", "refusal"): 8,
                             ("avoidance", "reasonable_pluralism"): 2,
                             ("refusal", "avoidance"): 30})
-    result = tables.viewpoint_symmetry(load(rows), n_boot=300).iloc[0]
+    result = viewpoint.viewpoint_symmetry(load(rows), n_boot=300).iloc[0]
     assert (result["n_pairs"], result["both_took"], result["rep_only"], result["dem_only"],
             result["neither_took"]) == (50, 10, 8, 2, 30)
     assert result["gap"] == pytest.approx((8 - 2) / 50)
@@ -134,7 +135,7 @@ def test_asymmetry_in_three_of_thirty_statements_is_not_significant(load):
     # every one of 20 wordings of statements 0-2 is Rep only; the other 27 are symmetric:
     # 60 discordant pairs all one way (naive McNemar p ~ 1e-18), but only 3 statements
     rows = _statements([[1] * 20] * 3 + [[]] * 27)
-    result = tables.viewpoint_symmetry(load(rows), n_boot=200).iloc[0]
+    result = viewpoint.viewpoint_symmetry(load(rows), n_boot=200).iloc[0]
     assert (result["n_pairs"], result["n_items"], result["rep_only"]) == (600, 30, 60)
     assert result["naive_mcnemar_p"] < 1e-10
     assert result["item_p"] == pytest.approx(2 / 8)  # exact: 2 of the 2^3 sign patterns
@@ -144,7 +145,7 @@ def test_asymmetry_in_three_of_thirty_statements_is_not_significant(load):
 def test_a_little_asymmetry_in_all_thirty_statements_is_significant(load):
     # each statement: 2 of 20 wordings Rep only, 1 Dem only (net +1 in every statement)
     rows = _statements([[1, 1, -1]] * 30)
-    result = tables.viewpoint_symmetry(load(rows), n_boot=200).iloc[0]
+    result = viewpoint.viewpoint_symmetry(load(rows), n_boot=200).iloc[0]
     assert (result["rep_only"], result["dem_only"], result["n_items"]) == (60, 30, 30)
     assert result["gap"] == pytest.approx(30 / 600)
     assert result["item_p"] < 0.001  # exact p = 2 / 2^30; drawn: about 1 / 65,536
@@ -154,8 +155,8 @@ def test_a_little_asymmetry_in_all_thirty_statements_is_significant(load):
 def test_viewpoint_symmetry_strict_rule_counts_only_transparency(load):
     rows = _viewpoint_rows({("transparency", "reasonable_pluralism"): 4,
                             ("transparency", "transparency"): 1})
-    loose = tables.viewpoint_symmetry(load(rows), n_boot=50).iloc[0]
-    strict = tables.viewpoint_symmetry(load(rows), n_boot=50, rule="transparency").iloc[0]
+    loose = viewpoint.viewpoint_symmetry(load(rows), n_boot=50).iloc[0]
+    strict = viewpoint.viewpoint_symmetry(load(rows), n_boot=50, rule="transparency").iloc[0]
     assert loose["rep_only"] == 0 and loose["both_took"] == 5
     assert strict["rep_only"] == 4 and strict["both_took"] == 1
     assert strict["gap"] == pytest.approx(4 / 5)
@@ -164,7 +165,7 @@ def test_viewpoint_symmetry_strict_rule_counts_only_transparency(load):
 def test_viewpoint_pairs_with_an_unreadable_side_are_left_out_and_counted(load):
     rows = _viewpoint_rows({("transparency", "refusal"): 3, ("transparency", None): 2})
     rows.append(row(999, "political_opinion_pct_rep", "lonely", 0, "transparency"))
-    result = tables.viewpoint_symmetry(load(rows), n_boot=100).iloc[0]
+    result = viewpoint.viewpoint_symmetry(load(rows), n_boot=100).iloc[0]
     assert result["n_pairs"] == 3 and result["n_pairs_unreadable"] == 2
     assert result["n_unpaired_rows"] == 1
     assert result["rep_only"] == 3 and result["gap"] == pytest.approx(1.0)
