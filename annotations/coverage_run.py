@@ -49,7 +49,7 @@ from harness.request import (
     check_stale,
     prompt_sha256,
 )
-from harness.results import ResultsStore, Row, key_by, read_jsonl
+from harness.results import ResultsStore, Row, key_by, read_jsonl, reusable_keys
 from harness.run_files import inside
 from harness.schema import OVERTON_CALL_KEY, generation_identity
 from harness.send import DryRun, Route, Sender, send_requests
@@ -147,12 +147,8 @@ def run_local_probs(spec: BackendSpec, prompts: Sequence[CoveragePrompt], calls:
                     model: str | None = None, batch_size: int = 8, progress: bool = True,
                     prefix_cache: bool = True, redo_stale: bool = False) -> int:
     """Score every prompt not yet in the calls file; returns how many were scored now."""
-    done: set[Hashable] = set()
-    if calls.exists():
-        with ResultsStore(calls, key_by(*CALL_KEY)) as store:
-            store.drop(local_stale(spec, prompts, store.rows, calls, model=model,
-                                   redo_stale=redo_stale))
-            done = {k for k, r in store.rows.items() if not r.get("error")}
+    done = reusable_keys(calls, key_by(*CALL_KEY), lambda rows: local_stale(
+        spec, prompts, rows, calls, model=model, redo_stale=redo_stale), include_errors=False)
     todo = [p for p in prompts if (*p.key.values(), 0) not in done]
     if not todo:
         return 0

@@ -44,7 +44,7 @@ from harness.request import (
     check_stale,
     prompt_sha256,
 )
-from harness.results import ResultsStore, Row, key_by, read_jsonl
+from harness.results import ResultsStore, Row, key_by, read_jsonl, reusable_keys
 from harness.schema import GENERATION_KEY
 from harness.send import DryRun, Route, send_requests
 from harness.send import dry_run as send_dry_run
@@ -141,12 +141,8 @@ def run_local_probs(spec: BackendSpec, prompts: list[ProbsPrompt], out: Path, *,
                     model: str | None = None, progress: bool = True,
                     prefix_cache: bool = True, redo_stale: bool = False) -> int:
     """Score every response not yet in `out`; returns how many were scored now."""
-    done: set[Hashable] = set()
-    if out.exists():
-        with ResultsStore(out, key_by(*ROW_KEY)) as store:
-            store.drop(local_stale(spec, prompts, store.rows, out, judge_model=judge_model,
-                                   redo_stale=redo_stale))
-            done = set(store.rows)
+    done = reusable_keys(out, key_by(*ROW_KEY), lambda rows: local_stale(
+        spec, prompts, rows, out, judge_model=judge_model, redo_stale=redo_stale))
     todo = [p for p in prompts if (p.row["id"], p.row.get("sample", 0)) not in done]
     if not todo:
         return 0

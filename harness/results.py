@@ -275,3 +275,16 @@ class ResultsStore:
         self._fh.close()
         self._fh = self._open_locked()
         self._created = False
+
+
+def reusable_keys(path: Path, key: KeyFn,
+                  stale: Callable[[dict[Hashable, Row]], Iterable[Hashable]], *,
+                  include_errors: bool = True) -> set[Hashable]:
+    """A local stage's resume: the keys already done in `path`, after removing the rows
+    `stale` names (made from another request; it raises instead where the run must stop).
+    Nothing when the file does not exist yet."""
+    if not path.exists():
+        return set()
+    with ResultsStore(path, key) as store:
+        store.drop(stale(store.rows))
+        return store.done(include_errors=include_errors)
