@@ -31,12 +31,12 @@ from annotations.coverage import (
     skip_reason,
     yes_no_from_top_logprobs,
 )
-from annotations.probs_run import api_params, opens_thought, thinking_refusal
+from annotations.probs_run import api_params, open_local_judge
 from annotations.prompts import judged_text, provider_block_fields
 from annotations.run import judge_rounds
 from backends.base import GenerationParams
 from backends.option_scores import ScoreJob
-from backends.registry import BackendSpec, create_backend
+from backends.registry import BackendSpec
 from core.errors import UserError
 from core.files import write_jsonl_atomic
 from core.paths import REPO_ROOT
@@ -152,11 +152,8 @@ def run_local_probs(spec: BackendSpec, prompts: Sequence[CoveragePrompt], calls:
     todo = [p for p in prompts if (*p.key.values(), 0) not in done]
     if not todo:
         return 0
-    backend = create_backend(spec.name, model=model, registry={spec.name: spec},
-                             batch_size=batch_size)
-    texts = [backend.prompt_text([{"role": "user", "content": p.text}]) for p in todo]
-    if any(opens_thought(t) for t in texts):  # Yes/No read inside <think> means nothing
-        raise UserError(thinking_refusal(spec.name))
+    backend, texts = open_local_judge(spec, [p.text for p in todo], model=model,
+                                      batch_size=batch_size)
     version = getattr(backend, "model_version", None)
     calls.parent.mkdir(parents=True, exist_ok=True)
     bar = progress_bar(len(prompts), initial=len(prompts) - len(todo),

@@ -15,7 +15,7 @@ from it at the end. A failed request is an error row. Providers without log-prob
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,18 @@ def _as_asked(row: dict[str, Any], p: ProbsPrompt | None) -> dict[str, Any]:
     return view
 
 
+def open_local_judge(spec: BackendSpec, prompts: Sequence[str], *, model: str | None,
+                     batch_size: int) -> tuple[Any, list[str]]:
+    """A local judge and its prompts after the chat template; a judge whose template opens a
+    <think> block is refused (an answer token read inside its reasoning means nothing)."""
+    backend = create_backend(spec.name, model=model, registry={spec.name: spec},
+                             batch_size=batch_size)
+    texts = [backend.prompt_text([{"role": "user", "content": p}]) for p in prompts]
+    if any(opens_thought(t) for t in texts):
+        raise UserError(thinking_refusal(spec.name))
+    return backend, texts
+
+
 def local_stale(spec: BackendSpec, prompts: list[ProbsPrompt], rows: Mapping[Hashable, Row],
                 where: Path, *, judge_model: str | None, redo_stale: bool) -> list[Hashable]:
     """The keys of a local probability judge's output rows to score again: a row is reused
@@ -146,11 +158,8 @@ def run_local_probs(spec: BackendSpec, prompts: list[ProbsPrompt], out: Path, *,
     todo = [p for p in prompts if (p.row["id"], p.row.get("sample", 0)) not in done]
     if not todo:
         return 0
-    backend = create_backend(spec.name, model=model, registry={spec.name: spec},
-                             batch_size=batch_size)
-    texts = [backend.prompt_text([{"role": "user", "content": p.text}]) for p in todo]
-    if any(opens_thought(t) for t in texts):
-        raise UserError(thinking_refusal(spec.name))
+    backend, texts = open_local_judge(spec, [p.text for p in todo], model=model,
+                                      batch_size=batch_size)
     version = getattr(backend, "model_version", None)
     out.parent.mkdir(parents=True, exist_ok=True)
     bar = progress_bar(len(prompts), initial=len(prompts) - len(todo),
